@@ -1,0 +1,34 @@
+# 小申 — `make help` lists the targets. CI runs `make test` (.ci/run).
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+APP_PY := .venvs/app/bin/python
+export PYTHONPATH := $(CURDIR)
+
+.PHONY: help setup prepare run test lint eval bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+setup: ## create the Python environments from the pinned requirements (only when they changed)
+	@bash scripts/setup.sh
+
+prepare: setup ## generate bot data, index the knowledge base, train Rasa if its inputs changed
+	@$(APP_PY) -m tools.stack prepare
+
+run: setup ## set everything up and start 小申 (Redis, Rasa, actions, gateway); Ctrl-C stops it
+	@$(APP_PY) -m tools.stack run
+
+test: prepare ## run every test (unit, contract, integration against the real stack)
+	@$(APP_PY) -m pytest
+
+lint: setup ## ruff and mypy
+	@$(APP_PY) -m ruff check . && $(APP_PY) -m mypy
+
+eval: setup ## run ../shared/eval/dev_questions.jsonl (or FILE=…) through a running bot's /api/chat
+	@$(APP_PY) -m tools.eval $(FILE)
+
+bench: setup ## run the benchmarks and update docs/benchmarks.md
+	@$(APP_PY) benchmarks/bench_search.py
+
+clean: ## remove environments, models and runtime state
+	rm -rf .venvs models var .pytest_cache

@@ -1,0 +1,1 @@
+"""小申's Rasa SDK action server."""

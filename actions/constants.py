@@ -1,0 +1,33 @@
+"""Names of intents, slots, actions and turn fields, shared with bot/domain.yml."""
+
+from __future__ import annotations
+
+from typing import Final
+
+# intents
+INTENT_ASK_GUIDE: Final = "ask_guide"
+INTENT_OUT_OF_SCOPE: Final = "out_of_scope"
+INTENT_NLU_FALLBACK: Final = "nlu_fallback"
+INTENT_ASK_HUMAN: Final = "ask_human"
+
+# slots
+SLOT_SERVICE: Final = "service_id"
+SLOT_SECTION: Final = "section"
+SLOT_CANDIDATES: Final = "candidates"
+SLOT_PENDING_SECTION: Final = "pending_section"
+SLOT_MISSES: Final = "misses"
+
+# entities (set by button payloads such as /ask_guide{"service_id": "…", "section": "…"})
+ENTITY_SERVICE: Final = "service_id"
+ENTITY_SECTION: Final = "section"
+
+# actions
+ACTION_ANSWER_GUIDE: Final = "action_answer_guide"
+ACTION_HANDOFF: Final = "action_handoff"
+
+# turn block (see ../shared/CONTRACT.md); sent to the gateway as a custom message {"turn": {...}}
+TURN_KEY: Final = "turn"
+OUTCOME_ANSWER: Final = "answer"
+OUTCOME_CLARIFY: Final = "clarify"
+OUTCOME_OUT_OF_SCOPE: Final = "out_of_scope"
+OUTCOME_HANDOFF: Final = "handoff"

@@ -1,0 +1,149 @@
+"""Deciding how to answer a guide question: answer a section, ask which service, or say no.
+
+Kept free of Rasa types so it can be tested directly; actions.actions turns the decision into
+messages and slot events.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Final
+
+from knowledge_base.constants import SECTION_TITLES, SECTIONS
+from knowledge_base.engine import Candidate, KnowledgeBase
+from knowledge_base.normalize import normalize
+from knowledge_base.sections import detect_section
+
+# Confidence (0..1, see knowledge_base.engine) needed to answer outright, and the lead the
+# best candidate must have over the second; below that the bot asks which one is meant.
+ANSWER_MIN: Final = 0.55
+ANSWER_MARGIN: Final = 0.15
+# Below this nothing is offered at all: the bot says it has no guide and offers a person.
+CLARIFY_MIN: Final = 0.2
+# A follow-up ("那要多久？") names no service; when the best match is weaker than this the
+# service under discussion is kept.
+FOLLOW_UP_MAX: Final = 0.45
+MAX_CHOICES: Final = 3
+MAX_ANSWER_CHARS: Final = 420
+
+_CORRECTION = re.compile(r"(不是这个|不是这|不对|搞错|错了|我问的是|我说的是|我想问的是|不是问|not this|wrong)")
+
+
+@dataclass
+class Context:
+    """What the conversation already knows (from slots)."""
+
+    service_id: str | None = None
+    section: str | None = None
+    pending_section: str | None = None
+    candidates: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Decision:
+    outcome: str  # answer | clarify | out_of_scope
+    service_id: str | None = None
+    section: str | None = None
+    confidence: float = 0.0
+    candidates: list[Candidate] = field(default_factory=list)
+    text: str = ""
+    buttons: list[dict[str, str]] = field(default_factory=list)
+    card: dict[str, object] | None = None
+
+
+def guide_payload(service_id: str, section: str | None = None) -> str:
+    """A button payload that asks for one service (and section) without NLU."""
+    entities = {"service_id": service_id}
+    if section:
+        entities["section"] = section
+    inner = ", ".join(f'"{k}": "{v}"' for k, v in entities.items())
+    return "/ask_guide{" + inner + "}"
+
+
+def _shorten(text: str, limit: int = MAX_ANSWER_CHARS) -> str:
+    text = text.strip()
+    if len(text) <= limit:
+        return text
+    cut = text.rfind("\n", 0, limit)
+    return (text[: cut if cut > limit // 2 else limit]).rstrip() + "\n……（点击“查看完整指南”了解更多）"
+
+
+class GuideService:
+    """Answers guide questions from a KnowledgeBase."""
+
+    def __init__(self, kb: KnowledgeBase) -> None:
+        self.kb = kb
+
+    def answer(self, service_id: str, section: str, confidence: float,
+               candidates: list[Candidate]) -> Decision:
+        guide = self.kb.get(service_id)
+        if guide is None:
+            return self.out_of_scope(candidates)
+        body = _shorten(guide.section(section))
+        text = f"【{guide.title}】{SECTION_TITLES[section]}\n{body}"
+        buttons = [
+            {"title": SECTION_TITLES[s], "payload": guide_payload(service_id, s)}
+            for s in SECTIONS
+            if s != section
+        ]
+        card = {
+            "type": "guide",
+            "service_id": guide.id,
+            "title": guide.title,
+            "section": section,
+            "sections": {s: SECTION_TITLES[s] for s in SECTIONS},
+        }
+        return Decision("answer", service_id, section, confidence, candidates, text, buttons, card)
+
+    def clarify(self, choices: list[Candidate], section: str | None) -> Decision:
+        buttons = [
+            {"title": c.title, "payload": guide_payload(c.service_id, section)} for c in choices
+        ]
+        buttons.append({"title": "都不是，转人工", "payload": "/ask_human"})
+        text = "您想咨询的是下面哪一项？请点选："
+        return Decision("clarify", None, None, choices[0].score if choices else 0.0, choices,
+                        text, buttons)
+
+    def out_of_scope(self, candidates: list[Candidate]) -> Decision:
+        text = (
+            "抱歉，这个问题我暂时没有找到对应的办事指南。您可以换个说法再问我，"
+            "或者转人工客服（店小二）为您解答，也可以拨打 12345 市民服务热线。"
+        )
+        buttons = [{"title": "转人工客服", "payload": "/ask_human"}]
+        return Decision("out_of_scope", None, None,
+                        candidates[0].score if candidates else 0.0, candidates, text, buttons)
+
+    def decide(self, text: str, ctx: Context, *, service_hint: str | None = None,
+               section_hint: str | None = None, strict: bool = False) -> Decision:
+        """Decide the reply to one user message.
+
+        service_hint/section_hint come from a button; strict is set when NLU thought the message
+        was out of scope, so only a clearly matching guide is answered.
+        """
+        if service_hint and self.kb.get(service_hint) is not None:
+            section = section_hint or ctx.pending_section or "overview"
+            return self.answer(service_hint, section, 1.0, [])
+        section = section_hint or detect_section(text)
+        candidates = self.kb.rank(text)
+        correcting = bool(_CORRECTION.search(normalize(text)))
+        if correcting and ctx.service_id:
+            candidates = [c for c in candidates if c.service_id != ctx.service_id]
+        top = candidates[0] if candidates else None
+        second = candidates[1].score if len(candidates) > 1 else 0.0
+        answer_min = ANSWER_MIN + (0.15 if strict else 0.0)
+
+        if top and top.score >= answer_min and top.score - second >= ANSWER_MARGIN:
+            return self.answer(top.service_id, section or "overview", top.score, candidates)
+        # A follow-up about the service already under discussion.
+        if (ctx.service_id and not correcting and (top is None or top.score < FOLLOW_UP_MAX)
+                and section is not None and not strict):
+            return self.answer(ctx.service_id, section, 1.0 - (top.score if top else 0.0),
+                               candidates)
+        choices = [c for c in candidates[:MAX_CHOICES] if c.score >= CLARIFY_MIN]
+        if choices and not strict:
+            if len(choices) == 1 and choices[0].score >= ANSWER_MIN:
+                return self.answer(choices[0].service_id, section or "overview",
+                                   choices[0].score, candidates)
+            return self.clarify(choices, section)
+        return self.out_of_scope(candidates)

@@ -1,0 +1,1 @@
+"""Channels and the FastAPI gateway in front of Rasa."""

@@ -1,0 +1,1 @@
+"""The FastAPI gateway: chat API, health, and (later) widget, WeChat, agents and editors."""

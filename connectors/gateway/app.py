@@ -1,0 +1,46 @@
+"""The gateway app factory: wires settings, clients, error handling and routers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request, Response
+
+from connectors.gateway.errors import error_response, install_error_handlers
+from connectors.gateway.logs import configure_logging
+from connectors.gateway.routes import chat, health
+from connectors.gateway.settings import Settings, get_settings
+from connectors.gateway.state import AppState
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """A ready-to-serve gateway; clients connect lazily on first use."""
+    settings = settings or get_settings()
+    configure_logging(settings.log_level)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.xs = AppState.create(settings)
+        try:
+            yield
+        finally:
+            await app.state.xs.close()
+
+    app = FastAPI(title="小申 gateway", version="0.1.0", lifespan=lifespan)
+    install_error_handlers(app)
+
+    @app.middleware("http")
+    async def limit_body(request: Request, call_next):  # type: ignore[no-untyped-def]
+        length = request.headers.get("content-length")
+        if length and length.isdigit() and int(length) > settings.max_body_bytes:
+            return error_response(
+                413, "body_too_large",
+                f"请求体过大（上限 {settings.max_body_bytes} 字节）/ Request body too large.",
+            )
+        response: Response = await call_next(request)
+        return response
+
+    app.include_router(health.router)
+    app.include_router(chat.router)
+    return app

@@ -1,0 +1,128 @@
+"""One chat turn for any channel: forward to Rasa, shape the messages, build the turn block."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from connectors.gateway.rasa_client import RasaClient, UpstreamError
+
+log = logging.getLogger("xiaoshen.turn")
+
+SMALLTALK_INTENTS = frozenset({"greet", "goodbye", "thank", "bot_challenge"})
+HANDOFF_INTENTS = frozenset({"ask_human"})
+
+
+class Button(BaseModel):
+    title: str
+    payload: str
+
+
+class BotMessage(BaseModel):
+    text: str | None = None
+    buttons: list[Button] = Field(default_factory=list)
+    custom: dict[str, Any] = Field(default_factory=dict)
+
+
+class Turn(BaseModel):
+    outcome: str
+    service_id: str | None = None
+    section: str | None = None
+    candidates: list[str] = Field(default_factory=list)
+    intent: str | None = None
+    confidence: float = 0.0
+    handoff: str = "none"
+
+
+class ChatReply(BaseModel):
+    sender_id: str
+    messages: list[BotMessage]
+    turn: Turn
+
+
+def shape_messages(raw: list[dict[str, Any]]) -> tuple[list[BotMessage], dict[str, Any]]:
+    """Rasa's REST messages as contract messages, and the action's turn block (if any).
+
+    Actions send the turn as a custom message {"turn": {...}, ...}; it is taken out, and any other
+    custom data is attached to the text message before it so a widget can render one card.
+    """
+    messages: list[BotMessage] = []
+    turn: dict[str, Any] = {}
+    for item in raw:
+        custom = dict(item.get("custom") or {})
+        if "turn" in custom:
+            turn = dict(custom.pop("turn") or {})
+        text = item.get("text")
+        buttons = [Button(title=str(b.get("title", "")), payload=str(b.get("payload", "")))
+                   for b in item.get("buttons") or []]
+        if text is None and not buttons:
+            if custom and messages:
+                messages[-1].custom.update(custom)
+            elif custom:
+                messages.append(BotMessage(custom=custom))
+            continue
+        messages.append(BotMessage(text=text, buttons=buttons, custom=custom))
+    return messages, turn
+
+
+def build_turn(action_turn: dict[str, Any], parse: dict[str, Any]) -> Turn:
+    """The contract's turn block from the action's report and Rasa's NLU parse."""
+    intent = (parse.get("intent") or {}).get("name")
+    nlu_conf = float((parse.get("intent") or {}).get("confidence") or 0.0)
+    outcome = action_turn.get("outcome")
+    if outcome is None:
+        if intent in SMALLTALK_INTENTS:
+            outcome = "smalltalk"
+        elif intent in HANDOFF_INTENTS:
+            outcome = "handoff"
+        else:
+            outcome = "out_of_scope"
+    answered = outcome in ("answer", "declaration")
+    return Turn(
+        outcome=outcome,
+        service_id=action_turn.get("service_id") if answered else None,
+        section=action_turn.get("section") if answered else None,
+        candidates=list(action_turn.get("candidates") or []),
+        intent=intent,
+        confidence=float(action_turn.get("confidence", nlu_conf)),
+        handoff=str(action_turn.get("handoff") or "none"),
+    )
+
+
+class ChatService:
+    """Runs turns through Rasa; every channel (web, widget, WeChat) calls this."""
+
+    def __init__(self, rasa: RasaClient) -> None:
+        self.rasa = rasa
+
+    async def turn(self, sender_id: str, message: str, channel: str) -> ChatReply:
+        """One user message in, the bot's reply out; raises UpstreamError on outages."""
+        started = time.perf_counter()
+        raw = await self.rasa.send(sender_id, message, {"channel": channel})
+        try:
+            parse = (await self.rasa.latest_parse(sender_id))["latest_message"]
+        except UpstreamError:
+            # The reply itself arrived; a missing parse only costs the intent in the turn block.
+            log.warning("tracker unavailable after turn", extra={"fields": {"sender_id": sender_id}})
+            parse = {}
+        messages, action_turn = shape_messages(raw)
+        turn = build_turn(action_turn, parse)
+        log.info(
+            "turn",
+            extra={"fields": {
+                "sender_id": sender_id,
+                "channel": channel,
+                "text": message,
+                "intent": turn.intent,
+                "confidence": round(turn.confidence, 3),
+                "outcome": turn.outcome,
+                "service_id": turn.service_id,
+                "section": turn.section,
+                "handoff": turn.handoff,
+                "latency_ms": round((time.perf_counter() - started) * 1000, 1),
+            }},
+        )
+        return ChatReply(sender_id=sender_id, messages=messages, turn=turn)

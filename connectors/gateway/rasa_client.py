@@ -1,0 +1,66 @@
+"""Talking to the Rasa server over its REST channel and HTTP API."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+
+class UpstreamError(Exception):
+    """A component behind the gateway did not answer properly."""
+
+    def __init__(self, component: str, detail: str) -> None:
+        super().__init__(f"{component}: {detail}")
+        self.component = component
+        self.detail = detail
+
+
+class RasaClient:
+    """Async client for one Rasa server."""
+
+    def __init__(self, base_url: str, token: str, timeout_s: float) -> None:
+        self._params = {"token": token} if token else {}
+        self._http = httpx.AsyncClient(base_url=base_url.rstrip("/"), timeout=timeout_s)
+
+    async def close(self) -> None:
+        await self._http.aclose()
+
+    async def _request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        try:
+            resp = await self._http.request(method, url, params=self._params, **kwargs)
+        except httpx.HTTPError as exc:
+            raise UpstreamError("rasa", f"{type(exc).__name__}: {exc}") from exc
+        if resp.status_code >= 400:
+            raise UpstreamError("rasa", f"HTTP {resp.status_code}: {resp.text[:200]}")
+        return resp
+
+    async def send(self, sender_id: str, message: str, metadata: dict[str, Any]) -> list[dict[str, Any]]:
+        """Run one user turn; Rasa's bot messages in order."""
+        body = {"sender": sender_id, "message": message, "metadata": metadata}
+        resp = await self._request("POST", "/webhooks/rest/webhook", json=body)
+        data = resp.json()
+        return data if isinstance(data, list) else []
+
+    async def latest_parse(self, sender_id: str) -> dict[str, Any]:
+        """The NLU parse of the conversation's latest user message, and its slots."""
+        resp = await self._request(
+            "GET", f"/conversations/{quote(sender_id, safe='')}/tracker",
+            params={**self._params, "include_events": "NONE"},
+        )
+        data = resp.json()
+        return {"latest_message": data.get("latest_message") or {}, "slots": data.get("slots") or {}}
+
+    async def events(self, sender_id: str) -> list[dict[str, Any]]:
+        """Every event of the conversation (used for transcripts and tests)."""
+        resp = await self._request(
+            "GET", f"/conversations/{quote(sender_id, safe='')}/tracker",
+            params={**self._params, "include_events": "ALL"},
+        )
+        return list(resp.json().get("events") or [])
+
+    async def ping(self) -> bool:
+        """True when the server answers and has a model loaded."""
+        resp = await self._request("GET", "/status")
+        return bool(resp.json().get("model_file"))

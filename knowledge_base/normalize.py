@@ -1,0 +1,262 @@
+"""The one normalisation and tokenisation path, shared by indexing and querying in every backend.
+
+normalize(): NFKC width folding → 繁→简 (OpenCC t2s) → lowercase → punctuation to spaces →
+English terms to Chinese → typo/homophone fixes → synonym expansion (the canonical wording is
+appended, the user's wording stays). tokenize(): jieba words (search mode, with a domain
+dictionary) minus stopwords, plus character bigrams of each run of content words, so a question
+still matches when jieba segments it differently from the guide.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import re
+import threading
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import jieba
+import yaml
+from opencc_purepy import OpenCC
+
+from knowledge_base.constants import LEXICON_DIR
+
+if TYPE_CHECKING:
+    from knowledge_base.schema import Guide
+
+logging.getLogger("jieba").setLevel(logging.WARNING)
+
+DICT_WORD_FREQ = 2000
+"""Frequency given to domain words: high enough that jieba keeps them whole."""
+
+_CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_CJK_RUN = re.compile(f"[{_CJK}]+")
+_CJK_ONLY = re.compile(f"^[{_CJK}]+$")
+_NOT_WORD = re.compile(f"[^0-9a-z{_CJK}]+")
+_APOSTROPHE = re.compile(r"(?<=[a-z])['’`](?=[a-z])")
+_SPACES = re.compile(r"\s+")
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    """Lexicon data from knowledge_base/lexicon/*.yaml, already normalised like text."""
+
+    typos: dict[str, str]
+    synonyms: tuple[tuple[str, tuple[str, ...], re.Pattern[str] | None], ...]
+    english: dict[str, str]
+    stopwords: frozenset[str]
+
+    def domain_words(self) -> set[str]:
+        """Every Chinese word the lexicon knows, for the segmentation dictionary."""
+        words: set[str] = set(self.typos.values())
+        for canonical, variants, _ in self.synonyms:
+            words.update(canonical.split())
+            words.update(variants)
+        for chinese in self.english.values():
+            words.update(chinese.split())
+        return {w for w in words if _CJK_ONLY.match(w) and len(w) > 1}
+
+
+def _read_yaml(name: str) -> dict[str, object]:
+    with (LEXICON_DIR / name).open(encoding="utf-8") as fh:
+        data = yaml.safe_load(fh)
+    if not isinstance(data, dict):
+        raise ValueError(f"lexicon file {name} must hold a mapping")
+    return data
+
+
+@functools.lru_cache(maxsize=1)
+def _opencc() -> OpenCC:
+    return OpenCC("t2s")
+
+
+def _fold(text: str) -> str:
+    """Width folding, 繁→简, lowercase, punctuation → single spaces."""
+    text = unicodedata.normalize("NFKC", text)
+    text = _opencc().convert(text).lower()
+    text = _APOSTROPHE.sub("", text)
+    return _NOT_WORD.sub(" ", text).strip()
+
+
+@functools.lru_cache(maxsize=1)
+def lexicon() -> Lexicon:
+    """The lexicon, loaded once."""
+    typos = {_fold(k): _fold(v) for k, v in _mapping(_read_yaml("typos.yaml"), "typos").items()}
+    english = {
+        _fold(k): _fold(v) for k, v in _mapping(_read_yaml("english.yaml"), "english").items()
+    }
+    synonyms = []
+    for group in _read_yaml("synonyms.yaml").get("synonyms", []) or []:  # type: ignore[union-attr]
+        canonical = _fold(str(group["canonical"]))
+        variants = tuple(sorted({_fold(str(v)) for v in group["variants"]}, key=len, reverse=True))
+        patterns = [str(p) for p in group.get("patterns") or []]
+        pattern = re.compile("|".join(f"(?:{p})" for p in patterns)) if patterns else None
+        synonyms.append((canonical, variants, pattern))
+    stop = _read_yaml("stopwords.yaml")
+    words = [*(stop.get("chinese") or []), *(stop.get("english") or [])]  # type: ignore[misc]
+    return Lexicon(typos, tuple(synonyms), english, frozenset(_fold(str(w)) for w in words))
+
+
+def _mapping(data: dict[str, object], key: str) -> dict[str, str]:
+    value = data.get(key) or {}
+    if not isinstance(value, dict):
+        raise ValueError(f"lexicon key {key} must be a mapping")
+    return {str(k): str(v) for k, v in value.items()}
+
+
+def _alternation(keys: Iterable[str]) -> str:
+    return "|".join(re.escape(k) for k in sorted(keys, key=len, reverse=True))
+
+
+@functools.lru_cache(maxsize=1)
+def _patterns() -> tuple[re.Pattern[str], re.Pattern[str]]:
+    lex = lexicon()
+    english = re.compile(rf"(?<![0-9a-z])({_alternation(lex.english)})s?(?![0-9a-z])")
+    typos = re.compile(_alternation(lex.typos))
+    return english, typos
+
+
+def normalize(text: str) -> str:
+    """Canonical search text: simplified, half-width, lowercase, fixed typos, expanded synonyms."""
+    lex = lexicon()
+    english, typos = _patterns()
+    text = _fold(text)
+    if not text:
+        return ""
+    text = english.sub(lambda m: f" {lex.english[m.group(1)]} ", text)
+    text = typos.sub(lambda m: lex.typos[m.group(0)], text)
+    text = _SPACES.sub(" ", text).strip()
+    added: list[str] = []
+    for canonical, variants, pattern in lex.synonyms:
+        if any(v in text for v in variants) or (pattern is not None and pattern.search(text)):
+            added.extend(w for w in canonical.split() if w not in text and w not in added)
+    return " ".join([text, *added]) if added else text
+
+
+class _Segmenter:
+    """A private jieba tokenizer with the domain dictionary; words may be added at any time."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._tokenizer: jieba.Tokenizer | None = None
+        self.words: set[str] = set()
+        self.version = 0
+
+    def _get(self) -> jieba.Tokenizer:
+        with self._lock:
+            if self._tokenizer is None:
+                tokenizer = jieba.Tokenizer()
+                tokenizer.initialize()
+                for word in sorted(lexicon().domain_words() | self.words):
+                    tokenizer.add_word(word, DICT_WORD_FREQ)
+                self._tokenizer = tokenizer
+            return self._tokenizer
+
+    def add(self, words: Iterable[str]) -> None:
+        new = {w for w in words if _CJK_ONLY.match(w) and len(w) > 1} - self.words
+        if not new:
+            return
+        tokenizer = self._get()
+        with self._lock:
+            for word in sorted(new):
+                tokenizer.add_word(word, DICT_WORD_FREQ)
+            self.words |= new
+            self.version += 1
+
+    def cut(self, run: str) -> list[str]:
+        return list(self._get().cut(run, HMM=False))
+
+
+_SEGMENTER = _Segmenter()
+
+
+def dictionary_words(guides: Iterable[Guide]) -> set[str]:
+    """Normalised titles and aliases (Chinese-only phrases) to keep whole when segmenting."""
+    words: set[str] = set()
+    for guide in guides:
+        for phrase in (guide.title, *guide.aliases):
+            words.update(p for p in _fold(phrase).split() if _CJK_ONLY.match(p) and len(p) > 1)
+    return words
+
+
+def configure_dictionary(guides: Iterable[Guide]) -> None:
+    """Add the guides' titles and aliases to the segmentation dictionary (additive)."""
+    _SEGMENTER.add(dictionary_words(guides))
+
+
+def jieba_dictionary_lines(guides: Iterable[Guide]) -> list[str]:
+    """`word freq` lines for a jieba user dictionary: lexicon words, titles and aliases."""
+    words = lexicon().domain_words() | dictionary_words(guides)
+    return [f"{word} {DICT_WORD_FREQ}" for word in sorted(words)]
+
+
+def _bigrams(run: str) -> list[str]:
+    if len(run) < 2:
+        return []
+    return [run[i : i + 2] for i in range(len(run) - 1)]
+
+
+def content_runs(text: str) -> list[str]:
+    """Runs of non-stopword text (normalised), in order: the input to character n-grams."""
+    return list(_analyse(text, _SEGMENTER.version)[1])
+
+
+def tokenize(text: str) -> list[str]:
+    """Search tokens of a text: content words (and their sub-words) plus character bigrams."""
+    return list(_analyse(text, _SEGMENTER.version)[0])
+
+
+@functools.lru_cache(maxsize=50_000)
+def _analyse(text: str, _version: int) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    stop = lexicon().stopwords
+    tokens: list[str] = []
+    runs: list[str] = []
+    for chunk in normalize(text).split():
+        if not _CJK_RUN.search(chunk):
+            if chunk not in stop:
+                tokens.append(chunk)
+                runs.append(chunk)
+            continue
+        # jieba would drop Latin/digit parts of mixed chunks into its own tokens; keep them whole.
+        for piece in re.split(f"([{_CJK}]+)", chunk):
+            if not piece:
+                continue
+            if not _CJK_ONLY.match(piece):
+                if piece not in stop:
+                    tokens.append(piece)
+                    runs.append(piece)
+                continue
+            current = ""
+            for word in _SEGMENTER.cut(piece):
+                if word in stop:
+                    if current:
+                        runs.append(current)
+                    current = ""
+                    continue
+                tokens.append(word)
+                tokens.extend(_sub_words(word))
+                current += word
+            if current:
+                runs.append(current)
+    for run in runs:
+        if _CJK_ONLY.match(run):
+            tokens.extend(_bigrams(run))
+    return tuple(tokens), tuple(runs)
+
+
+def _sub_words(word: str) -> list[str]:
+    """Dictionary words of 3-4 characters inside a longer word (2-character ones are bigrams)."""
+    if len(word) <= 3:
+        return []
+    tokenizer = _SEGMENTER._get()
+    out = []
+    for size in (3, 4):
+        if len(word) > size:
+            for i in range(len(word) - size + 1):
+                gram = word[i : i + size]
+                if tokenizer.FREQ.get(gram):
+                    out.append(gram)
+    return out

