@@ -11,20 +11,14 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from knowledge_base.constants import SECTION_TITLES, SECTIONS
-from knowledge_base.engine import Candidate, KnowledgeBase
+from knowledge_base.engine import Candidate, KnowledgeBase, decide
 from knowledge_base.normalize import normalize
 from knowledge_base.sections import detect_section
 
-# Confidence (0..1, see knowledge_base.engine) needed to answer outright, and the lead the
-# best candidate must have over the second; below that the bot asks which one is meant.
-ANSWER_MIN: Final = 0.55
-ANSWER_MARGIN: Final = 0.15
-# Below this nothing is offered at all: the bot says it has no guide and offers a person.
-CLARIFY_MIN: Final = 0.2
-# A follow-up ("那要多久？") names no service; when the best match is weaker than this the
-# service under discussion is kept.
-FOLLOW_UP_MAX: Final = 0.45
-MAX_CHOICES: Final = 3
+# When NLU judged the message out of scope, only a near-certain guide match is answered.
+STRICT_ANSWER_MIN: Final = 0.85
+# Reported confidence of a follow-up answered from the conversation's context.
+FOLLOW_UP_CONFIDENCE: Final = 0.8
 MAX_ANSWER_CHARS: Final = 420
 
 _CORRECTION = re.compile(r"(不是这个|不是这|不对|搞错|错了|我问的是|我说的是|我想问的是|不是问|not this|wrong)")
@@ -124,26 +118,29 @@ class GuideService:
         if service_hint and self.kb.get(service_hint) is not None:
             section = section_hint or ctx.pending_section or "overview"
             return self.answer(service_hint, section, 1.0, [])
-        section = section_hint or detect_section(text)
         candidates = self.kb.rank(text)
         correcting = bool(_CORRECTION.search(normalize(text)))
         if correcting and ctx.service_id:
             candidates = [c for c in candidates if c.service_id != ctx.service_id]
+        verdict = decide(candidates)
         top = candidates[0] if candidates else None
-        second = candidates[1].score if len(candidates) > 1 else 0.0
-        answer_min = ANSWER_MIN + (0.15 if strict else 0.0)
+        # The section cue is read with the likely service's own names taken out.
+        focus = self.kb.get(top.service_id) if top else None
+        names = [focus.title, *focus.aliases] if focus else []
+        section = section_hint or detect_section(text, names)
 
-        if top and top.score >= answer_min and top.score - second >= ANSWER_MARGIN:
+        if verdict.outcome == "answer" and top and (not strict or top.score >= STRICT_ANSWER_MIN):
             return self.answer(top.service_id, section or "overview", top.score, candidates)
-        # A follow-up about the service already under discussion.
-        if (ctx.service_id and not correcting and (top is None or top.score < FOLLOW_UP_MAX)
-                and section is not None and not strict):
-            return self.answer(ctx.service_id, section, 1.0 - (top.score if top else 0.0),
-                               candidates)
-        choices = [c for c in candidates[:MAX_CHOICES] if c.score >= CLARIFY_MIN]
-        if choices and not strict:
-            if len(choices) == 1 and choices[0].score >= ANSWER_MIN:
-                return self.answer(choices[0].service_id, section or "overview",
-                                   choices[0].score, candidates)
-            return self.clarify(choices, section)
+        # A follow-up ("那要多久？") about the service under discussion: it asks a section and
+        # names no other service clearly enough to answer for it.
+        if ctx.service_id and section is not None and not correcting and not strict:
+            names = self._names(ctx.service_id)
+            return self.answer(ctx.service_id, detect_section(text, names) or section,
+                               FOLLOW_UP_CONFIDENCE, candidates)
+        if verdict.outcome == "clarify" and not strict:
+            return self.clarify(verdict.candidates, section)
         return self.out_of_scope(candidates)
+
+    def _names(self, service_id: str) -> list[str]:
+        guide = self.kb.get(service_id)
+        return [guide.title, *guide.aliases] if guide else []

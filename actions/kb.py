@@ -6,6 +6,7 @@ import logging
 import threading
 
 from knowledge_base.engine import KnowledgeBase
+from knowledge_base.factory import kb_from_env
 
 log = logging.getLogger(__name__)
 _lock = threading.Lock()
@@ -17,8 +18,10 @@ def get_kb() -> KnowledgeBase:
     global _kb
     with _lock:
         if _kb is None:
-            kb = KnowledgeBase.from_env()
-            kb.load()
-            log.info("knowledge base loaded: %d guides", len(kb.guides))
+            kb = kb_from_env()
+            result = kb.load()
+            for err in result.errors:
+                log.warning("guide refused: %s", err)
+            log.info("knowledge base loaded: %d guides", len(kb))
             _kb = kb
         return _kb

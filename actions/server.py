@@ -23,11 +23,11 @@ def build_app() -> Sanic:
     async def kb_health(_: Request) -> response.HTTPResponse:
         try:
             kb = get_kb()
-            ok = kb.health()
+            ok = kb.backend.health() and len(kb) > 0
         except Exception as exc:  # readiness must answer, whatever broke
             log.warning("knowledge base unhealthy: %s", exc)
             return response.json({"status": "error", "error": str(exc)}, status=503)
-        body = {"status": "ok" if ok else "error", "guides": len(kb.guides)}
+        body = {"status": "ok" if ok else "error", "guides": len(kb)}
         return response.json(body, status=200 if ok else 503)
 
     @app.before_server_start

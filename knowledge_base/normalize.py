@@ -16,7 +16,7 @@ import threading
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import jieba
 import yaml
@@ -60,7 +60,7 @@ class Lexicon:
         return {w for w in words if _CJK_ONLY.match(w) and len(w) > 1}
 
 
-def _read_yaml(name: str) -> dict[str, object]:
+def _read_yaml(name: str) -> dict[str, Any]:
     with (LEXICON_DIR / name).open(encoding="utf-8") as fh:
         data = yaml.safe_load(fh)
     if not isinstance(data, dict):
@@ -85,22 +85,20 @@ def _fold(text: str) -> str:
 def lexicon() -> Lexicon:
     """The lexicon, loaded once."""
     typos = {_fold(k): _fold(v) for k, v in _mapping(_read_yaml("typos.yaml"), "typos").items()}
-    english = {
-        _fold(k): _fold(v) for k, v in _mapping(_read_yaml("english.yaml"), "english").items()
-    }
+    english = {_fold(k): _fold(v) for k, v in _mapping(_read_yaml("english.yaml"), "english").items()}
     synonyms = []
-    for group in _read_yaml("synonyms.yaml").get("synonyms", []) or []:  # type: ignore[union-attr]
+    for group in _read_yaml("synonyms.yaml").get("synonyms") or []:
         canonical = _fold(str(group["canonical"]))
         variants = tuple(sorted({_fold(str(v)) for v in group["variants"]}, key=len, reverse=True))
         patterns = [str(p) for p in group.get("patterns") or []]
         pattern = re.compile("|".join(f"(?:{p})" for p in patterns)) if patterns else None
         synonyms.append((canonical, variants, pattern))
     stop = _read_yaml("stopwords.yaml")
-    words = [*(stop.get("chinese") or []), *(stop.get("english") or [])]  # type: ignore[misc]
+    words = [*(stop.get("chinese") or []), *(stop.get("english") or [])]
     return Lexicon(typos, tuple(synonyms), english, frozenset(_fold(str(w)) for w in words))
 
 
-def _mapping(data: dict[str, object], key: str) -> dict[str, str]:
+def _mapping(data: dict[str, Any], key: str) -> dict[str, str]:
     value = data.get(key) or {}
     if not isinstance(value, dict):
         raise ValueError(f"lexicon key {key} must be a mapping")
@@ -191,6 +189,16 @@ def jieba_dictionary_lines(guides: Iterable[Guide]) -> list[str]:
     """`word freq` lines for a jieba user dictionary: lexicon words, titles and aliases."""
     words = lexicon().domain_words() | dictionary_words(guides)
     return [f"{word} {DICT_WORD_FREQ}" for word in sorted(words)]
+
+
+def is_word(token: str) -> bool:
+    """True if the token is a word of the segmentation dictionary (not a mere bigram)."""
+    return bool(_SEGMENTER._get().FREQ.get(token))
+
+
+def clear_cache() -> None:
+    """Forget cached tokenisations (benchmarks measure cold tokenisation with this)."""
+    _analyse.cache_clear()
 
 
 def _bigrams(run: str) -> list[str]:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import yaml
 
-from knowledge_base.dictionary import jieba_dictionary_lines
+from knowledge_base.normalize import jieba_dictionary_lines
 from knowledge_base.store import load_guides
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -207,7 +207,7 @@ class Stack:
         self._spawn("gateway", [
             str(APP_VENV / "bin" / "python"), "-m", "uvicorn", "connectors.gateway.app:create_app",
             "--factory", "--host", "127.0.0.1", "--port", str(self.ports.gateway),
-            "--log-level", "warning",
+            "--ws", "wsproto", "--log-level", "warning",
         ], env)
         self.wait_healthy(timeout_s)
 

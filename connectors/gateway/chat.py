@@ -102,6 +102,10 @@ class ChatService:
         """One user message in, the bot's reply out; raises UpstreamError on outages."""
         started = time.perf_counter()
         raw = await self.rasa.send(sender_id, message, {"channel": channel})
+        if not raw:
+            # Every turn of ours says something. Rasa's REST channel answers 200 with no messages
+            # when the turn failed inside it (e.g. the Redis lock store is unreachable).
+            raise UpstreamError("rasa", "the turn produced no reply")
         try:
             parse = (await self.rasa.latest_parse(sender_id))["latest_message"]
         except UpstreamError:

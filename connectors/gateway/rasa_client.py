@@ -27,9 +27,11 @@ class RasaClient:
     async def close(self) -> None:
         await self._http.aclose()
 
-    async def _request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+    async def _request(self, method: str, url: str, params: dict[str, str] | None = None,
+                       **kwargs: Any) -> httpx.Response:
         try:
-            resp = await self._http.request(method, url, params=self._params, **kwargs)
+            resp = await self._http.request(method, url, params={**self._params, **(params or {})},
+                                            **kwargs)
         except httpx.HTTPError as exc:
             raise UpstreamError("rasa", f"{type(exc).__name__}: {exc}") from exc
         if resp.status_code >= 400:
@@ -47,7 +49,7 @@ class RasaClient:
         """The NLU parse of the conversation's latest user message, and its slots."""
         resp = await self._request(
             "GET", f"/conversations/{quote(sender_id, safe='')}/tracker",
-            params={**self._params, "include_events": "NONE"},
+            params={"include_events": "NONE"},
         )
         data = resp.json()
         return {"latest_message": data.get("latest_message") or {}, "slots": data.get("slots") or {}}
@@ -56,7 +58,7 @@ class RasaClient:
         """Every event of the conversation (used for transcripts and tests)."""
         resp = await self._request(
             "GET", f"/conversations/{quote(sender_id, safe='')}/tracker",
-            params={**self._params, "include_events": "ALL"},
+            params={"include_events": "ALL"},
         )
         return list(resp.json().get("events") or [])
 

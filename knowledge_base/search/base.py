@@ -65,8 +65,7 @@ def body_text(guide: Guide) -> str:
     """The text of everything but the names: theme, sections, situations."""
     parts = [guide.theme, *(guide.section(name) for name in SECTIONS)]
     for situation in guide.situations:
-        parts.extend(p for p in (situation.name, situation.materials, situation.process,
-                                 situation.note) if p)
+        parts.extend(p for p in (situation.name, situation.materials, situation.process, situation.note) if p)
     return "\n".join(parts)
 
 

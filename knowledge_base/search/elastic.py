@@ -132,9 +132,7 @@ class ElasticBackend:
     def index(self, guides: Sequence[Guide]) -> None:
         name = self._create_version()
         try:
-            actions = (
-                {"_index": name, "_id": guide.id, "_source": _document(guide)} for guide in guides
-            )
+            actions = ({"_index": name, "_id": guide.id, "_source": _document(guide)} for guide in guides)
             with _errors("bulk index"):
                 bulk(self._client, actions, chunk_size=500, refresh=True)
             self._swap_alias(name)
@@ -146,8 +144,7 @@ class ElasticBackend:
     def upsert(self, guide: Guide) -> None:
         self._ensure_alias()
         with _errors("upsert"):
-            self._client.index(index=self.alias, id=guide.id, document=_document(guide),
-                               refresh=True)
+            self._client.index(index=self.alias, id=guide.id, document=_document(guide), refresh=True)
 
     def delete(self, guide_id: str) -> None:
         try:
@@ -174,7 +171,7 @@ class ElasticBackend:
         try:
             with _errors("search"):
                 response = self._client.search(
-                    index=self.alias, query=body, size=k, source=["service_id", "display_title"]
+                    index=self.alias, query=body, size=k, source_includes=["service_id", "display_title"]
                 )
         except SearchError as e:
             if isinstance(e.__cause__, NotFoundError):
@@ -201,7 +198,7 @@ class ElasticBackend:
     def health(self) -> bool:
         try:
             return bool(self._client.ping())
-        except Exception:  # noqa: BLE001 - health must answer, whatever the failure
+        except Exception:
             return False
 
     def close(self) -> None:
@@ -214,9 +211,7 @@ class ElasticBackend:
         name = f"{self.alias}-v{time.time_ns()}"
         spec = index_spec()
         with _errors("create index"):
-            self._client.indices.create(
-                index=name, settings=spec["settings"], mappings=spec["mappings"]
-            )
+            self._client.indices.create(index=name, settings=spec["settings"], mappings=spec["mappings"])
         return name
 
     def _current(self) -> list[str]:

@@ -29,6 +29,23 @@ from knowledge_base.search.base import (
 
 _Array = npt.NDArray[np.float64]
 
+_LUCENE_FREE_VALUES = 24
+
+
+def lucene_length(length: int) -> int:
+    """A field length as Lucene stores it in its one-byte norm (SmallFloat.intToByte4 and back).
+
+    Exact below 24 terms, then 4 significant bits: Elasticsearch scores with this value, so we do.
+    """
+    if length < _LUCENE_FREE_VALUES:
+        return length
+    value = length - _LUCENE_FREE_VALUES
+    bits = value.bit_length()
+    if bits >= 4:
+        shift = bits - 4
+        value = ((value >> shift) | 0x08) << shift  # keep the 4 most significant bits
+    return _LUCENE_FREE_VALUES + value
+
 
 class _FieldIndex:
     """Postings and length statistics of one field."""
@@ -44,7 +61,7 @@ class _FieldIndex:
         if slot >= len(self.lengths):
             self.lengths = np.concatenate([self.lengths, np.zeros(len(self.lengths))])
         length = sum(counts.values())
-        self.lengths[slot] = length
+        self.lengths[slot] = lucene_length(length)
         if length:
             self.doc_count += 1
             self.total_length += length

@@ -21,7 +21,8 @@ def test_redis_outage_gives_503_then_recovers_with_history(
     stack: Stack, gateway: httpx.Client, new_sender: Callable[[], str]
 ) -> None:
     sender = new_sender()
-    first = _post(gateway, sender, "居住证怎么办理")
+    question = "来上海工作第一次申领居住证怎么办理"
+    first = _post(gateway, sender, question)
     assert first.status_code == 200
     assert first.json()["turn"]["service_id"] == "residence-permit"
 
@@ -54,5 +55,5 @@ def test_redis_outage_gives_503_then_recovers_with_history(
         params={"token": stack.rasa_token}, timeout=30,
     ).json()
     said = [e.get("text") for e in tracker["events"] if e.get("event") == "user"]
-    assert said[0] == "居住证怎么办理"
+    assert said[0] == question
     assert said[-1] == "要带什么材料"

@@ -1,0 +1,236 @@
+"""Search benchmark: index build time and query latency of each backend, at two corpus sizes.
+
+    PYTHONPATH=. python benchmarks/bench_search.py [--synthetic 10000] [--queries 200]
+        [--es-url URL [--plain-json]] [--no-write]
+
+Corpora: the real guides, and N synthetic guides made from them (sections, aliases and questions
+shuffled between guides of the same theme, with random suffixes so no two are the same). The
+Elasticsearch backend runs against a fresh in-memory osmem-server unless --es-url is given.
+Prints a Markdown table and replaces the "## Search" section of docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import re
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from knowledge_base.constants import SECTIONS  # noqa: E402
+from knowledge_base.engine import KnowledgeBase  # noqa: E402
+from knowledge_base.normalize import clear_cache, configure_dictionary  # noqa: E402
+from knowledge_base.schema import Guide  # noqa: E402
+from knowledge_base.search.base import SearchBackend  # noqa: E402
+from knowledge_base.search.elastic import ElasticBackend  # noqa: E402
+from knowledge_base.search.embedded import EmbeddedBackend  # noqa: E402
+from knowledge_base.store import load_guides  # noqa: E402
+
+DOC = ROOT / "docs" / "benchmarks.md"
+QUESTIONS = ROOT / "tests" / "data" / "heldout_questions.jsonl"
+FILLER = "申请办理材料窗口审核受理证明登记信息网上预约现场核验工作日内完成"
+
+
+@dataclass
+class Row:
+    backend: str
+    guides: int
+    build_s: float
+    p50_ms: float
+    p95_ms: float
+
+
+def synthetic_guides(real: Sequence[Guide], n: int, seed: int = 7) -> list[Guide]:
+    """n distinct guides built by recombining the real ones."""
+    rng = random.Random(seed)
+    out = []
+    for i in range(n):
+        base = real[i % len(real)]
+        donor = rng.choice(real)
+        suffix = "".join(rng.choice(FILLER) for _ in range(3))
+        sections = {
+            name: _shuffle_lines(rng, (base if rng.random() < 0.7 else donor).section(name))
+            for name in SECTIONS
+        }
+        out.append(
+            base.model_copy(
+                update={
+                    "id": f"{base.id[:40]}-syn{i}",
+                    "title": f"{base.title}{suffix}",
+                    "aliases": rng.sample(base.aliases, k=max(1, len(base.aliases) // 2)),
+                    "sample_questions": rng.sample(
+                        base.sample_questions, k=max(1, len(base.sample_questions) // 2)
+                    ),
+                    "sections": base.sections.model_copy(update=sections),
+                }
+            )
+        )
+    return out
+
+
+def _shuffle_lines(rng: random.Random, text: str) -> str:
+    parts = [p for p in re.split(r"(?<=[。\n；])", text) if p.strip()]
+    rng.shuffle(parts)
+    return "".join(parts)
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def measure(
+    name: str,
+    backend: SearchBackend,
+    guides: Sequence[Guide],
+    queries: list[str],
+    progress: Callable[[str], None],
+) -> Row:
+    progress(f"{name}: indexing {len(guides)} guides ...")
+    clear_cache()
+    started = time.perf_counter()
+    backend.index(guides)
+    build = time.perf_counter() - started
+    for query in ("warm up", "预热"):
+        backend.search(query)
+    clear_cache()  # latency includes tokenising each question
+    latencies = []
+    for query in queries:
+        started = time.perf_counter()
+        backend.search(query, k=10)
+        latencies.append((time.perf_counter() - started) * 1000)
+    progress(f"{name}: built in {build:.1f} s, p50 {statistics.median(latencies):.1f} ms")
+    return Row(name, len(guides), build, percentile(latencies, 0.5), percentile(latencies, 0.95))
+
+
+def measure_rank(guides: Sequence[Guide], queries: list[str]) -> Row:
+    """KnowledgeBase.rank() (search + re-ranker + calibration) on the embedded backend."""
+    kb = KnowledgeBase()
+    clear_cache()
+    started = time.perf_counter()
+    kb.replace_all(guides)
+    build = time.perf_counter() - started
+    clear_cache()
+    latencies = []
+    for query in queries:
+        started = time.perf_counter()
+        kb.rank(query)
+        latencies.append((time.perf_counter() - started) * 1000)
+    return Row(
+        "KnowledgeBase.rank (embedded, incl. re-ranker)",
+        len(guides),
+        build,
+        percentile(latencies, 0.5),
+        percentile(latencies, 0.95),
+    )
+
+
+def markdown(rows: list[Row], note: str) -> str:
+    lines = [
+        "## Search",
+        "",
+        note,
+        "",
+        "| backend | guides | index build (s) | search p50 (ms) | search p95 (ms) |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
+    lines += [
+        f"| {r.backend} | {r.guides:,} | {r.build_s:.2f} | {r.p50_ms:.1f} | {r.p95_ms:.1f} |" for r in rows
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def write_section(section: str) -> None:
+    """Replace (or append) the '## Search' section of docs/benchmarks.md."""
+    text = DOC.read_text("utf-8") if DOC.exists() else "# Benchmarks\n"
+    pattern = re.compile(r"^## Search\n.*?(?=^## |\Z)", re.S | re.M)
+    if pattern.search(text):
+        text = pattern.sub(lambda _: section + "\n", text)
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    DOC.parent.mkdir(parents=True, exist_ok=True)
+    DOC.write_text(text.rstrip("\n") + "\n", "utf-8")
+
+
+def start_osmem() -> tuple[subprocess.Popen[str], str]:
+    from osmem_server import resolve_binary
+
+    proc = subprocess.Popen(
+        [resolve_binary(), "--addr", "127.0.0.1:0", "--no-stdin-watch"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    assert proc.stdout is not None
+    return proc, str(json.loads(proc.stdout.readline())["url"])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Benchmark the search backends.")
+    parser.add_argument("--synthetic", type=int, default=10_000)
+    parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--es-url", default=None, help="a real cluster instead of osmem-server")
+    parser.add_argument("--plain-json", action="store_true")
+    parser.add_argument("--no-write", action="store_true", help="do not update docs/benchmarks.md")
+    args = parser.parse_args(argv)
+
+    def progress(message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    real = load_guides().guides
+    configure_dictionary(real)
+    questions = [json.loads(x)["q"] for x in QUESTIONS.read_text("utf-8").splitlines() if x]
+    queries = (questions * (args.queries // len(questions) + 1))[: args.queries]
+    synthetic = synthetic_guides(real, args.synthetic)
+
+    proc = None
+    es_url, plain, es_name = args.es_url, args.plain_json, "elasticsearch"
+    if es_url is None:
+        proc, es_url = start_osmem()
+        plain, es_name = True, "elasticsearch API (osmem-server)"
+    rows: list[Row] = []
+    try:
+        for corpus in (real, synthetic):
+            rows.append(measure("embedded", EmbeddedBackend(), corpus, queries, progress))
+            es = ElasticBackend(es_url, alias="xs-bench", plain_json=plain, request_timeout=120)
+            try:
+                rows.append(measure(es_name, es, corpus, queries, progress))
+            finally:
+                es._client.indices.delete(index="xs-bench-v*", allow_no_indices=True)
+                es.close()
+        progress("KnowledgeBase.rank on the real guides ...")
+        rows.append(measure_rank(real, queries))
+    finally:
+        if proc is not None:
+            proc.terminate()
+            proc.wait(timeout=10)
+
+    note = (
+        f"`benchmarks/bench_search.py`, {time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}; {len(queries)} questions from "
+        "tests/data/heldout_questions.jsonl, k=10. Build time includes tokenisation; the "
+        "synthetic corpus recombines the real guides. KnowledgeBase build includes training "
+        "and k-fold calibration of the re-ranker."
+    )
+    section = markdown(rows, note)
+    print(section)
+    if not args.no_write:
+        write_section(section)
+        progress(f"updated {DOC}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

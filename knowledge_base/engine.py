@@ -1,0 +1,188 @@
+"""KnowledgeBase: guides by id, a search backend, and a calibrated re-ranker on top of it.
+
+rank() asks the backend for BM25 candidates, adds the classifier's own best guesses, describes
+each candidate by a few features (knowledge_base.rerank) and turns them into a confidence with
+the calibrator fitted at load time (knowledge_base.calibration). The confidence estimates the
+probability that the candidate is the guide the user means; decide() turns the ranked list into
+answer / clarify / out_of_scope with the thresholds below.
+
+Writes (load, rebuild, upsert, delete) are serialised; rank() reads an immutable snapshot of the
+re-ranker, so it never waits for a retrain. A failing backend raises SearchError from rank();
+the caller decides how to degrade.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Final, Literal
+
+import numpy as np
+
+from knowledge_base.calibration import (
+    SEARCH_DEPTH,
+    CalibrationReport,
+    fit_calibrator,
+    token_stats,
+    training_examples,
+)
+from knowledge_base.constants import GUIDES_DIR
+from knowledge_base.normalize import configure_dictionary
+from knowledge_base.rerank import Calibrator, GuideClassifier, TokenStats, candidate_features
+from knowledge_base.schema import Guide
+from knowledge_base.search.base import SearchBackend
+from knowledge_base.search.embedded import EmbeddedBackend
+from knowledge_base.store import LoadResult, load_guides
+
+log = logging.getLogger(__name__)
+
+ANSWER_THRESHOLD: Final[float] = 0.6
+"""Answer directly only if the best candidate's confidence is at least this ..."""
+CLARIFY_MARGIN: Final[float] = 0.25
+"""... and the runner-up is more than this much below it; otherwise ask which one is meant."""
+CLARIFY_THRESHOLD: Final[float] = 0.2
+"""Below this best confidence nothing fits: out of scope (offer a person)."""
+CANDIDATE_THRESHOLD: Final[float] = 0.1
+"""Candidates offered in a clarifying question must reach this confidence (at most 3 shown)."""
+MAX_CLARIFY_OPTIONS: Final[int] = 3
+
+Outcome = Literal["answer", "clarify", "out_of_scope"]
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A guide that may answer the question; score is a calibrated confidence in [0, 1]."""
+
+    service_id: str
+    title: str
+    score: float
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What the bot should do with a ranking: candidates are the ones to answer or offer."""
+
+    outcome: Outcome
+    candidates: list[Candidate] = field(default_factory=list)
+
+
+def decide(candidates: Sequence[Candidate]) -> Decision:
+    """answer (one confident, clear winner), clarify (plausible but close or unsure), or out_of_scope.
+
+    A confident wrong answer is the worst outcome, so answering needs both a high confidence and a
+    clear margin over the runner-up; anything plausible but unsure becomes a question.
+    """
+    if not candidates or candidates[0].score < CLARIFY_THRESHOLD:
+        return Decision("out_of_scope", [])
+    top = candidates[0]
+    runner_up = candidates[1].score if len(candidates) > 1 else 0.0
+    if top.score >= ANSWER_THRESHOLD and top.score - runner_up > CLARIFY_MARGIN:
+        return Decision("answer", [top])
+    options = [c for c in candidates if c.score >= CANDIDATE_THRESHOLD][:MAX_CLARIFY_OPTIONS]
+    return Decision("clarify", options)
+
+
+@dataclass(frozen=True)
+class _Ranker:
+    classifier: GuideClassifier
+    stats: TokenStats
+    calibrator: Calibrator
+
+
+class KnowledgeBase:
+    """The guides, their search index and the re-ranker, kept in step."""
+
+    def __init__(self, backend: SearchBackend | None = None, guides_dir: Path = GUIDES_DIR) -> None:
+        self.backend: SearchBackend = backend if backend is not None else EmbeddedBackend()
+        self.guides_dir = guides_dir
+        self._guides: dict[str, Guide] = {}
+        self._write_lock = threading.RLock()
+        self._ranker = _Ranker(GuideClassifier([]), TokenStats.build({}, {}), Calibrator())
+        self.calibration: CalibrationReport | None = None
+
+    # -- loading ----------------------------------------------------------------------------
+
+    def load(self) -> LoadResult:
+        """Read every guide file, rebuild the index, retrain and recalibrate the re-ranker."""
+        result = load_guides(self.guides_dir)
+        self.replace_all(result.guides)
+        return result
+
+    def rebuild(self) -> LoadResult:
+        """Same as load(): the backend swaps to the new index atomically."""
+        return self.load()
+
+    def replace_all(self, guides: Sequence[Guide]) -> None:
+        """Use exactly these guides (e.g. from an import or a test)."""
+        with self._write_lock:
+            started = time.perf_counter()
+            configure_dictionary(guides)
+            self.backend.index(guides)
+            calibrator, report = fit_calibrator(guides)
+            self._guides = {g.id: g for g in guides}
+            self._ranker = self._train(calibrator)
+            self.calibration = report
+            log.info(
+                "knowledge base: %d guides indexed, calibrated=%s, held-out top-1 %.3f, %.1f s",
+                len(guides),
+                report.fitted,
+                report.top1_accuracy,
+                time.perf_counter() - started,
+            )
+
+    # -- editing ----------------------------------------------------------------------------
+
+    def upsert(self, guide: Guide) -> None:
+        """Add or replace one guide: searchable and ranked when this returns."""
+        with self._write_lock:
+            configure_dictionary([guide])
+            self.backend.upsert(guide)
+            self._guides[guide.id] = guide
+            self._ranker = self._train(self._ranker.calibrator)
+
+    def delete(self, guide_id: str) -> bool:
+        """Remove one guide; False if it was not there."""
+        with self._write_lock:
+            self.backend.delete(guide_id)
+            existed = self._guides.pop(guide_id, None) is not None
+            self._ranker = self._train(self._ranker.calibrator)
+            return existed
+
+    def get(self, guide_id: str) -> Guide | None:
+        """One guide by id."""
+        return self._guides.get(guide_id)
+
+    def ids(self) -> list[str]:
+        """Ids of all guides, sorted."""
+        return sorted(self._guides)
+
+    def __len__(self) -> int:
+        return len(self._guides)
+
+    # -- ranking ----------------------------------------------------------------------------
+
+    def rank(self, query: str, k: int = 5) -> list[Candidate]:
+        """Up to k candidate guides, most confident first; [] when nothing matches at all."""
+        ranker = self._ranker
+        guides = self._guides
+        hits = self.backend.search(query, SEARCH_DEPTH)
+        features = candidate_features(query, hits, ranker.classifier, ranker.stats)
+        features = {gid: row for gid, row in features.items() if gid in guides}
+        if not features:
+            return []
+        ids = list(features)
+        confidences = ranker.calibrator.probabilities(np.asarray([features[i] for i in ids]))
+        ranked = sorted(zip(ids, confidences.tolist(), strict=True), key=lambda p: (-p[1], p[0]))
+        return [Candidate(gid, guides[gid].title, round(score, 4)) for gid, score in ranked[:k]]
+
+    def decide(self, query: str) -> Decision:
+        """rank() then decide()."""
+        return decide(self.rank(query))
+
+    def _train(self, calibrator: Calibrator) -> _Ranker:
+        guides = list(self._guides.values())
+        return _Ranker(GuideClassifier(training_examples(guides)), token_stats(guides), calibrator)

@@ -1,0 +1,228 @@
+"""The learned re-ranker: a guide classifier, candidate features and a confidence calibrator.
+
+- GuideClassifier: TF-IDF over our own tokens (words + bigrams) and character trigrams, with a
+  multinomial logistic regression trained on each guide's title, aliases and sample questions,
+  plus nearest-example cosine similarity. Retrains from scratch in well under a second.
+- candidate_features(): per candidate guide, classifier probability and margin, BM25 score
+  relative to the best hit, nearest-example similarity and margin, idf-weighted query coverage.
+- Calibrator: logistic regression over those features, fitted on held-out sample questions
+  (k-fold) and out-of-scope questions, so its output estimates P(this guide is the right one).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Final
+
+import numpy as np
+import numpy.typing as npt
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from threadpoolctl import threadpool_limits
+
+from knowledge_base.normalize import content_runs, tokenize
+from knowledge_base.search.base import Hit
+
+FEATURE_NAMES: Final[tuple[str, ...]] = (
+    "p_classifier",
+    "p_margin",
+    "bm25_ratio",
+    "bm25_top",
+    "bm25_rival",
+    "nearest_sim",
+    "nearest_margin",
+    "coverage",
+    "name_coverage",
+    "name_coverage_margin",
+    "query_info",
+)
+MONOTONIC: Final[tuple[int, ...]] = (1, 1, 1, 1, -1, 1, 1, 1, 1, 1, 0)
+"""Confidence grows with each piece of evidence, falls with the rival's BM25 strength."""
+DEFAULT_COEFFICIENTS: Final[tuple[float, ...]] = (3.0, 2.0, 1.5, 0.5, -1.0, 3.0, 2.0, 1.0, 1.0, 2.0, 0.0)
+DEFAULT_INTERCEPT: Final[float] = -6.0
+"""A fixed logistic model, used only when there are too few sample questions to calibrate."""
+
+CLASSIFIER_C: Final[float] = 20.0
+
+
+def analyse(text: str) -> list[str]:
+    """Classifier features: search tokens plus character trigrams of the content runs."""
+    features = tokenize(text)
+    for run in content_runs(text):
+        features.extend("3:" + run[i : i + 3] for i in range(len(run) - 2))
+    return features
+
+
+@dataclass(frozen=True)
+class Example:
+    text: str
+    label: str
+
+
+class GuideClassifier:
+    """Which guide does a question ask about? Trained on the guides' own names and questions."""
+
+    def __init__(self, examples: Sequence[Example]) -> None:
+        self.labels: list[str] = sorted({e.label for e in examples})
+        self._model: LogisticRegression | None = None
+        if not examples:
+            return
+        position = {label: i for i, label in enumerate(self.labels)}
+        targets = np.asarray([position[e.label] for e in examples], dtype=np.int64)
+        self._vectorizer = TfidfVectorizer(
+            analyzer=analyse, sublinear_tf=True, lowercase=False, dtype=np.float64
+        )
+        matrix = self._vectorizer.fit_transform([e.text for e in examples])
+        self._examples = matrix[np.argsort(targets, kind="stable")]
+        counts = np.bincount(targets, minlength=len(self.labels))
+        self._starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+        if len(self.labels) >= 2:
+            # newton-cg on one thread: a few hundred ms for ~60 guides, deterministic.
+            self._model = LogisticRegression(C=CLASSIFIER_C, max_iter=300, solver="newton-cg")
+            with threadpool_limits(1):
+                self._model.fit(matrix, targets)
+
+    def scores(self, query: str) -> tuple[dict[str, float], dict[str, float]]:
+        """(class probability, nearest-example cosine similarity) for every guide."""
+        if not self.labels:
+            return {}, {}
+        vector = self._vectorizer.transform([query])
+        if vector.nnz == 0:
+            zeros = dict.fromkeys(self.labels, 0.0)
+            return zeros, dict(zeros)
+        sims = np.asarray((self._examples @ vector.T).todense()).ravel()
+        nearest = np.maximum.reduceat(sims, self._starts)
+        if self._model is None:
+            probs = np.ones(1)
+        else:
+            probs = self._model.predict_proba(vector)[0]
+        return (
+            dict(zip(self.labels, probs.tolist(), strict=True)),
+            dict(zip(self.labels, nearest.tolist(), strict=True)),
+        )
+
+
+@dataclass(frozen=True)
+class TokenStats:
+    """Which tokens each guide contains (all fields, and names: title, aliases, questions)."""
+
+    tokens: Mapping[str, frozenset[str]]
+    names: Mapping[str, frozenset[str]]
+    df: Mapping[str, int]
+
+    @classmethod
+    def build(cls, tokens: Mapping[str, frozenset[str]], names: Mapping[str, frozenset[str]]) -> TokenStats:
+        df: dict[str, int] = {}
+        for token_set in tokens.values():
+            for token in token_set:
+                df[token] = df.get(token, 0) + 1
+        return cls(dict(tokens), dict(names), df)
+
+    def idf(self, token: str) -> float:
+        n = len(self.tokens)
+        return math.log(1.0 + (n + 1) / (self.df.get(token, 0) + 0.5))
+
+
+def _best_other(table: Mapping[str, float], label: str) -> float:
+    return max((v for k, v in table.items() if k != label), default=0.0)
+
+
+def candidate_features(
+    query: str,
+    hits: Sequence[Hit],
+    classifier: GuideClassifier,
+    stats: TokenStats,
+    extra: int = 5,
+) -> dict[str, list[float]]:
+    """Feature vectors (FEATURE_NAMES order) of the candidate guides for one query."""
+    probs, nearest = classifier.scores(query)
+    candidates: dict[str, None] = dict.fromkeys(h.service_id for h in hits)
+    for table in (probs, nearest):
+        for label, _ in sorted(table.items(), key=lambda kv: -kv[1])[:extra]:
+            if table[label] > 0:
+                candidates[label] = None
+    # The backend may know a guide the engine has just removed (or not yet added): skip it.
+    labels = [label for label in candidates if label in stats.tokens]
+    top_bm25 = hits[0].score if hits else 0.0
+    bm25 = {h.service_id: h.score / top_bm25 for h in hits} if top_bm25 > 0 else {}
+    weights = {t: stats.idf(t) for t in set(tokenize(query))}
+    info = sum(weights.values())
+    total = info or 1.0
+    coverage = {
+        label: sum(w for t, w in weights.items() if t in stats.tokens[label]) / total for label in labels
+    }
+    name_coverage = {
+        label: sum(w for t, w in weights.items() if t in stats.names[label]) / total for label in labels
+    }
+    rows: dict[str, list[float]] = {}
+    for label in labels:
+        p = probs.get(label, 0.0)
+        near = nearest.get(label, 0.0)
+        rows[label] = [
+            p,
+            p - _best_other(probs, label),
+            bm25.get(label, 0.0),
+            1.0 if hits and hits[0].service_id == label else 0.0,
+            _best_other(bm25, label),
+            near,
+            near - _best_other(nearest, label),
+            coverage[label],
+            name_coverage[label],
+            name_coverage[label] - _best_other(name_coverage, label),
+            info,
+        ]
+    return rows
+
+
+class Calibrator:
+    """Maps candidate features to P(candidate is the guide the user means).
+
+    Fitted: gradient-boosted trees with log-loss (probabilities), monotone in the evidence
+    features, so more evidence never lowers a confidence. Unfitted: a fixed logistic model.
+    """
+
+    def __init__(self, model: HistGradientBoostingClassifier | None = None) -> None:
+        self._model = model
+
+    @property
+    def fitted(self) -> bool:
+        return self._model is not None
+
+    @classmethod
+    def fit(
+        cls,
+        rows: Sequence[Sequence[float]],
+        labels: Sequence[int],
+        weights: Sequence[float] | None = None,
+    ) -> Calibrator:
+        """Fit on held-out candidates; the fixed default if the data cannot support it."""
+        if len(rows) < 200 or len(set(labels)) < 2 or sum(labels) < 20:
+            return cls()
+        model = HistGradientBoostingClassifier(
+            max_iter=150,
+            learning_rate=0.1,
+            max_leaf_nodes=15,
+            min_samples_leaf=20,
+            l2_regularization=1.0,
+            monotonic_cst=list(MONOTONIC),
+            early_stopping=False,
+            random_state=0,
+        )
+        with threadpool_limits(1):
+            model.fit(
+                np.asarray(rows, dtype=np.float64),
+                np.asarray(labels),
+                sample_weight=None if weights is None else np.asarray(weights, dtype=np.float64),
+            )
+        return cls(model)
+
+    def probabilities(self, rows: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        """P(right guide) for each feature row."""
+        if self._model is None:
+            z = rows @ np.asarray(DEFAULT_COEFFICIENTS) + DEFAULT_INTERCEPT
+            return 1.0 / (1.0 + np.exp(-z))
+        with threadpool_limits(1):
+            return self._model.predict_proba(rows)[:, 1]

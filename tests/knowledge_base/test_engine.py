@@ -1,0 +1,137 @@
+"""KnowledgeBase: ranking with calibrated confidence, edits, and the bot's decision."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from knowledge_base.engine import (
+    ANSWER_THRESHOLD,
+    CLARIFY_THRESHOLD,
+    Candidate,
+    KnowledgeBase,
+    decide,
+)
+from knowledge_base.schema import Guide
+
+HELDOUT = Path(__file__).resolve().parent.parent / "data" / "heldout_questions.jsonl"
+
+
+def c(service_id: str, score: float) -> Candidate:
+    return Candidate(service_id, service_id, score)
+
+
+@pytest.mark.parametrize(
+    ("candidates", "outcome", "offered"),
+    [
+        ([], "out_of_scope", []),
+        ([c("a", 0.1)], "out_of_scope", []),
+        ([c("a", 0.95), c("b", 0.1)], "answer", ["a"]),
+        ([c("a", 0.95)], "answer", ["a"]),
+        ([c("a", 0.7), c("b", 0.6), c("x", 0.05)], "clarify", ["a", "b"]),
+        ([c("a", 0.45), c("b", 0.2), c("d", 0.15), c("e", 0.12)], "clarify", ["a", "b", "d"]),
+    ],
+)
+def test_decide(candidates: list[Candidate], outcome: str, offered: list[str]) -> None:
+    decision = decide(candidates)
+    assert decision.outcome == outcome
+    assert [x.service_id for x in decision.candidates] == offered
+
+
+@pytest.fixture(scope="module")
+def kb(fixture_guides: list[Guide]) -> KnowledgeBase:
+    base = KnowledgeBase()
+    base.replace_all(fixture_guides)
+    return base
+
+
+def test_confidences_are_probabilities_best_first(kb: KnowledgeBase) -> None:
+    ranked = kb.rank("租房提取公积金要准备啥")
+    assert ranked[0].service_id == "fx-hpf-rent"
+    assert all(0.0 <= x.score <= 1.0 for x in ranked)
+    assert [x.score for x in ranked] == sorted((x.score for x in ranked), reverse=True)
+    assert ranked[0].title == "租赁住房提取住房公积金"
+
+
+def test_an_empty_knowledge_base_ranks_nothing() -> None:
+    assert KnowledgeBase().rank("护照") == []
+
+
+def test_upsert_and_delete_take_effect_at_once(fixture_guides: list[Guide], extra_guide: Guide) -> None:
+    base = KnowledgeBase()
+    base.replace_all(fixture_guides)
+    started = time.perf_counter()
+    base.upsert(extra_guide)
+    assert time.perf_counter() - started < 1.0
+    assert base.rank("办狗证")[0].service_id == "fx-dog-license"
+    assert base.get("fx-dog-license") == extra_guide
+    assert base.delete("fx-dog-license") is True
+    assert base.get("fx-dog-license") is None
+    assert "fx-dog-license" not in {x.service_id for x in base.rank("办狗证")}
+    assert base.delete("fx-dog-license") is False
+
+
+def test_load_reads_a_directory(tmp_path: Path, fixture_guides: list[Guide]) -> None:
+    source = Path(__file__).resolve().parent / "fixtures" / "guides"
+    base = KnowledgeBase(guides_dir=source)
+    result = base.load()
+    assert not result.errors
+    assert base.ids() == sorted(g.id for g in fixture_guides)
+
+
+# ---- the real guides ------------------------------------------------------------------------
+
+OFF_TOPIC = [
+    "北京明天下雨吗",
+    "帮我订一张去成都的机票",
+    "怎么炒股赚钱",
+    "推荐几本好看的小说",
+    "iphone 怎么截图",
+    "隔壁装修太吵了",
+    "牙疼吃什么药",
+    "xyzzy plugh",
+]
+
+
+@pytest.fixture(scope="module")
+def real_kb(real_guides: list[Guide]) -> KnowledgeBase:
+    base = KnowledgeBase()
+    base.replace_all(real_guides)
+    return base
+
+
+def test_calibration_ran_on_the_real_guides(real_kb: KnowledgeBase) -> None:
+    report = real_kb.calibration
+    assert report is not None and report.fitted
+    assert report.top1_accuracy > 0.85
+
+
+def test_heldout_questions_rank_well_and_are_rarely_answered_wrongly(real_kb: KnowledgeBase) -> None:
+    rows = [json.loads(line) for line in HELDOUT.read_text("utf-8").splitlines() if line.strip()]
+    top1 = wrong_answers = 0
+    for row in rows:
+        ranked = real_kb.rank(row["q"])
+        top1 += int(bool(ranked) and ranked[0].service_id == row["service"])
+        decision = decide(ranked)
+        wrong_answers += int(
+            decision.outcome == "answer" and decision.candidates[0].service_id != row["service"]
+        )
+    assert top1 / len(rows) >= 0.93
+    assert wrong_answers / len(rows) <= 0.03
+
+
+@pytest.mark.parametrize("question", OFF_TOPIC)
+def test_off_topic_questions_are_never_answered(real_kb: KnowledgeBase, question: str) -> None:
+    ranked = real_kb.rank(question)
+    assert decide(ranked).outcome != "answer", ranked[:2]
+
+
+def test_high_confidence_is_earned(real_kb: KnowledgeBase) -> None:
+    confident = [x for x in real_kb.rank("护照过期了怎么换新的") if x.score >= ANSWER_THRESHOLD]
+    assert [x.service_id for x in confident] == ["passport"]
+    vague = real_kb.rank("社保")
+    assert decide(vague).outcome == "clarify"
+    assert vague[0].score >= CLARIFY_THRESHOLD

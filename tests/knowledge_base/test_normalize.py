@@ -1,0 +1,121 @@
+"""The one normalisation and tokenisation path."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from knowledge_base.dictionary import DICTIONARY_FILE
+from knowledge_base.dictionary import main as dictionary_main
+from knowledge_base.normalize import (
+    configure_dictionary,
+    jieba_dictionary_lines,
+    normalize,
+    tokenize,
+)
+from knowledge_base.schema import Guide
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("護照怎麼辦理", "护照怎么办理"),
+        ("結婚登記", "结婚登记"),
+        ("個體戶營業執照", "个体户营业执照"),
+        ("ＡＢＣ１２３", "abc123"),
+        ("Passport", "护照"),
+        ("公基金", "公积金"),
+        ("社宝卡", "社保卡"),
+        ("户口薄", "户口簿"),
+        ("身分证", "身份证"),
+        ("营业执造", "营业执照"),
+        ("港澳通信证", "港澳通行证"),
+    ],
+)
+def test_normalize_folds_script_width_case_and_typos(text: str, expected: str) -> None:
+    assert normalize(text).split()[0] == expected
+
+
+def test_punctuation_becomes_space() -> None:
+    assert normalize("护照，怎么办？！（急）") == normalize("护照 怎么办 急")
+    assert "," not in normalize("a，b,c") and "?" not in normalize("护照?")
+
+
+@pytest.mark.parametrize(
+    ("text", "canonical"),
+    [
+        ("开公司", "企业设立登记"),
+        ("注册公司要什么", "企业设立登记"),
+        ("想开个贸易公司", "企业设立登记"),
+        ("拍牌", "沪牌"),
+        ("社保", "社会保险"),
+        ("housing fund", "公积金"),
+        ("housing provident fund", "住房公积金"),
+        ("passport", "护照"),
+        ("business license", "营业执照"),
+        ("Driver's License", "驾驶证"),
+        ("residence permits", "居住证"),
+    ],
+)
+def test_synonyms_and_english_add_the_canonical_wording(text: str, canonical: str) -> None:
+    assert canonical in normalize(text)
+
+
+def test_the_users_own_wording_is_kept() -> None:
+    assert normalize("开公司").startswith("开公司")
+
+
+def test_stopwords_carry_no_tokens() -> None:
+    assert tokenize("请问在上海怎么办理") == []
+    assert tokenize("how do I do it in shanghai") == []
+    assert tokenize("") == []
+
+
+@pytest.mark.parametrize(
+    ("variant", "plain"),
+    [
+        ("請問護照怎麼辦理？", "请问护照怎么办理"),
+        ("身分證丟了怎麼補辦", "身份证丢了怎么补办"),
+        ("ｐａｓｓｐｏｒｔ　ＡＰＰＬＩＣＡＴＩＯＮ", "passport application"),
+        ("公基金租房提取", "公积金租房提取"),
+        ("我的社宝卡丢了", "我的社保卡丢了"),
+    ],
+)
+def test_variants_tokenise_like_the_plain_text(variant: str, plain: str) -> None:
+    assert tokenize(variant) == tokenize(plain)
+
+
+def test_mixed_chinese_english_and_digits() -> None:
+    tokens = tokenize("我的ID card丢了 12345热线")
+    assert "身份证" in tokens
+    assert "12345" in tokens
+    assert "热线" in tokens
+
+
+def test_tokens_hold_words_and_character_bigrams() -> None:
+    tokens = tokenize("租房提取公积金")
+    assert "公积金" in tokens  # a word
+    assert "房提" in tokens  # a bigram across words, robust to other segmentations
+    assert "租房" in tokens
+
+
+def test_configured_titles_stay_whole(fixture_guides: list[Guide]) -> None:
+    configure_dictionary(fixture_guides)
+    assert "租赁住房提取住房公积金" in tokenize("租赁住房提取住房公积金")
+
+
+def test_dictionary_lines_cover_titles_aliases_and_lexicon(fixture_guides: list[Guide]) -> None:
+    lines = jieba_dictionary_lines(fixture_guides)
+    words = {line.split()[0] for line in lines}
+    assert all(len(line.split()) == 2 and line.split()[1].isdigit() for line in lines)
+    assert {"普通护照申领", "租房提取公积金", "公积金", "企业设立登记"} <= words
+    assert not any(" " in w or w.isascii() for w in words)  # jieba words: Chinese, no spaces
+
+
+def test_dictionary_cli_writes_kb_dict(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    fixtures = Path(__file__).resolve().parent / "fixtures" / "guides"
+    assert dictionary_main([str(tmp_path / "out"), "--guides", str(fixtures)]) == 0
+    written = (tmp_path / "out" / DICTIONARY_FILE).read_text("utf-8").splitlines()
+    assert "结婚登记 2000" in written
+    assert "6 guides loaded" in capsys.readouterr().err
