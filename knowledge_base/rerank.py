@@ -4,9 +4,11 @@
   multinomial logistic regression trained on each guide's title, aliases and sample questions,
   plus nearest-example cosine similarity. Retrains from scratch in well under a second.
 - candidate_features(): per candidate guide, classifier probability and margin, BM25 score
-  relative to the best hit, nearest-example similarity and margin, idf-weighted query coverage.
-- Calibrator: logistic regression over those features, fitted on held-out sample questions
-  (k-fold) and out-of-scope questions, so its output estimates P(this guide is the right one).
+  relative to the best hit and to the strongest rival, nearest-example similarity and margin,
+  idf-weighted query coverage (names, whole guide) and the query's information content.
+- Calibrator: monotone gradient-boosted trees over those features, fitted on held-out sample
+  questions (k-fold), out-of-scope questions and ambiguous probes (knowledge_base.calibration),
+  so its output estimates P(this guide is the one the user means).
 """
 
 from __future__ import annotations

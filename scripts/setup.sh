@@ -32,7 +32,7 @@ make_env() {  # name requirements-file
   echo "[setup] creating the $name environment from $req (first time: 1-3 minutes)"
   rm -rf "$dir"
   "$PY310" -m venv "$dir"
-  "$dir/bin/python" -m pip install --upgrade --progress-bar on "pip==24.3.1" 2>&1 | quiet_pip
+  "$dir/bin/python" -m pip install --upgrade --progress-bar on "pip==24.3.1" "setuptools==70.3.0" "wheel==0.45.1" 2>&1 | quiet_pip
   "$dir/bin/python" -m pip install --progress-bar on --no-deps -r "$req" 2>&1 | quiet_pip
   "$dir/bin/python" -m pip check >/dev/null || { "$dir/bin/python" -m pip check; exit 1; }
   echo "$want" > "$stamp"

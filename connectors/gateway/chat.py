@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
 
 from pydantic import BaseModel, Field
+from redis.exceptions import RedisError
 
+from connectors.gateway.conversations import ConversationStore, Entry, Role
 from connectors.gateway.rasa_client import RasaClient, UpstreamError
 
 log = logging.getLogger("xiaoshen.turn")
@@ -92,14 +95,94 @@ def build_turn(action_turn: dict[str, Any], parse: dict[str, Any]) -> Turn:
     )
 
 
+class TurnHook(Protocol):
+    """Something that may take over a turn (handoff: an agent holds the conversation) or act on
+    the bot's reply (handoff: the user asked for a person and is queued)."""
+
+    async def before_turn(self, sender_id: str, text: str, channel: str) -> ChatReply | None:
+        """A reply that replaces the bot's, or None to let the bot answer."""
+
+    async def after_turn(self, sender_id: str, text: str, channel: str, reply: ChatReply) -> ChatReply:
+        """The reply to send, possibly changed."""
+
+
+Pusher = Callable[[str, Entry], Awaitable[None]]
+
+
+class Outbox:
+    """Messages that reach a user outside a request/response turn (an agent's reply, a queue
+    update): stored in the transcript, then pushed through the user's channel if it can push.
+    Channels register their pusher (socket.io, WeChat's customer-service API); the plain API
+    channel polls GET /api/chat/{sender_id}/messages instead."""
+
+    def __init__(self, store: ConversationStore) -> None:
+        self.store = store
+        self._pushers: dict[str, Pusher] = {}
+
+    def register(self, channel: str, pusher: Pusher) -> None:
+        self._pushers[channel] = pusher
+
+    async def send(self, sender_id: str, role: Role, text: str | None, *,
+                   buttons: list[dict[str, str]] | None = None,
+                   custom: dict[str, Any] | None = None, author: str | None = None) -> Entry:
+        entry = await self.store.append(sender_id, role, text, buttons=buttons, custom=custom,
+                                        author=author)
+        channel = (await self.store.meta(sender_id)).get("channel", "")
+        pusher = self._pushers.get(channel)
+        if pusher is not None:
+            try:
+                await pusher(sender_id, entry)
+            except Exception:  # the message is stored; the channel catches up on reconnect
+                log.exception("push failed", extra={"fields": {"sender_id": sender_id, "channel": channel}})
+        return entry
+
+    async def signal(self, sender_id: str, custom: dict[str, Any]) -> None:
+        """Push something transient (typing, a queue-position update) without storing it."""
+        channel = (await self.store.meta(sender_id)).get("channel", "")
+        pusher = self._pushers.get(channel)
+        if pusher is not None:
+            entry: Entry = {"seq": 0, "ts": time.time(), "role": "system", "text": None,
+                            "buttons": [], "custom": custom}
+            try:
+                await pusher(sender_id, entry)
+            except Exception:
+                log.exception("signal failed", extra={"fields": {"sender_id": sender_id}})
+
+
 class ChatService:
     """Runs turns through Rasa; every channel (web, widget, WeChat) calls this."""
 
-    def __init__(self, rasa: RasaClient) -> None:
+    def __init__(self, rasa: RasaClient, store: ConversationStore) -> None:
         self.rasa = rasa
+        self.store = store
+        self.hooks: list[TurnHook] = []
 
     async def turn(self, sender_id: str, message: str, channel: str) -> ChatReply:
-        """One user message in, the bot's reply out; raises UpstreamError on outages."""
+        """One user message in, the reply out (from the bot, or from a hook such as handoff).
+
+        Every message is stored in the conversation's transcript, in order. Raises UpstreamError
+        on outages (component "redis" or "rasa").
+        """
+        try:
+            await self.store.touch(sender_id, channel)
+            await self.store.append(sender_id, "user", message)
+            reply = None
+            for hook in self.hooks:
+                reply = await hook.before_turn(sender_id, message, channel)
+                if reply is not None:
+                    break
+            if reply is None:
+                reply = await self._bot_turn(sender_id, message, channel)
+                for hook in self.hooks:
+                    reply = await hook.after_turn(sender_id, message, channel, reply)
+            for m in reply.messages:
+                await self.store.append(sender_id, "bot", m.text,
+                                        buttons=[b.model_dump() for b in m.buttons], custom=m.custom)
+        except RedisError as exc:
+            raise UpstreamError("redis", f"{type(exc).__name__}: {exc}") from exc
+        return reply
+
+    async def _bot_turn(self, sender_id: str, message: str, channel: str) -> ChatReply:
         started = time.perf_counter()
         raw = await self.rasa.send(sender_id, message, {"channel": channel})
         if not raw:

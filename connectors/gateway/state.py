@@ -7,7 +7,8 @@ from dataclasses import dataclass
 import httpx
 import redis.asyncio as aioredis
 
-from connectors.gateway.chat import ChatService
+from connectors.gateway.chat import ChatService, Outbox
+from connectors.gateway.conversations import ConversationStore
 from connectors.gateway.rasa_client import RasaClient
 from connectors.gateway.settings import Settings
 
@@ -18,7 +19,9 @@ class AppState:
     rasa: RasaClient
     redis: aioredis.Redis
     http: httpx.AsyncClient
+    store: ConversationStore
     chat: ChatService
+    outbox: Outbox
 
     @classmethod
     def create(cls, settings: Settings) -> "AppState":
@@ -28,7 +31,8 @@ class AppState:
             settings.redis_url, socket_connect_timeout=2, socket_timeout=5, decode_responses=True
         )
         http = httpx.AsyncClient(timeout=settings.health_timeout_s)
-        return cls(settings, rasa, redis, http, ChatService(rasa))
+        store = ConversationStore(redis)
+        return cls(settings, rasa, redis, http, store, ChatService(rasa, store), Outbox(store))
 
     async def close(self) -> None:
         await self.rasa.close()

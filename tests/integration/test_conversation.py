@@ -89,3 +89,19 @@ def test_nonsense_is_out_of_scope_and_offers_a_person(chat: Chat) -> None:
     assert reply["turn"]["service_id"] is None
     payloads = [b["payload"] for m in reply["messages"] for b in m["buttons"]]
     assert "/ask_human" in payloads
+
+
+def test_transcript_keeps_every_message_in_order(chat: Chat, gateway: httpx.Client) -> None:
+    chat("你好")
+    chat("公积金租房提取要什么材料")
+    sender = chat.sender_id  # type: ignore[attr-defined]
+    history = gateway.get(f"/api/chat/{sender}/messages").json()["messages"]
+    roles = [m["role"] for m in history]
+    assert roles[0] == "user" and history[0]["text"] == "你好"
+    assert roles.count("user") == 2 and "bot" in roles
+    seqs = [m["seq"] for m in history]
+    assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
+    # Resuming after a sequence number returns only what came later.
+    later = gateway.get(f"/api/chat/{sender}/messages", params={"after": seqs[1]}).json()["messages"]
+    assert [m["seq"] for m in later] == seqs[2:]
+    assert later[0]["role"] == "user" and "公积金" in later[0]["text"]

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, StrictStr, StringConstraints
+from redis.exceptions import RedisError
 
 from connectors.gateway.chat import ChatReply
 from connectors.gateway.deps import StateDep
@@ -49,3 +50,23 @@ async def chat(body: ChatIn, state: StateDep) -> ChatReply:
     except UpstreamError as exc:
         log.warning("turn failed: %s", exc)
         raise await outage_error(state, exc) from exc
+
+
+class HistoryOut(BaseModel):
+    sender_id: str
+    messages: list[dict[str, Any]]
+
+
+@router.get("/chat/{sender_id}/messages", response_model=HistoryOut)
+async def history(sender_id: SenderId, state: StateDep,
+                  after: Annotated[int, Query(ge=0)] = 0) -> HistoryOut:
+    """The conversation's messages after sequence number `after`, oldest first.
+
+    How a client without a push channel (the plain API) receives an agent's replies, and how the
+    widget restores a conversation after a reload or reconnect without duplicates.
+    """
+    try:
+        entries = await state.store.history(sender_id, after)
+    except RedisError as exc:
+        raise await outage_error(state, UpstreamError("redis", str(exc))) from exc
+    return HistoryOut(sender_id=sender_id, messages=[dict(e) for e in entries])
