@@ -7,9 +7,10 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, Response
 
+from connectors.gateway import channels
 from connectors.gateway.errors import error_response, install_error_handlers
 from connectors.gateway.logs import configure_logging
-from connectors.gateway.routes import chat, health
+from connectors.gateway.routes import agents, auth, chat, health, wechat, widget
 from connectors.gateway.settings import Settings, get_settings
 from connectors.gateway.state import AppState
 
@@ -22,9 +23,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.xs = AppState.create(settings)
+        await channels.startup(app)
+        await app.state.xs.handoff.start(settings)  # first admin account (handoff/wiring.py)
         try:
             yield
         finally:
+            await channels.shutdown(app)
             await app.state.xs.close()
 
     app = FastAPI(title="小申 gateway", version="0.1.0", lifespan=lifespan)
@@ -43,4 +47,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.include_router(health.router)
     app.include_router(chat.router)
+    app.include_router(wechat.router)
+    app.include_router(widget.router)
+    app.include_router(auth.router)
+    app.include_router(agents.router)
+    app.include_router(agents.user_router)
+    app.include_router(agents.console_router)  # the agents' console page at /agents
+    channels.install(app, settings)  # socket.io at /socket.io/
     return app

@@ -73,5 +73,9 @@ class ConversationStore:
             pipe.expire(meta, TRANSCRIPT_TTL_S)
             await pipe.execute()
 
+    async def last_seq(self, sender_id: str) -> int:
+        """The sequence number of the conversation's latest entry (0 when it has none)."""
+        return int(await self.redis.get(_key(sender_id, "seq")) or 0)
+
     async def meta(self, sender_id: str) -> dict[str, str]:
         return dict(await self.redis.hgetall(_key(sender_id, "meta")))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -26,6 +26,24 @@ class Settings(BaseSettings):
     max_message_chars: int = 2000
     max_body_bytes: int = Field(default=64 * 1024, description="larger request bodies get 413")
     log_level: str = "INFO"
+    # Channels (connectors/gateway/channels/): the web widget over socket.io and WeChat.
+    # Comma-separated origins allowed to embed the widget; the gateway's own origin always is.
+    cors_allowed_origins: str = ""
+    widget_redis_manager: bool = False  # share socket.io rooms through Redis (several gateway processes)
+    wechat_token: SecretStr = SecretStr("")
+    wechat_aes_key: SecretStr = SecretStr("")
+    wechat_appid: str = ""
+    wechat_secret: SecretStr = SecretStr("")
+    wechat_api_base: str = "https://api.weixin.qq.com"
+    wechat_api_timeout_s: float = 10.0
+    # Accounts and human handoff (connectors/gateway/auth.py, connectors/gateway/handoff/).
+    xs_admin_user: str = ""
+    xs_admin_password: SecretStr = SecretStr("")
+    token_ttl_s: int = 12 * 3600
+    handoff_max_concurrent: int = Field(default=5, ge=1, description="conversations one agent may hold")
+    handoff_default_handle_s: float = 240.0
+    service_hours_file: str = "config/service_hours.yaml"
+    canned_replies_file: str = "config/canned_replies.yaml"
 
 
 @lru_cache

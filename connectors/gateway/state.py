@@ -9,6 +9,7 @@ import redis.asyncio as aioredis
 
 from connectors.gateway.chat import ChatService, Outbox
 from connectors.gateway.conversations import ConversationStore
+from connectors.gateway.handoff.wiring import Handoff
 from connectors.gateway.rasa_client import RasaClient
 from connectors.gateway.settings import Settings
 
@@ -22,6 +23,7 @@ class AppState:
     store: ConversationStore
     chat: ChatService
     outbox: Outbox
+    handoff: Handoff  # accounts, the handoff queue and its turn hook (connectors/gateway/handoff/)
 
     @classmethod
     def create(cls, settings: Settings) -> "AppState":
@@ -32,9 +34,12 @@ class AppState:
         )
         http = httpx.AsyncClient(timeout=settings.health_timeout_s)
         store = ConversationStore(redis)
-        return cls(settings, rasa, redis, http, store, ChatService(rasa, store), Outbox(store))
+        chat, outbox = ChatService(rasa, store), Outbox(store)
+        handoff = Handoff.build(settings, redis, store, outbox, chat)
+        return cls(settings, rasa, redis, http, store, chat, outbox, handoff)
 
     async def close(self) -> None:
+        await self.handoff.close()
         await self.rasa.close()
         await self.http.aclose()
         await self.redis.aclose()

@@ -1,0 +1,235 @@
+"""The web widget channel: Rasa's socket.io protocol, served by the gateway.
+
+Existing Rasa widgets (rasa-webchat) connect unchanged: `session_request` → `session_confirm`
+(a bare id), `user_uttered {message, session_id}` → `bot_uttered` in Rasa's exact shapes
+(`{text}`, `{text, quick_replies}`, or a custom dict alone; rasa-webchat drops any message with
+extra keys). Our own widget additionally listens to `xs_message` (the full transcript entry with
+its sequence number, buttons and custom card/handoff/rating data) and `xs_signal` (transient:
+typing, queue updates), sends a `client_id` with each message (a resend after a reconnect is
+answered once), and asks `xs_history {after}` for what it missed.
+
+Sessions persist by `session_id`: every socket of a session joins the room named by it, and
+`enter_room` is awaited (Rasa 3.6's channel forgets to, so its replies reach nobody with
+python-socketio ≥ 5.10).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import uuid
+import weakref
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+import socketio
+from fastapi import FastAPI
+from redis.exceptions import RedisError
+
+from connectors.gateway.conversations import Entry
+from connectors.gateway.rasa_client import UpstreamError
+from connectors.gateway.settings import Settings
+
+log = logging.getLogger("xiaoshen.widget")
+
+CHANNEL = "widget"
+SOCKETIO_PATH = "socket.io"
+_SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+_CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+CLIENT_ID_TTL_S = 24 * 3600
+SORRY = "抱歉，小申暂时无法回答，请稍后再试。"
+
+Scope = MutableMapping[str, Any]
+ASGIApp = Callable[[Scope, Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]], Awaitable[None]]
+
+
+def allowed_origins(settings: Settings) -> frozenset[str]:
+    """The configured embedding origins (scheme://host[:port], no trailing slash)."""
+    return frozenset(o.strip().rstrip("/") for o in settings.cors_allowed_origins.split(",") if o.strip())
+
+
+def origin_allowed(origin: str | None, environ: dict[str, Any], configured: frozenset[str]) -> bool:
+    """A browser may connect from the gateway's own origin or a configured one.
+
+    Clients that send no Origin (servers, tests) are not browsers embedding us and pass.
+    """
+    if not origin:
+        return True
+    own = f"{environ.get('wsgi.url_scheme', 'http')}://{environ.get('HTTP_HOST', '')}"
+    return origin.rstrip("/") in configured or origin == own
+
+
+def rasa_shape(entry: Entry) -> dict[str, Any] | None:
+    """A transcript entry as Rasa's socket.io channel would have sent it (None: nothing to show)."""
+    text = entry.get("text")
+    buttons = entry.get("buttons") or []
+    if text:
+        if buttons:
+            return {"text": text, "quick_replies": [
+                {"content_type": "text", "title": b.get("title", ""), "payload": b.get("payload", "")}
+                for b in buttons]}
+        return {"text": text}
+    custom = entry.get("custom") or {}
+    return dict(custom) if custom else None
+
+
+class SocketIOChannel:
+    """The socket.io server and its event handlers; reads AppState from the app at call time."""
+
+    def __init__(self, app: FastAPI, settings: Settings) -> None:
+        self.app = app
+        self.settings = settings
+        configured = allowed_origins(settings)
+        manager = (socketio.AsyncRedisManager(settings.redis_url)
+                   if settings.widget_redis_manager else None)
+        self.sio = socketio.AsyncServer(
+            async_mode="asgi",
+            cors_allowed_origins=lambda origin, environ: origin_allowed(origin, environ, configured),
+            client_manager=manager,
+            logger=False,
+            engineio_logger=False,
+            max_http_buffer_size=settings.max_body_bytes,
+        )
+        self.asgi = socketio.ASGIApp(self.sio, socketio_path=SOCKETIO_PATH)
+        # One turn at a time per session, in arrival order (two tabs, a resend after reconnect).
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+        self.sio.on("session_request", self.session_request)
+        self.sio.on("user_uttered", self.user_uttered)
+        self.sio.on("xs_history", self.history)
+
+    @property
+    def state(self) -> Any:
+        return self.app.state.xs
+
+    def _lock(self, session_id: str) -> asyncio.Lock:
+        lock = self._locks.get(session_id)
+        if lock is None:
+            lock = asyncio.Lock()
+            self._locks[session_id] = lock
+        return lock
+
+    async def _join(self, sid: str, session_id: str) -> None:
+        await self.sio.save_session(sid, {"session_id": session_id})
+        await self.sio.enter_room(sid, session_id)
+
+    async def _session_of(self, sid: str, data: dict[str, Any]) -> str | None:
+        session = await self.sio.get_session(sid)
+        if session.get("session_id"):
+            return str(session["session_id"])
+        claimed = data.get("session_id")
+        if isinstance(claimed, str) and _SESSION_ID.match(claimed):
+            await self._join(sid, claimed)
+            return claimed
+        return None
+
+    # --- events ---------------------------------------------------------------------------------
+    async def session_request(self, sid: str, data: Any = None) -> None:
+        claimed = data.get("session_id") if isinstance(data, dict) else None
+        session_id = claimed if isinstance(claimed, str) and _SESSION_ID.match(claimed) else uuid.uuid4().hex
+        await self._join(sid, session_id)
+        await self.sio.emit("session_confirm", session_id, to=sid)
+
+    async def user_uttered(self, sid: str, data: Any = None) -> dict[str, Any]:
+        if not isinstance(data, dict):
+            return _error("invalid_request", "消息格式错误 / The message must be an object.")
+        message = data.get("message")
+        text = message.replace("\x00", "").strip() if isinstance(message, str) else ""
+        if not text:
+            return _error("empty_message", "消息不能为空 / The message is empty.")
+        limit = self.settings.max_message_chars
+        if len(text) > limit:
+            await self.sio.emit("bot_uttered", {"text": f"消息过长，请控制在 {limit} 字以内。"}, to=sid)
+            return _error("message_too_long", f"消息过长，最多 {limit} 个字符 / Longer than {limit} characters.")
+        session_id = await self._session_of(sid, data)
+        if session_id is None:
+            return _error("no_session", "请先建立会话 / Send session_request first.")
+        client_id = data.get("client_id")
+        client_id = client_id if isinstance(client_id, str) and _CLIENT_ID.match(client_id) else None
+        async with self._lock(session_id):
+            return await self._turn(sid, session_id, text, client_id)
+
+    async def _turn(self, sid: str, session_id: str, text: str, client_id: str | None) -> dict[str, Any]:
+        state = self.state
+        dedupe_key = f"xs:widget:cid:{session_id}:{client_id}" if client_id else None
+        try:
+            if dedupe_key:
+                if not await state.redis.set(dedupe_key, "0", nx=True, ex=CLIENT_ID_TTL_S):
+                    # A resend of a message already handled: its reply is in the transcript.
+                    seen = int(await state.redis.get(dedupe_key) or 0)
+                    return {"ok": True, "seq": seen or None, "duplicate": True}
+            before = await state.store.last_seq(session_id)
+            await self.signal(session_id, {"typing": {"who": "bot", "on": True}})
+            try:
+                await state.chat.turn(session_id, text, CHANNEL)
+            finally:
+                await self.signal(session_id, {"typing": {"who": "bot", "on": False}})
+            entries = await state.store.history(session_id, after=before)
+        except (UpstreamError, RedisError) as exc:
+            log.warning("widget turn failed: %s", exc, extra={"fields": {"sender_id": session_id}})
+            if dedupe_key:
+                try:
+                    await state.redis.delete(dedupe_key)
+                except RedisError:
+                    pass
+            await self.sio.emit("bot_uttered", {"text": SORRY}, to=sid)
+            return _error("unavailable", "服务暂时不可用，请稍后再试 / The service is unavailable; retry shortly.")
+        user_seq = next((int(e["seq"]) for e in entries if e.get("role") == "user"), None)
+        if dedupe_key and user_seq:
+            await state.redis.set(dedupe_key, str(user_seq), ex=CLIENT_ID_TTL_S)
+        # The turn's own messages; agent or system messages in between were pushed by the Outbox.
+        for entry in entries:
+            if entry.get("role") == "bot":
+                await self.emit_entry(session_id, entry)
+        return {"ok": True, "seq": user_seq}
+
+    async def history(self, sid: str, data: Any = None) -> dict[str, Any]:
+        """Everything after `after` in this session's transcript (our widget's catch-up)."""
+        data = data if isinstance(data, dict) else {}
+        session_id = await self._session_of(sid, data)
+        if session_id is None:
+            return _error("no_session", "请先建立会话 / Send session_request first.")
+        after = data.get("after", 0)
+        if not isinstance(after, int) or isinstance(after, bool) or after < 0:
+            return _error("invalid_request", "after 必须是非负整数 / after must be a non-negative integer.")
+        try:
+            entries = await self.state.store.history(session_id, after=after)
+        except RedisError:
+            return _error("unavailable", "会话存储暂时不可用 / Conversation storage is unavailable.")
+        return {"ok": True, "messages": [dict(e) for e in entries]}
+
+    # --- pushing --------------------------------------------------------------------------------
+    async def emit_entry(self, session_id: str, entry: Entry) -> None:
+        """One stored message to every socket of the session, in both protocols."""
+        await self.sio.emit("xs_message", dict(entry), room=session_id)
+        shaped = rasa_shape(entry)
+        if shaped is not None:
+            await self.sio.emit("bot_uttered", shaped, room=session_id)
+
+    async def signal(self, session_id: str, custom: dict[str, Any]) -> None:
+        await self.sio.emit("xs_signal", custom, room=session_id)
+
+    async def push(self, sender_id: str, entry: Entry) -> None:
+        """The Outbox pusher for channel "widget" (agent replies, queue updates, typing)."""
+        if int(entry.get("seq") or 0) == 0:
+            await self.signal(sender_id, dict(entry.get("custom") or {}))
+        else:
+            await self.emit_entry(sender_id, entry)
+
+
+def _error(code: str, message: str) -> dict[str, Any]:
+    return {"ok": False, "error": {"code": code, "message": message}}
+
+
+class SocketIOMiddleware:
+    """Routes /socket.io/ to the socket.io server and everything else to the app."""
+
+    def __init__(self, app: ASGIApp, channel: SocketIOChannel) -> None:
+        self.app = app
+        self.channel = channel
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] in ("http", "websocket") and scope.get("path", "").startswith(f"/{SOCKETIO_PATH}/"):
+            await self.channel.asgi(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)

@@ -1,0 +1,1 @@
+"""The WeChat mini-program channel: crypto, push parsing, the server API and the service."""
