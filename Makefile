@@ -29,6 +29,8 @@ eval: setup ## run ../shared/eval/dev_questions.jsonl (or FILE=…) through a ru
 
 bench: setup ## run the benchmarks and update docs/benchmarks.md
 	@$(APP_PY) benchmarks/bench_search.py
+	@$(APP_PY) benchmarks/bench_handoff.py
+	@$(APP_PY) benchmarks/bench_editor.py
 
 clean: ## remove environments, models and runtime state
 	rm -rf .venvs models var .pytest_cache

@@ -9,6 +9,9 @@ INTENT_ASK_GUIDE: Final = "ask_guide"
 INTENT_OUT_OF_SCOPE: Final = "out_of_scope"
 INTENT_NLU_FALLBACK: Final = "nlu_fallback"
 INTENT_ASK_HUMAN: Final = "ask_human"
+INTENT_AFFIRM: Final = "affirm"
+INTENT_DENY: Final = "deny"
+INTENT_COMPLAIN: Final = "complain"
 
 # slots
 SLOT_SERVICE: Final = "service_id"
@@ -16,6 +19,9 @@ SLOT_SECTION: Final = "section"
 SLOT_CANDIDATES: Final = "candidates"
 SLOT_PENDING_SECTION: Final = "pending_section"
 SLOT_MISSES: Final = "misses"
+SLOT_HANDOFF_OFFERED: Final = "handoff_offered"  # the bot just asked "shall I find a person?"
+# Low-confidence or out-of-scope turns in a row before the bot offers a person first.
+MISSES_BEFORE_OFFER: Final = 2
 
 # entities (set by button payloads such as /ask_guide{"service_id": "…", "section": "…"})
 ENTITY_SERVICE: Final = "service_id"
@@ -24,6 +30,9 @@ ENTITY_SECTION: Final = "section"
 # actions
 ACTION_ANSWER_GUIDE: Final = "action_answer_guide"
 ACTION_HANDOFF: Final = "action_handoff"
+ACTION_AFFIRM: Final = "action_affirm"
+ACTION_DENY: Final = "action_deny"
+ACTION_OFFER_HANDOFF: Final = "action_offer_handoff"
 
 # turn block (see ../shared/CONTRACT.md); sent to the gateway as a custom message {"turn": {...}}
 TURN_KEY: Final = "turn"
@@ -31,3 +40,4 @@ OUTCOME_ANSWER: Final = "answer"
 OUTCOME_CLARIFY: Final = "clarify"
 OUTCOME_OUT_OF_SCOPE: Final = "out_of_scope"
 OUTCOME_HANDOFF: Final = "handoff"
+OUTCOME_SMALLTALK: Final = "smalltalk"

@@ -13,7 +13,7 @@ from typing import Final
 from knowledge_base.constants import SECTION_TITLES, SECTIONS
 from knowledge_base.engine import Candidate, KnowledgeBase, decide
 from knowledge_base.normalize import normalize
-from knowledge_base.sections import detect_section
+from knowledge_base.sections import detect_section, mentions_name, warm_up
 
 # When NLU judged the message out of scope, only a near-certain guide match is answered.
 STRICT_ANSWER_MIN: Final = 0.85
@@ -21,7 +21,8 @@ STRICT_ANSWER_MIN: Final = 0.85
 FOLLOW_UP_CONFIDENCE: Final = 0.8
 MAX_ANSWER_CHARS: Final = 420
 
-_CORRECTION = re.compile(r"(不是这个|不是这|不对|搞错|错了|我问的是|我说的是|我想问的是|不是问|not this|wrong)")
+_CORRECTION = re.compile(
+    r"(不是这个|不是这|不对|搞错|错了|我问的是|我说的是|我想问的是|不是问|not this|wrong)")
 
 
 @dataclass
@@ -68,6 +69,7 @@ class GuideService:
 
     def __init__(self, kb: KnowledgeBase) -> None:
         self.kb = kb
+        warm_up()  # train the section classifier at load time, not on a user's first question
 
     def answer(self, service_id: str, section: str, confidence: float,
                candidates: list[Candidate]) -> Decision:
@@ -81,7 +83,7 @@ class GuideService:
             for s in SECTIONS
             if s != section
         ]
-        card = {
+        card: dict[str, object] = {
             "type": "guide",
             "service_id": guide.id,
             "title": guide.title,
@@ -98,6 +100,13 @@ class GuideService:
         text = "您想咨询的是下面哪一项？请点选："
         return Decision("clarify", None, None, choices[0].score if choices else 0.0, choices,
                         text, buttons)
+
+    def unavailable(self) -> Decision:
+        """The reply when the knowledge base cannot be searched right now."""
+        text = ("抱歉，办事指南查询暂时不可用。您可以稍后再问，或者转人工客服（店小二），"
+                "也可以拨打 12345 市民服务热线。")
+        return Decision("out_of_scope", None, None, 0.0, [], text,
+                        [{"title": "转人工客服", "payload": "/ask_human"}])
 
     def out_of_scope(self, candidates: list[Candidate]) -> Decision:
         text = (
@@ -116,8 +125,8 @@ class GuideService:
         was out of scope, so only a clearly matching guide is answered.
         """
         if service_hint and self.kb.get(service_hint) is not None:
-            section = section_hint or ctx.pending_section or "overview"
-            return self.answer(service_hint, section, 1.0, [])
+            chosen = section_hint or ctx.pending_section or "overview"
+            return self.answer(service_hint, chosen, 1.0, [])
         candidates = self.kb.rank(text)
         correcting = bool(_CORRECTION.search(normalize(text)))
         if correcting and ctx.service_id:
@@ -129,11 +138,18 @@ class GuideService:
         names = [focus.title, *focus.aliases] if focus else []
         section = section_hint or detect_section(text, names)
 
+        follow_up = bool(ctx.service_id) and section is not None and not correcting and not strict
         if verdict.outcome == "answer" and top and (not strict or top.score >= STRICT_ANSWER_MIN):
-            return self.answer(top.service_id, section or "overview", top.score, candidates)
+            # In a conversation, a bare section question ("有效期多久", "how long does it take")
+            # stays with the service under discussion unless it names the new service or the
+            # match is near-certain: a few generic words must not switch the topic.
+            if not (follow_up and top.service_id != ctx.service_id
+                    and top.score < STRICT_ANSWER_MIN
+                    and not mentions_name(text, names)):
+                return self.answer(top.service_id, section or "overview", top.score, candidates)
         # A follow-up ("那要多久？") about the service under discussion: it asks a section and
         # names no other service clearly enough to answer for it.
-        if ctx.service_id and section is not None and not correcting and not strict:
+        if follow_up and ctx.service_id and section is not None:
             names = self._names(ctx.service_id)
             return self.answer(ctx.service_id, detect_section(text, names) or section,
                                FOLLOW_UP_CONFIDENCE, candidates)

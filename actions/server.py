@@ -5,12 +5,11 @@ from __future__ import annotations
 import logging
 import os
 
+from rasa_sdk.endpoint import create_app
 from sanic import Sanic, response
 from sanic.request import Request
 
-from rasa_sdk.endpoint import create_app
-
-from actions.kb import get_kb
+from actions.kb import get_kb, live_updates, start_live_updates, stop_live_updates
 
 log = logging.getLogger("actions")
 
@@ -27,12 +26,19 @@ def build_app() -> Sanic:
         except Exception as exc:  # readiness must answer, whatever broke
             log.warning("knowledge base unhealthy: %s", exc)
             return response.json({"status": "error", "error": str(exc)}, status=503)
-        body = {"status": "ok" if ok else "error", "guides": len(kb)}
+        body: dict[str, object] = {"status": "ok" if ok else "error", "guides": len(kb)}
+        live = live_updates()
+        if live is not None:  # informative only: answering from the files still works without it
+            body["overlay"] = {"connected": live.connected, "version": live.version}
         return response.json(body, status=200 if ok else 503)
 
     @app.before_server_start
     async def warm_up(_app: Sanic, _loop: object) -> None:
-        get_kb()
+        start_live_updates()  # loads files ⊕ editors' overlay, then follows every write
+
+    @app.after_server_stop
+    async def stop_live(_app: Sanic, _loop: object) -> None:
+        stop_live_updates()
 
     return app
 

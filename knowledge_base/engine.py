@@ -17,7 +17,7 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Final, Literal
 
@@ -86,6 +86,17 @@ def decide(candidates: Sequence[Candidate]) -> Decision:
     return Decision("clarify", options)
 
 
+def _names(guide: Guide) -> tuple[object, ...]:
+    """What the classifier and the segmentation dictionary learn from (training_examples)."""
+    return guide.title, tuple(guide.aliases), tuple(guide.sample_questions)
+
+
+def _restat(stats: TokenStats, guide: Guide) -> TokenStats:
+    """`stats` with one guide's tokens replaced: what token_stats() of all guides would give."""
+    one = token_stats([guide])
+    return TokenStats.build({**stats.tokens, **one.tokens}, {**stats.names, **one.names})
+
+
 @dataclass(frozen=True)
 class _Ranker:
     classifier: GuideClassifier
@@ -140,16 +151,29 @@ class KnowledgeBase:
         """Add or replace one guide: searchable and ranked when this returns."""
         with self._write_lock:
             configure_dictionary([guide])
+            # Train on a copy first (~0.5 s) while rank() keeps using the current snapshot; then
+            # index and swap, so answering never waits for the retrain.
+            guides = {**self._guides, guide.id: guide}
+            old = self._guides.get(guide.id)
+            if old is not None and _names(old) == _names(guide):
+                # The classifier learns only from names, so it would come out the same: keep it and
+                # update the text statistics (a few ms instead of a retrain; same ranking).
+                ranker = replace(self._ranker, stats=_restat(self._ranker.stats, guide))
+            else:
+                ranker = self._train(self._ranker.calibrator, guides)
             self.backend.upsert(guide)
-            self._guides[guide.id] = guide
-            self._ranker = self._train(self._ranker.calibrator)
+            self._guides, self._ranker = guides, ranker
 
     def delete(self, guide_id: str) -> bool:
         """Remove one guide; False if it was not there."""
         with self._write_lock:
+            # Never answered from the moment it is gone from _guides (rank() skips unknown ids);
+            # the retrained ranker follows ~0.5 s later. Copies, so a running rank() is unaffected.
+            guides = {gid: g for gid, g in self._guides.items() if gid != guide_id}
+            existed = len(guides) < len(self._guides)
+            self._guides = guides
             self.backend.delete(guide_id)
-            existed = self._guides.pop(guide_id, None) is not None
-            self._ranker = self._train(self._ranker.calibrator)
+            self._ranker = self._train(self._ranker.calibrator, guides)
             return existed
 
     def get(self, guide_id: str) -> Guide | None:
@@ -183,6 +207,6 @@ class KnowledgeBase:
         """rank() then decide()."""
         return decide(self.rank(query))
 
-    def _train(self, calibrator: Calibrator) -> _Ranker:
-        guides = list(self._guides.values())
+    def _train(self, calibrator: Calibrator, by_id: dict[str, Guide] | None = None) -> _Ranker:
+        guides = list((self._guides if by_id is None else by_id).values())
         return _Ranker(GuideClassifier(training_examples(guides)), token_stats(guides), calibrator)

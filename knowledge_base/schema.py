@@ -6,15 +6,32 @@ import datetime as dt
 import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from knowledge_base.constants import SECTIONS
 
 GUIDE_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{1,63}$"
-_TAG = re.compile(r"<\s*/?\s*(script|iframe|object|embed|style)\b", re.IGNORECASE)
+# Guide text reaches web pages, the widget and WeChat: any HTML tag (not Markdown autolinks such as
+# <https://…>, which have no tag name followed by a space or ">") and javascript: URLs are refused.
+_MARKUP = re.compile(
+    r"</?[a-z][a-z0-9-]*(\s[^>]*)?/?>|<\s*(script|iframe|object|embed|style)\b|javascript\s*:",
+    re.IGNORECASE,
+)
+MARKUP_MESSAGE = "不允许包含 HTML 或脚本标记 / HTML or script markup is not allowed"
 
-ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-SectionText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
+
+def _no_markup(value: str) -> str:
+    if _MARKUP.search(value):
+        raise ValueError(MARKUP_MESSAGE)
+    return value
+
+
+ShortText = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), AfterValidator(_no_markup)
+]
+SectionText = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000), AfterValidator(_no_markup)
+]
 
 
 class Sections(BaseModel):
@@ -57,30 +74,15 @@ class Guide(BaseModel):
     id: Annotated[str, Field(pattern=GUIDE_ID_PATTERN)]
     title: ShortText
     audience: Literal["citizen", "enterprise"] = "citizen"
-    theme: Annotated[str, StringConstraints(strip_whitespace=True, max_length=50)] = ""
+    theme: Annotated[
+        str, StringConstraints(strip_whitespace=True, max_length=50), AfterValidator(_no_markup)
+    ] = ""
     sections: Sections
     aliases: list[ShortText] = Field(default_factory=list, max_length=50)
     sample_questions: list[ShortText] = Field(default_factory=list, max_length=200)
     situations: list[Situation] = Field(default_factory=list, max_length=30)
     source: ShortText
     reviewed: dt.date
-
-    @field_validator("title", "aliases", "sample_questions", mode="after")
-    @classmethod
-    def _no_markup(cls, value: str | list[str]) -> str | list[str]:
-        items = [value] if isinstance(value, str) else value
-        for item in items:
-            if _TAG.search(item):
-                raise ValueError("HTML/script markup is not allowed / 不允许包含 HTML 或脚本标记")
-        return value
-
-    @field_validator("sections", mode="after")
-    @classmethod
-    def _no_script_in_sections(cls, value: Sections) -> Sections:
-        for name in SECTIONS:
-            if _TAG.search(value.get(name)):
-                raise ValueError(f"{name}: HTML/script markup is not allowed / 不允许包含脚本标记")
-        return value
 
     def section(self, name: str) -> str:
         """Text of one section."""

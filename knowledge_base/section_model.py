@@ -44,6 +44,7 @@ def load_examples(path: Path = TRAINING_FILE,
     """The labelled questions of a section_questions.yaml file.
 
     `{name}` spans become a space (the bot strips service names before reading the section).
+    Questions under `no_section` (chatter, other topics) are trained as `overview`.
     Each question without a braced name is also added once behind a colloquial service mention
     from the file's `mentions` list, so the model learns that such words ask no section.
     """
@@ -54,6 +55,8 @@ def load_examples(path: Path = TRAINING_FILE,
     if unknown:
         raise ValueError(f"{path.name}: unknown sections {sorted(unknown)}")
     mentions = [str(m) for m in data.get("mentions") or []]
+    # Chatter and other topics ask no section: the same label as "how to handle it in general".
+    no_section = [str(q) for q in data.get("no_section") or []]
     folder = fold or (lambda s: s)
     examples: list[Example] = []
     turn = 0
@@ -66,6 +69,7 @@ def load_examples(path: Path = TRAINING_FILE,
                 mention = mentions[turn % len(mentions)]
                 turn += 1
                 examples.append(Example(folder(f"{mention}{question}"), section))
+    examples.extend(Example(folder(q), "overview") for q in no_section)
     return examples
 
 
@@ -89,7 +93,7 @@ class SectionModel:
         if not text.strip():
             return {c: (1.0 if c == "overview" else 0.0) for c in self.classes}
         probs: np.ndarray = self._pipeline.predict_proba([text])[0]
-        return {c: float(p) for c, p in zip(self.classes, probs)}
+        return {c: float(p) for c, p in zip(self.classes, probs, strict=True)}
 
 
 _lock = threading.Lock()

@@ -30,8 +30,8 @@ from knowledge_base.section_model import get_model
 _CUES: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (
     ("contact", (
         r"电话", r"热线", r"咨询.{0,4}(哪|谁|号码|方式)", r"打.{0,2}(哪个|什么)号", r"联系方式", r"联系谁",
-        r"客服", r"\bphone (number|no)", r"\btelephone", r"\bcontact\b", r"\bhotline\b", r"\bcall\b", r"12345(?!6)", r"12333",
-        r"号码是",
+        r"客服", r"\bphone (number|no)", r"\btelephone", r"\bcontact\b", r"\bhotline\b", r"\bcall\b",
+        r"12345(?!6)", r"12333", r"号码是",
     )),
     ("fee", (
         r"收费", r"费用(是|要)?(多少|怎么算|高吗|呢|吗)", r"(交|缴|付|收).{0,2}费用", r"多少钱",
@@ -58,7 +58,8 @@ _CUES: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (
     ("channel", (
         r"(在|去|到)?哪(里|儿|个地方|个窗口|个部门|个网站|个平台|个app|个医院|个派出所|个网点)",
         r"(在|去|到)哪(办|弄|申请|交|领|刻|报)", r"网上", r"线上", r"在线", r"网站", r"\bapp\b",
-        r"随申办", r"一网通办", r"窗口", r"大厅", r"地址(在|是)", r"(大厅|窗口|中心|部门)的?地址", r"渠道", r"手机上", r"小程序", r"上门",
+        r"随申办", r"一网通办", r"窗口", r"大厅", r"地址(在|是)", r"(大厅|窗口|中心|部门)的?地址", r"渠道",
+        r"手机上", r"小程序", r"上门",
         r"能不能.{0,3}(网上|线上)", r"\bwhere\b", r"\bonline\b", r"\bwebsite", r"跑一次", r"不见面",
         r"下载", r"自助(机|终端|设备)", r"网点", r"异地(办|通办)", r"跨省", r"入口", r"电子税务局",
     )),
@@ -92,9 +93,9 @@ _COMPILED: Final = tuple((name, re.compile("|".join(cues))) for name, cues in _C
 _ORDER: Final = {name: i for i, (name, _) in enumerate(_CUES)}
 
 # The classifier overrules the cues when it is at least this sure of another section.
-OVERRULE_MIN: Final = 0.80
+OVERRULE_MIN: Final = 0.65
 # Without any cue, the classifier's best section (other than overview) must be this likely.
-CLASSIFIER_MIN: Final = 0.45
+CLASSIFIER_MIN: Final = 0.40
 
 
 @dataclass(frozen=True)
@@ -146,6 +147,23 @@ def strip_names(folded: str, names: Iterable[str]) -> str:
     return re.sub(r"\s+", " ", folded).strip()
 
 
+def mentions_name(text: str, names: Iterable[str]) -> bool:
+    """True if the text holds one of the names, or 3+ Chinese characters of one (居住证 of
+    上海市居住证申领); Latin names count only as whole words."""
+    folded = fold(text)
+    for name in {fold(n) for n in names}:
+        if _LATIN_NAME.fullmatch(name):
+            if re.search(rf"(?<![0-9a-z]){re.escape(name)}s?(?![0-9a-z])", folded):
+                return True
+            continue
+        if len(name) == 2 and name in folded:
+            return True
+        for run in _CJK_RUN.findall(name):
+            if any(run[i : i + 3] in folded for i in range(len(run) - 2)):
+                return True
+    return False
+
+
 def cue_sections(folded: str) -> tuple[str, ...]:
     """Every section whose cue matches the folded text, in cue order."""
     return tuple(name for name, pattern in _COMPILED if pattern.search(folded))
@@ -169,6 +187,11 @@ def read_section(text: str, names: Iterable[str] = ()) -> SectionReading:
     if best != "overview" and probs[best] >= CLASSIFIER_MIN:
         return SectionReading(best, "classifier", cues, probs)
     return SectionReading(None, "none", cues, probs)
+
+
+def warm_up() -> None:
+    """Train the section classifier now (it is otherwise trained on the first question)."""
+    get_model(fold)
 
 
 def detect_section(text: str, names: Iterable[str] = ()) -> str | None:

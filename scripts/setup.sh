@@ -43,3 +43,41 @@ PY310=$(find_python310)
 echo "[setup] using $PY310"
 make_env rasa requirements/rasa.txt
 make_env app requirements/app.txt
+
+# Browser bundles the gateway serves itself (rasa-webchat, socket.io-client): never from a CDN.
+setup_widget_assets() {
+  local dir=connectors/widget stamp=connectors/widget/node_modules/.package-lock.sha256
+  local want; want=$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+    echo "[setup] widget bundles (npm) up to date"
+    return
+  fi
+  command -v npm >/dev/null 2>&1 || { echo "[setup] npm not found: install Node.js (apt-get install -y nodejs npm)" >&2; exit 1; }
+  echo "[setup] installing the widget bundles with npm ci (first time: about a minute)"
+  (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+  echo "$want" > "$stamp"
+  echo "[setup] widget bundles ready"
+}
+
+# Debian's Chromium for the browser tests (Playwright drives it; no browser download), and a CJK
+# font so screenshots show Chinese text.
+setup_browser() {
+  local need=()
+  [ -x /usr/bin/chromium ] || need+=(chromium)
+  fc-list :lang=zh 2>/dev/null | grep -q . || need+=(fonts-wqy-microhei)
+  if [ ${#need[@]} -eq 0 ]; then
+    echo "[setup] chromium and a Chinese font present"
+    return
+  fi
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "[setup] installing ${need[*]} with apt-get (first time: 1-2 minutes)"
+  $sudo apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q "${need[@]}" \
+    | grep -E "^(Get|Setting up|Unpacking) " | awk '{ n++; if (n % 20 == 1) print "[setup]   " $0 }' || true
+  [ -x /usr/bin/chromium ] || { echo "[setup] chromium did not install" >&2; exit 1; }
+  echo "[setup] chromium ready: $(/usr/bin/chromium --version 2>/dev/null || echo installed)"
+}
+
+setup_widget_assets
+setup_browser

@@ -10,6 +10,8 @@ import pytest
 from tools.stack import MODELS, Ports, Stack, training_fingerprint
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+# The stack's first admin (every role): XS_ADMIN_USER / XS_ADMIN_PASSWORD as the contract says.
+TEST_ADMIN = ("admin", "stack-admin-secret-1")
 
 
 @pytest.fixture(scope="session")
@@ -19,7 +21,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     if not model.exists():
         pytest.fail("no trained model for the current data: run the tests with `make test`")
     run_dir = tmp_path_factory.mktemp("stack")
-    stack = Stack(Ports.free(), run_dir, log_to_files=True)
+    stack = Stack(Ports.free(), run_dir, log_to_files=True,
+                  extra_env={"XS_ADMIN_USER": TEST_ADMIN[0], "XS_ADMIN_PASSWORD": TEST_ADMIN[1]})
     try:
         stack.start(model, timeout_s=300)
     except Exception:

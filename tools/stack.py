@@ -98,9 +98,10 @@ def ensure_model() -> Path:
          "--out", str(MODELS), "--fixed-model-name", model.name.removesuffix(".tar.gz")],
         cwd=ROOT, check=True, env=_env(),
     )
-    for old in MODELS.glob("xiaoshen-*.tar.gz"):
-        if old != model:
-            old.unlink()
+    # Keep a few recent models: another checkout step (or a test run) may still be using one.
+    older = sorted(MODELS.glob("xiaoshen-*.tar.gz"), key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in older[3:]:
+        old.unlink(missing_ok=True)
     say(f"trained in {time.time() - started:.0f} s")
     return model
 
@@ -144,6 +145,7 @@ class Stack:
     log_to_files: bool = False
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     rasa_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    extra_env: dict[str, str] = field(default_factory=dict)  # e.g. XS_ADMIN_USER for the tests
 
     @property
     def gateway_url(self) -> str:
@@ -193,7 +195,7 @@ class Stack:
             GATEWAY_PORT=str(self.ports.gateway), RASA_PORT=str(self.ports.rasa),
             ACTIONS_PORT=str(self.ports.actions), REDIS_URL=self.effective_redis_url,
             RASA_URL=f"http://127.0.0.1:{self.ports.rasa}", RASA_TOKEN=self.rasa_token,
-            ACTIONS_URL=f"http://127.0.0.1:{self.ports.actions}",
+            ACTIONS_URL=f"http://127.0.0.1:{self.ports.actions}", **self.extra_env,
         )
         say(f"starting the action server on 127.0.0.1:{self.ports.actions}")
         self._spawn("actions", [str(APP_VENV / "bin" / "python"), "-m", "actions.server"], env)

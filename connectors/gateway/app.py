@@ -10,7 +10,7 @@ from fastapi import FastAPI, Request, Response
 from connectors.gateway import channels
 from connectors.gateway.errors import error_response, install_error_handlers
 from connectors.gateway.logs import configure_logging
-from connectors.gateway.routes import agents, auth, chat, health, wechat, widget
+from connectors.gateway.routes import agents, auth, chat, health, kb, wechat, widget
 from connectors.gateway.settings import Settings, get_settings
 from connectors.gateway.state import AppState
 
@@ -37,10 +37,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.middleware("http")
     async def limit_body(request: Request, call_next):  # type: ignore[no-untyped-def]
         length = request.headers.get("content-length")
-        if length and length.isdigit() and int(length) > settings.max_body_bytes:
+        editing = request.url.path.startswith("/api/kb/")  # guides and imports are bigger than chat
+        limit = settings.kb_max_body_bytes if editing else settings.max_body_bytes
+        if length and length.isdigit() and int(length) > limit:
             return error_response(
                 413, "body_too_large",
-                f"请求体过大（上限 {settings.max_body_bytes} 字节）/ Request body too large.",
+                f"请求体过大（上限 {limit} 字节）/ Request body too large.",
             )
         response: Response = await call_next(request)
         return response
@@ -53,5 +55,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(agents.router)
     app.include_router(agents.user_router)
     app.include_router(agents.console_router)  # the agents' console page at /agents
+    app.include_router(kb.router)  # knowledge editors: /api/kb/*
     channels.install(app, settings)  # socket.io at /socket.io/
     return app

@@ -153,7 +153,9 @@ class Accounts:
         fail_key = f"xs:login:fail:{username}"
         if int(await self.redis.get(fail_key) or 0) >= MAX_FAILED_LOGINS:
             raise LoginThrottled(username)
-        stored = await self.redis.hget(f"xs:user:{username}", "password") if valid_username(username) else None
+        stored = None
+        if valid_username(username):
+            stored = await self.redis.hget(f"xs:user:{username}", "password")
         # Hash anyway for unknown users, so timing does not reveal which names exist.
         ok = verify_password(password, stored or hash_password("x")) and stored is not None
         if not ok:

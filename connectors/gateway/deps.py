@@ -31,9 +31,11 @@ async def current_user(state: StateDep, token: Annotated[str | None, Depends(bea
     try:
         user = await state.handoff.accounts.principal(token)
     except RedisError as exc:
-        raise ApiError(503, "redis_unavailable", "账户存储暂时不可用 / Account storage (Redis) is unavailable.") from exc
+        raise ApiError(503, "redis_unavailable",
+                       "账户存储暂时不可用 / Account storage (Redis) is unavailable.") from exc
     if user is None:
-        raise ApiError(401, "unauthorized", "登录已失效，请重新登录 / The token is invalid or expired; log in again.")
+        raise ApiError(401, "unauthorized",
+                       "登录已失效，请重新登录 / The token is invalid or expired; log in again.")
     return user
 
 

@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     handoff_default_handle_s: float = 240.0
     service_hours_file: str = "config/service_hours.yaml"
     canned_replies_file: str = "config/canned_replies.yaml"
+    # Knowledge editors (routes/kb.py): a guide may hold ~100 KB of text, an import all of them.
+    kb_max_body_bytes: int = Field(default=4 * 1024 * 1024, description="body limit under /api/kb/")
+    kb_apply_wait_s: float = Field(default=3.0, ge=0, description="how long a write waits for chat to use it")
 
 
 @lru_cache

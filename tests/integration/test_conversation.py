@@ -46,6 +46,9 @@ def test_greeting_bot_question_human_and_goodbye(chat: Chat) -> None:
     assert_contract_shape(human)
     assert human["turn"]["intent"] == "ask_human"
     assert "人工" in human["messages"][0]["text"]
+    assert human["turn"]["outcome"] == "handoff"
+    # Queued for a person (or leaving a message outside service hours): leave, back to the bot.
+    assert chat("/leave_queue")["turn"]["handoff"] == "none"
 
     bye = chat("好的，再见")
     assert_contract_shape(bye)

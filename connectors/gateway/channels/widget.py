@@ -56,7 +56,9 @@ def origin_allowed(origin: str | None, environ: dict[str, Any], configured: froz
     """
     if not origin:
         return True
-    own = f"{environ.get('wsgi.url_scheme', 'http')}://{environ.get('HTTP_HOST', '')}"
+    # The websocket upgrade reports scheme ws/wss; the page's origin is http/https.
+    scheme = {"ws": "http", "wss": "https", "https": "https"}.get(environ.get("wsgi.url_scheme", ""), "http")
+    own = f"{scheme}://{environ.get('HTTP_HOST', '')}"
     return origin.rstrip("/") in configured or origin == own
 
 
@@ -66,9 +68,13 @@ def rasa_shape(entry: Entry) -> dict[str, Any] | None:
     buttons = entry.get("buttons") or []
     if text:
         if buttons:
-            return {"text": text, "quick_replies": [
-                {"content_type": "text", "title": b.get("title", ""), "payload": b.get("payload", "")}
-                for b in buttons]}
+            return {
+                "text": text,
+                "quick_replies": [
+                    {"content_type": "text", "title": b.get("title", ""), "payload": b.get("payload", "")}
+                    for b in buttons
+                ],
+            }
         return {"text": text}
     custom = entry.get("custom") or {}
     return dict(custom) if custom else None
@@ -81,8 +87,7 @@ class SocketIOChannel:
         self.app = app
         self.settings = settings
         configured = allowed_origins(settings)
-        manager = (socketio.AsyncRedisManager(settings.redis_url)
-                   if settings.widget_redis_manager else None)
+        manager = socketio.AsyncRedisManager(settings.redis_url) if settings.widget_redis_manager else None
         self.sio = socketio.AsyncServer(
             async_mode="asgi",
             cors_allowed_origins=lambda origin, environ: origin_allowed(origin, environ, configured),
@@ -140,7 +145,9 @@ class SocketIOChannel:
         limit = self.settings.max_message_chars
         if len(text) > limit:
             await self.sio.emit("bot_uttered", {"text": f"消息过长，请控制在 {limit} 字以内。"}, to=sid)
-            return _error("message_too_long", f"消息过长，最多 {limit} 个字符 / Longer than {limit} characters.")
+            return _error(
+                "message_too_long", f"消息过长，最多 {limit} 个字符 / Longer than {limit} characters."
+            )
         session_id = await self._session_of(sid, data)
         if session_id is None:
             return _error("no_session", "请先建立会话 / Send session_request first.")
@@ -173,7 +180,9 @@ class SocketIOChannel:
                 except RedisError:
                     pass
             await self.sio.emit("bot_uttered", {"text": SORRY}, to=sid)
-            return _error("unavailable", "服务暂时不可用，请稍后再试 / The service is unavailable; retry shortly.")
+            return _error(
+                "unavailable", "服务暂时不可用，请稍后再试 / The service is unavailable; retry shortly."
+            )
         user_seq = next((int(e["seq"]) for e in entries if e.get("role") == "user"), None)
         if dedupe_key and user_seq:
             await state.redis.set(dedupe_key, str(user_seq), ex=CLIENT_ID_TTL_S)
@@ -181,6 +190,9 @@ class SocketIOChannel:
         for entry in entries:
             if entry.get("role") == "bot":
                 await self.emit_entry(session_id, entry)
+            elif entry.get("role") == "user" and int(entry["seq"]) == user_seq:
+                # Other tabs of the session show what was asked (rasa-webchat does not know the event).
+                await self.sio.emit("xs_message", dict(entry), room=session_id)
         return {"ok": True, "seq": user_seq}
 
     async def history(self, sid: str, data: Any = None) -> dict[str, Any]:

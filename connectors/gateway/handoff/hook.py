@@ -22,11 +22,13 @@ from connectors.gateway.handoff.service import HandoffService, Place
 
 RECENT = "xs:ho:recent"  # zset sender_id -> last message, for agents picking a live conversation
 RECENT_MAX = 200
+COMMENT_PROMPT_MAX = 3  # after 基本满意 or a 差评 the next message is taken as the optional comment
 _CONTACT = re.compile(
     r"(?<!\d)(?:\+?86[- ]?)?1[3-9]\d[- ]?\d{4}[- ]?\d{4}(?!\d)"  # mobile
     r"|(?<!\d)0\d{2,3}-?\d{7,8}(?!\d)"  # landline
     r"|[\w.+-]+@[\w-]+(?:\.[\w-]+)+"  # e-mail
 )
+ALREADY_RATED = "这次服务已经评价过了，感谢！有问题可以继续问小申。"
 _LEAVE_BUTTON = Button(title="离开排队，继续问小申", payload=keys.LEAVE)
 _LABEL_SCORES = {label: score for score, label in keys.RATING_LABELS.items()}
 
@@ -89,6 +91,9 @@ class HandoffHook:
             return await self._rating(sender_id, text, conv)
         if status == keys.COMMENT:
             return await self._comment(sender_id, text)
+        if text.startswith((keys.RATE + "{", keys.SKIP_COMMENT)):
+            # A rating button pressed again later: not something for Rasa's NLU.
+            return _reply(sender_id, [ALREADY_RATED], outcome="smalltalk")
         return None
 
     async def after_turn(self, sender_id: str, text: str, channel: str, reply: ChatReply) -> ChatReply:
@@ -144,9 +149,13 @@ class HandoffHook:
             await self.redis.hset(keys.conv(sender_id), "status", "")
             return None
         await self.feedback.rate(sender_id, score, conv.get("agent", ""), comment)
-        if comment:
+        if comment or score > COMMENT_PROMPT_MAX:
+            # Satisfied users are not held up: their next message goes to the bot again. A comment
+            # can still come with the rating payload (/rate{"score": 5, "comment": "…"}).
             await self.redis.hset(keys.conv(sender_id), "status", "")
-            return _reply(sender_id, ["感谢您的评价和意见！"], outcome="smalltalk")
+            thanks = "感谢您的评价和意见！" if comment else "感谢您的评价！还有问题可以继续问小申。"
+            return _reply(sender_id, [thanks],
+                          outcome="smalltalk")
         await self.redis.hset(keys.conv(sender_id), "status", keys.COMMENT)
         first = ("非常抱歉没能让您满意，我们会专门跟进改进。" if score <= keys.BAD_MAX else "感谢您的评价！")
         return _reply(sender_id, [first + "如有意见或建议，可以直接输入（可选）。"], outcome="smalltalk",
@@ -156,6 +165,8 @@ class HandoffHook:
         await self.redis.hset(keys.conv(sender_id), "status", "")
         if text.strip() == keys.SKIP_COMMENT:
             return _reply(sender_id, ["好的，感谢您的评价！还有问题可以继续问小申。"], outcome="smalltalk")
+        if text.startswith(keys.RATE + "{"):
+            return _reply(sender_id, [ALREADY_RATED], outcome="smalltalk")
         if text.startswith("/"):
             return None  # another button: the bot handles it
         await self.feedback.add_comment(sender_id, text.strip()[:1000])

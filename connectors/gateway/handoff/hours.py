@@ -45,7 +45,7 @@ class ServiceHours:
 
     @classmethod
     def always(cls) -> ServiceHours:
-        return cls({i: [(dt.time(0, 0), dt.time(23, 59, 59))] for i in range(7)})
+        return cls({i: [(dt.time(0, 0), dt.time.max)] for i in range(7)})
 
     def ranges(self, day: dt.date) -> list[Range]:
         if day in self.holidays:
@@ -88,7 +88,7 @@ class ServiceHours:
 
     def describe(self) -> str:
         """The weekly timetable in words, e.g. 周一至周五 08:30-20:00；周六、周日 09:00-17:00."""
-        parts = []
+        parts: list[tuple[list[int], str]] = []
         for i in range(7):
             ranges = "、".join(f"{a:%H:%M}-{b:%H:%M}" for a, b in self.weekly.get(i, []))
             if not ranges:

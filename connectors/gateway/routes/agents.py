@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect
+from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
 from redis.exceptions import RedisError
@@ -38,6 +39,7 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; connect-src 'se
        "img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
 WS_AUTH_TIMEOUT_S = 10.0
 MAX_TEXT = 2000
+SenderId = Annotated[str, PathParam(min_length=1, max_length=128)]
 
 
 class _In(BaseModel):
@@ -137,7 +139,7 @@ async def agents(state: StateDep, _: AgentUser) -> list[dict[str, Any]]:
 
 
 @router.get("/conversations/{sender_id}")
-async def conversation(sender_id: str, state: StateDep, _: AgentUser) -> dict[str, Any]:
+async def conversation(sender_id: SenderId, state: StateDep, _: AgentUser) -> dict[str, Any]:
     """The whole transcript (user, bot, agent, system) with the handoff status and private notes."""
     ho = state.handoff
     conv = await ho.service.status(sender_id)
@@ -152,7 +154,7 @@ async def conversation(sender_id: str, state: StateDep, _: AgentUser) -> dict[st
 
 
 @router.post("/conversations/{sender_id}/claim")
-async def claim(sender_id: str, state: StateDep, agent: AgentUser,
+async def claim(sender_id: SenderId, state: StateDep, agent: AgentUser,
                 takeover: bool = False) -> dict[str, Any]:
     """Take a waiting conversation (or, with takeover, one the bot is handling). 409 if taken."""
     await _do(state.handoff.service.claim(sender_id, agent, takeover=takeover))
@@ -160,31 +162,32 @@ async def claim(sender_id: str, state: StateDep, agent: AgentUser,
 
 
 @router.post("/conversations/{sender_id}/messages")
-async def reply(sender_id: str, body: TextIn, state: StateDep, agent: AgentUser) -> dict[str, Any]:
+async def reply(sender_id: SenderId, body: TextIn, state: StateDep, agent: AgentUser) -> dict[str, Any]:
     """Send the user a message (stored in the transcript, pushed through the user's channel)."""
     entry = await _do(state.handoff.service.agent_message(sender_id, agent, _text(body.text)))
     return dict(entry)
 
 
 @router.post("/conversations/{sender_id}/typing", status_code=204)
-async def typing(sender_id: str, body: TypingIn, state: StateDep, agent: AgentUser) -> None:
+async def typing(sender_id: SenderId, body: TypingIn, state: StateDep, agent: AgentUser) -> None:
     await _do(state.handoff.service.agent_typing(sender_id, agent, body.on))
 
 
 @router.post("/conversations/{sender_id}/transfer")
-async def transfer(sender_id: str, body: TransferIn, state: StateDep, agent: AgentUser) -> dict[str, Any]:
+async def transfer(sender_id: SenderId, body: TransferIn, state: StateDep,
+                   agent: AgentUser) -> dict[str, Any]:
     await _do(state.handoff.service.transfer(sender_id, agent, body.to.strip().lower()))
     return {"sender_id": sender_id, "agent": body.to}
 
 
 @router.post("/conversations/{sender_id}/notes")
-async def note(sender_id: str, body: TextIn, state: StateDep, agent: AgentUser) -> dict[str, Any]:
+async def note(sender_id: SenderId, body: TextIn, state: StateDep, agent: AgentUser) -> dict[str, Any]:
     """A private note: other agents see it, the user never does."""
     return await _do(state.handoff.service.add_note(sender_id, agent, _text(body.text)))  # type: ignore[no-any-return]
 
 
 @router.post("/conversations/{sender_id}/close")
-async def close(sender_id: str, state: StateDep, agent: AgentUser) -> dict[str, Any]:
+async def close(sender_id: SenderId, state: StateDep, agent: AgentUser) -> dict[str, Any]:
     """Hand the conversation back to the bot and ask the user for 好差评."""
     await _do(state.handoff.service.close(sender_id, agent))
     return {"sender_id": sender_id, "status": "closed"}
@@ -202,7 +205,8 @@ async def tickets(state: StateDep, _: AgentUser) -> list[dict[str, Any]]:
 
 
 @router.post("/tickets/{ticket_id}/resolve")
-async def resolve_ticket(ticket_id: str, body: ResolveIn, state: StateDep, agent: AgentUser) -> dict[str, Any]:
+async def resolve_ticket(ticket_id: str, body: ResolveIn, state: StateDep,
+                         agent: AgentUser) -> dict[str, Any]:
     done = await _do(state.handoff.feedback.resolve_ticket(ticket_id, agent.username, body.note))
     if done is None:
         raise ApiError(404, "not_found", f"没有待处理的留言 {ticket_id} / No open ticket {ticket_id}.")
@@ -242,7 +246,7 @@ async def set_override(body: OverrideIn, state: StateDep, _: AdminUser) -> dict[
 
 # --- the user's side, for channels without push ---------------------------------------------------
 @user_router.get("/{sender_id}/handoff")
-async def handoff_status(sender_id: str, state: StateDep) -> dict[str, Any]:
+async def handoff_status(sender_id: SenderId, state: StateDep) -> dict[str, Any]:
     """The conversation's handoff status: none, queued (with position and wait) or agent."""
     service = state.handoff.service
     conv = await _do(service.status(sender_id))
@@ -258,7 +262,7 @@ async def handoff_status(sender_id: str, state: StateDep) -> dict[str, Any]:
 
 
 @user_router.post("/{sender_id}/typing", status_code=204)
-async def user_typing(sender_id: str, body: TypingIn, state: StateDep) -> None:
+async def user_typing(sender_id: SenderId, body: TypingIn, state: StateDep) -> None:
     """The user is typing: shown in the console of the agent holding the conversation."""
     status = (await _do(state.handoff.service.status(sender_id))).get("status")
     if status in (keys.QUEUED, keys.AGENT):

@@ -58,8 +58,10 @@ async def login(state: StateDep, username: Annotated[str, Form(max_length=64)],
             raise ApiError(401, "invalid_credentials", "用户名或密码错误 / Wrong user name or password.")
         return TokenOut(access_token=await accounts.issue_token(user))
     except LoginThrottled as exc:
-        raise ApiError(429, "too_many_attempts",
-                       "登录失败次数过多，请 15 分钟后再试 / Too many failed logins; retry in 15 minutes.") from exc
+        raise ApiError(
+            429, "too_many_attempts",
+            "登录失败次数过多，请 15 分钟后再试 / Too many failed logins; retry in 15 minutes.",
+        ) from exc
     except RedisError as exc:
         raise _unavailable(exc) from exc
 

@@ -17,15 +17,22 @@ router = APIRouter(prefix="/wechat", tags=["wechat"])
 def _service(request: Request) -> WeChatService:
     service: WeChatService | None = getattr(request.app.state, "wechat", None)
     if service is None or not service.configured:
-        raise ApiError(503, "wechat_not_configured",
-                       "微信渠道未配置（WECHAT_TOKEN）/ The WeChat channel is not configured (WECHAT_TOKEN).")
+        raise ApiError(
+            503,
+            "wechat_not_configured",
+            "微信渠道未配置（WECHAT_TOKEN）/ The WeChat channel is not configured (WECHAT_TOKEN).",
+        )
     return service
 
 
 @router.get("/miniprogram", response_class=PlainTextResponse)
-async def verify(request: Request, signature: Annotated[str, Query()] = "",
-                 timestamp: Annotated[str, Query()] = "", nonce: Annotated[str, Query()] = "",
-                 echostr: Annotated[str, Query()] = "") -> PlainTextResponse:
+async def verify(
+    request: Request,
+    signature: Annotated[str, Query()] = "",
+    timestamp: Annotated[str, Query()] = "",
+    nonce: Annotated[str, Query()] = "",
+    echostr: Annotated[str, Query()] = "",
+) -> PlainTextResponse:
     """WeChat's URL check: echo `echostr` when the signature matches WECHAT_TOKEN."""
     service = _service(request)
     if not service.verify_url(signature, timestamp, nonce):
@@ -46,6 +53,7 @@ async def push(request: Request) -> PlainTextResponse:
         await service.accept(fields)
     except RedisError as exc:
         # Not acknowledged: WeChat retries, and the retry is processed once Redis is back.
-        raise ApiError(503, "redis_unavailable",
-                       "会话存储暂时不可用 / Conversation storage (Redis) is unavailable.") from exc
+        raise ApiError(
+            503, "redis_unavailable", "会话存储暂时不可用 / Conversation storage (Redis) is unavailable."
+        ) from exc
     return PlainTextResponse("success")

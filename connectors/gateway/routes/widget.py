@@ -20,17 +20,22 @@ STATIC = Path(__file__).resolve().parent.parent / "static" / "widget"
 NODE_MODULES = Path(__file__).resolve().parents[2] / "widget" / "node_modules"
 
 # Pages may run only our own scripts and talk only to us (plus socket.io's websocket).
-PAGE_CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-            "img-src 'self' data:; connect-src 'self' ws: wss:; frame-ancestors 'self'; "
-            "base-uri 'none'; form-action 'none'")
+PAGE_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; connect-src 'self' ws: wss:; frame-ancestors 'self'; "
+    "base-uri 'none'; form-action 'none'"
+)
 # rasa-webchat's React bundle sets inline styles and asks Google Fonts; the font fails offline.
-WEBCHAT_CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-               "img-src 'self' data:; connect-src 'self' ws: wss:; base-uri 'none'")
+WEBCHAT_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; font-src 'self' data:; connect-src 'self' ws: wss:; base-uri 'none'"
+)
 
 _OWN = {
     "xiaoshen.js": "application/javascript; charset=utf-8",
     "xiaoshen.css": "text/css; charset=utf-8",
     "rasa-webchat-init.js": "application/javascript; charset=utf-8",
+    "demo.css": "text/css; charset=utf-8",
 }
 _VENDOR = {
     "socket.io.min.js": NODE_MODULES / "socket.io-client" / "dist" / "socket.io.min.js",
@@ -39,9 +44,15 @@ _VENDOR = {
 
 
 def _page(name: str, csp: str) -> FileResponse:
-    return FileResponse(STATIC / name, media_type="text/html; charset=utf-8",
-                        headers={"Content-Security-Policy": csp, "X-Content-Type-Options": "nosniff",
-                                 "Cache-Control": "no-cache"})
+    return FileResponse(
+        STATIC / name,
+        media_type="text/html; charset=utf-8",
+        headers={
+            "Content-Security-Policy": csp,
+            "X-Content-Type-Options": "nosniff",
+            "Cache-Control": "no-cache",
+        },
+    )
 
 
 @router.get("", include_in_schema=False)
@@ -67,10 +78,16 @@ async def vendor(name: str) -> FileResponse:
     if path is None:
         raise ApiError(404, "not_found", "没有这个文件 / No such file.")
     if not path.is_file():
-        raise ApiError(503, "widget_assets_missing",
-                       "前端依赖未安装，请运行 make setup / Browser bundles missing: run `make setup`.")
-    return FileResponse(path, media_type="application/javascript; charset=utf-8",
-                        headers={"Cache-Control": "public, max-age=3600", "X-Content-Type-Options": "nosniff"})
+        raise ApiError(
+            503,
+            "widget_assets_missing",
+            "前端依赖未安装，请运行 make setup / Browser bundles missing: run `make setup`.",
+        )
+    return FileResponse(
+        path,
+        media_type="application/javascript; charset=utf-8",
+        headers={"Cache-Control": "public, max-age=3600", "X-Content-Type-Options": "nosniff"},
+    )
 
 
 @router.get("/{name}", include_in_schema=False)
@@ -79,6 +96,12 @@ async def own_file(name: str) -> FileResponse:
     media = _OWN.get(name)
     if media is None:
         raise ApiError(404, "not_found", "没有这个文件 / No such file.")
-    return FileResponse(STATIC / name, media_type=media,
-                        headers={"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff",
-                                 "Access-Control-Allow-Origin": "*"})
+    return FileResponse(
+        STATIC / name,
+        media_type=media,
+        headers={
+            "Cache-Control": "no-cache",
+            "X-Content-Type-Options": "nosniff",
+            "Access-Control-Allow-Origin": "*",
+        },
+    )

@@ -27,8 +27,9 @@ class WeChatApiError(Exception):
 class WeChatApi:
     """Async client for one mini-program's server API."""
 
-    def __init__(self, base_url: str, appid: str, secret: str, redis: aioredis.Redis,
-                 timeout_s: float) -> None:
+    def __init__(
+        self, base_url: str, appid: str, secret: str, redis: aioredis.Redis, timeout_s: float
+    ) -> None:
         self.appid = appid
         self._secret = secret
         self.redis = redis
@@ -43,8 +44,10 @@ class WeChatApi:
             cached = await self.redis.get(self._token_key)
             if cached:
                 return str(cached)
-        resp = await self.http.get("/cgi-bin/token", params={
-            "grant_type": "client_credential", "appid": self.appid, "secret": self._secret})
+        resp = await self.http.get(
+            "/cgi-bin/token",
+            params={"grant_type": "client_credential", "appid": self.appid, "secret": self._secret},
+        )
         data = _json(resp)
         token = data.get("access_token")
         if not token:
@@ -68,12 +71,16 @@ class WeChatApi:
         raise WeChatApiError(-1, "unreachable")
 
     async def send_text(self, openid: str, content: str) -> None:
-        await self._post("/cgi-bin/message/custom/send",
-                         {"touser": openid, "msgtype": "text", "text": {"content": content}})
+        await self._post(
+            "/cgi-bin/message/custom/send",
+            {"touser": openid, "msgtype": "text", "text": {"content": content}},
+        )
 
     async def typing(self, openid: str, on: bool = True) -> None:
-        await self._post("/cgi-bin/message/custom/typing",
-                         {"touser": openid, "command": "Typing" if on else "CancelTyping"})
+        await self._post(
+            "/cgi-bin/message/custom/typing",
+            {"touser": openid, "command": "Typing" if on else "CancelTyping"},
+        )
 
 
 def _json(resp: httpx.Response) -> dict[str, Any]:

@@ -64,7 +64,7 @@ class WeChatCipher:
         if len(plain) < 20:
             raise WeChatCryptoError("message too short")
         (length,) = struct.unpack(">I", plain[16:20])
-        message, appid = plain[20:20 + length], plain[20 + length:]
+        message, appid = plain[20 : 20 + length], plain[20 + length :]
         if len(message) != length:
             raise WeChatCryptoError("bad length prefix")
         if appid.decode("utf-8", "replace") != self.appid:

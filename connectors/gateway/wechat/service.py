@@ -58,7 +58,7 @@ def sender_id(openid: str) -> str:
 
 
 def choice_number(text: str) -> int | None:
-    """"1", "１", " 2 " → the number; anything else → None."""
+    """ "1", "１", " 2 " → the number; anything else → None."""
     norm = unicodedata.normalize("NFKC", text).strip()
     return int(norm) if norm.isdigit() and len(norm) <= 2 else None
 
@@ -70,10 +70,17 @@ class WeChatService:
         self.token = s.wechat_token.get_secret_value()
         self.appid = s.wechat_appid
         aes = s.wechat_aes_key.get_secret_value()
-        self.cipher = WeChatCipher(aes, self.appid) if aes else None
+        self.cipher: WeChatCipher | None = None
+        try:
+            self.cipher = WeChatCipher(aes, self.appid) if aes else None
+        except WeChatCryptoError as exc:  # the other channels keep working; safe-mode pushes get 503
+            log.error("WECHAT_AES_KEY is unusable: %s", exc)
         secret = s.wechat_secret.get_secret_value()
-        self.api = (WeChatApi(s.wechat_api_base, self.appid, secret, state.redis, s.wechat_api_timeout_s)
-                    if self.appid and secret else None)
+        self.api = (
+            WeChatApi(s.wechat_api_base, self.appid, secret, state.redis, s.wechat_api_timeout_s)
+            if self.appid and secret
+            else None
+        )
         self._tasks: set[asyncio.Task[None]] = set()
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
@@ -99,26 +106,31 @@ class WeChatService:
         except BadMessage as exc:
             if not self.verify_url(query.get("signature", ""), timestamp, nonce):
                 raise PushRejected(403, "invalid_signature", _BAD_SIGNATURE) from exc
-            raise PushRejected(400, "invalid_body",
-                               "消息体不是有效的 XML 或 JSON / The body is neither XML nor JSON.") from exc
+            raise PushRejected(
+                400, "invalid_body", "消息体不是有效的 XML 或 JSON / The body is neither XML nor JSON."
+            ) from exc
         encrypted = fields.get("Encrypt")
         if encrypted or query.get("encrypt_type") == "aes":
-            if not check_signature(query.get("msg_signature", ""), self.token, timestamp, nonce,
-                                   encrypted or ""):
+            if not check_signature(
+                query.get("msg_signature", ""), self.token, timestamp, nonce, encrypted or ""
+            ):
                 raise PushRejected(403, "invalid_signature", _BAD_SIGNATURE)
             if self.cipher is None:
-                raise PushRejected(503, "wechat_not_configured",
-                                   "未配置 WECHAT_AES_KEY / Safe mode needs WECHAT_AES_KEY.")
+                raise PushRejected(
+                    503, "wechat_not_configured", "未配置 WECHAT_AES_KEY / Safe mode needs WECHAT_AES_KEY."
+                )
             try:
                 fields, _ = parse_body(self.cipher.decrypt(encrypted or ""))
             except (WeChatCryptoError, BadMessage, UnicodeDecodeError) as exc:
-                raise PushRejected(403, "invalid_encryption",
-                                   "消息解密失败或 appid 不符 / Decryption or appid check failed.") from exc
+                raise PushRejected(
+                    403, "invalid_encryption", "消息解密失败或 appid 不符 / Decryption or appid check failed."
+                ) from exc
         elif not self.verify_url(query.get("signature", ""), timestamp, nonce):
             raise PushRejected(403, "invalid_signature", _BAD_SIGNATURE)
         if not fields.get("FromUserName") or not fields.get("MsgType"):
-            raise PushRejected(400, "invalid_body",
-                               "缺少 FromUserName 或 MsgType / FromUserName or MsgType missing.")
+            raise PushRejected(
+                400, "invalid_body", "缺少 FromUserName 或 MsgType / FromUserName or MsgType missing."
+            )
         return fields
 
     async def accept(self, fields: dict[str, str]) -> bool:
@@ -262,7 +274,7 @@ class WeChatService:
         """Agent replies (and typing) for WeChat users, through the customer-service API."""
         if not sid.startswith(SENDER_PREFIX):
             return
-        openid = sid[len(SENDER_PREFIX):]
+        openid = sid[len(SENDER_PREFIX) :]
         custom = entry.get("custom") or {}
         if int(entry.get("seq") or 0) == 0:
             typing = custom.get("typing")

@@ -1,0 +1,107 @@
+"""GuideService.decide over a real KnowledgeBase and the real guides (loaded once per module)."""
+
+from __future__ import annotations
+
+import pytest
+
+from actions.guide_service import FOLLOW_UP_CONFIDENCE, Context, GuideService, guide_payload
+from knowledge_base.engine import KnowledgeBase
+
+
+@pytest.fixture(scope="module")
+def service() -> GuideService:
+    kb = KnowledgeBase()
+    result = kb.load()
+    if len(kb) < 30:
+        pytest.skip(f"only {len(kb)} guides loaded: {result.errors[:3]}")
+    return GuideService(kb)
+
+
+@pytest.mark.parametrize(("question", "service_id", "section"), [
+    ("租房提取公积金要带什么材料", "hpf-withdraw-rent", "materials"),
+    ("医疗费用零星报销怎么办理", "med-reimburse", "overview"),
+    ("医疗费用零星报销要多久", "med-reimburse", "time_limit"),
+    ("驾驶证期满换证需要什么材料", "driver-renew", "materials"),
+    ("驾驶证期满换证怎么办理", "driver-renew", "overview"),
+    ("辦護照要多少錢", "passport", "fee"),
+    ("what documents do I need for a passport", "passport", "materials"),
+    ("失业金在随申办上能申请吗", "unemployment-benefit", "channel"),
+])
+def test_answers_service_and_section(service: GuideService, question: str, service_id: str,
+                                     section: str) -> None:
+    decision = service.decide(question, Context())
+    assert (decision.outcome, decision.service_id, decision.section) == ("answer", service_id, section)
+    assert decision.text.startswith("【")
+    assert all(b["payload"].startswith("/ask_guide{") for b in decision.buttons)
+
+
+def test_clarifies_between_close_services(service: GuideService) -> None:
+    decision = service.decide("公积金提取", Context())
+    assert decision.outcome == "clarify"
+    ids = [c.service_id for c in decision.candidates]
+    assert {"hpf-withdraw-rent", "hpf-withdraw-buy"} <= set(ids)
+    assert decision.buttons[-1]["payload"] == "/ask_human"
+
+
+@pytest.mark.parametrize("question", ["今天天气怎么样", "讲个笑话"])
+def test_out_of_scope(service: GuideService, question: str) -> None:
+    decision = service.decide(question, Context())
+    assert decision.outcome == "out_of_scope"
+    assert decision.service_id is None
+
+
+def test_strict_needs_a_clear_match(service: GuideService) -> None:
+    assert service.decide("今天天气怎么样", Context(), strict=True).outcome == "out_of_scope"
+    clear = service.decide("租房提取公积金要带什么材料", Context(), strict=True)
+    assert clear.outcome == "answer"
+
+
+@pytest.mark.parametrize(("question", "section"), [
+    ("那要多久", "time_limit"),
+    ("网上能办吗", "channel"),
+    ("带啥", "materials"),
+    ("收费吗", "fee"),
+    ("电话多少", "contact"),
+    ("有啥条件", "eligibility"),
+    ("具体步骤呢", "process"),
+    ("要錢嗎", "fee"),
+    ("how long does it take", "time_limit"),
+    ("can I do it online", "channel"),
+    ("有效期多久", "time_limit"),
+])
+def test_follow_up_keeps_the_service(service: GuideService, question: str, section: str) -> None:
+    ctx = Context(service_id="hpf-withdraw-buy", section="materials")
+    decision = service.decide(question, ctx)
+    assert (decision.outcome, decision.service_id, decision.section) == (
+        "answer", "hpf-withdraw-buy", section)
+
+
+def test_follow_up_confidence(service: GuideService) -> None:
+    decision = service.decide("那要多久", Context(service_id="passport"))
+    assert decision.confidence == FOLLOW_UP_CONFIDENCE
+
+
+def test_new_named_service_switches_topic(service: GuideService) -> None:
+    decision = service.decide("办护照要带什么", Context(service_id="hpf-withdraw-buy"))
+    assert (decision.service_id, decision.section) == ("passport", "materials")
+
+
+def test_correction_switches_service(service: GuideService) -> None:
+    ctx = Context(service_id="hpf-withdraw-buy", section="materials")
+    decision = service.decide("不是这个，我问的是租房提取", ctx)
+    assert decision.outcome == "answer"
+    assert decision.service_id == "hpf-withdraw-rent"
+
+
+def test_chatter_in_a_conversation_is_not_a_follow_up(service: GuideService) -> None:
+    decision = service.decide("讲个笑话", Context(service_id="passport"))
+    assert decision.outcome == "out_of_scope"
+
+
+def test_button_hints(service: GuideService) -> None:
+    decision = service.decide("/ask_guide", Context(), service_hint="passport", section_hint="fee")
+    assert (decision.outcome, decision.service_id, decision.section, decision.confidence) == (
+        "answer", "passport", "fee", 1.0)
+    pending = service.decide("x", Context(pending_section="channel"), service_hint="passport")
+    assert pending.section == "channel"
+    assert guide_payload("passport", "fee") == '/ask_guide{"service_id": "passport", "section": "fee"}'

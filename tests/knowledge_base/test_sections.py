@@ -1,0 +1,135 @@
+"""Section detection: regex cues blended with the learned classifier (knowledge_base.sections)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from knowledge_base.section_model import TRAINING_FILE, SectionModel, load_examples
+from knowledge_base.sections import (
+    cue_sections,
+    detect_section,
+    fold,
+    mentions_name,
+    read_section,
+    strip_names,
+)
+
+MED = ["医疗费用零星报销", "零星报销", "医疗费报销", "medical expense reimbursement"]
+DRIVER = ["机动车驾驶证期满换证", "驾驶证期满换证", "驾照到期换证", "driving licence renewal"]
+PASSPORT = ["普通护照申领", "护照", "办护照", "passport"]
+VAT = ["增值税及附加税费申报", "增值税申报", "VAT filing"]
+SOCIAL = ["社会保障卡申领、补卡与换卡", "社保卡", "社保卡补办"]
+MIN_LIVING = ["最低生活保障申请", "低保", "minimum living allowance"]
+
+
+@pytest.mark.parametrize(("question", "names", "section"), [
+    # names holding cue words (费用, 期满) ask nothing by themselves
+    ("医疗费用零星报销怎么办理", MED, None),
+    ("医疗费用零星报销", MED, None),
+    ("医疗费用零星报销需要哪些单据", MED, "materials"),
+    ("医疗费用零星报销多久能到账", MED, "time_limit"),
+    ("医疗费用零星报销要收费吗", MED, "fee"),
+    ("驾驶证期满换证怎么办理", DRIVER, None),
+    ("驾驶证期满换证要带什么", DRIVER, "materials"),
+    ("驾驶证期满换证在哪里办", DRIVER, "channel"),
+    ("驾驶证期满换证要体检吗，需要满足什么条件", DRIVER, "eligibility"),
+    # "how to <the service's own action>" is the overview; recovering something lost is the process
+    ("增值税及附加税费怎么申报", VAT, None),
+    ("社保卡丢了怎么补办", SOCIAL, "process"),
+    ("社保卡怎么挂失", SOCIAL, "process"),
+    # plain Chinese, every section
+    ("办护照要带哪些证件", PASSPORT, "materials"),
+    ("护照多少天能拿到", PASSPORT, "time_limit"),
+    ("办护照多少钱", PASSPORT, "fee"),
+    ("护照在哪里办", PASSPORT, "channel"),
+    ("护照咨询电话是多少", PASSPORT, "contact"),
+    ("外地户口能在上海办护照吗", PASSPORT, "eligibility"),
+    ("护照申领的流程是什么样的", PASSPORT, "process"),
+    ("护照怎么办理", PASSPORT, None),
+    ("低保是什么", MIN_LIVING, None),
+    # 繁體
+    ("辦護照要帶什麼", PASSPORT, "materials"),
+    ("護照要錢嗎", PASSPORT, "fee"),
+    ("低保申請條件有哪些", MIN_LIVING, "eligibility"),
+    ("網上能辦嗎", [], "channel"),
+    # English (an alias holding "long"/"low" must not eat the cue words)
+    ("passport application fee", PASSPORT, "fee"),
+    ("what documents do I need for a passport", PASSPORT, "materials"),
+    ("how long does the minimum living allowance review take", MIN_LIVING, "time_limit"),
+    ("where can I apply for a passport", PASSPORT, "channel"),
+    ("passport hotline", PASSPORT, "contact"),
+    ("who can apply for minimum living allowance", MIN_LIVING, "eligibility"),
+    ("what are the steps", [], "process"),
+    # typos fixed by the lexicon's typo list
+    ("护招要带啥", PASSPORT, "materials"),
+    # short follow-ups without any name
+    ("那要多久", [], "time_limit"),
+    ("网上能办吗", [], "channel"),
+    ("带啥", [], "materials"),
+    ("要钱不", [], "fee"),
+    ("找谁问", [], "contact"),
+    ("啥条件", [], "eligibility"),
+    ("具体步骤呢", [], "process"),
+    ("多久到账", [], "time_limit"),
+    ("可以线上办吗", [], "channel"),
+    ("咋弄", [], None),
+])
+def test_detect_section(question: str, names: list[str], section: str | None) -> None:
+    assert detect_section(question, names) == section
+
+
+@pytest.mark.parametrize("chatter", [
+    "你是谁", "讲个笑话", "今天天气怎么样", "谢谢", "好的", "哈哈哈", "tell me a joke", "股票怎么买",
+])
+def test_chatter_asks_no_section(chatter: str) -> None:
+    assert detect_section(chatter) is None
+
+
+def test_fold_is_light() -> None:
+    # width, 繁→简, lowercase, punctuation, typos; no English translation, no synonyms appended
+    assert fold("ＨＯＷ　LONG？護照") == "how long 护照"
+    assert fold("公基金提取") == "公积金提取"
+    assert fold("what is the fee") == "what is the fee"
+
+
+@pytest.mark.parametrize(("text", "names", "left"), [
+    ("驾驶证期满换证要带什么", DRIVER, "要带什么"),
+    ("增值税及附加税费怎么申报", VAT, "怎么"),
+    ("社保卡丢失后怎么补办", SOCIAL, "丢失后怎么补办"),
+    ("how long does the minimum living allowance review take", MIN_LIVING,
+     "how long does the review take"),
+])
+def test_strip_names(text: str, names: list[str], left: str) -> None:
+    assert strip_names(fold(text), names) == left
+
+
+def test_mentions_name() -> None:
+    assert mentions_name("护照要带什么", PASSPORT)
+    assert mentions_name("my passport expired", PASSPORT)
+    assert not mentions_name("有效期多久", PASSPORT)
+    assert not mentions_name("how long does it take", PASSPORT)
+
+
+def test_cues_and_reading_evidence() -> None:
+    assert cue_sections("网上能办吗") == ("channel", "eligibility")
+    reading = read_section("网上能办吗")
+    assert reading.section == "channel"
+    assert set(reading.probabilities) >= {"overview", "channel", "fee"}
+    assert abs(sum(reading.probabilities.values()) - 1.0) < 1e-6
+    assert read_section("").section is None
+
+
+def test_training_file_covers_every_section_and_trains_fast() -> None:
+    examples = load_examples(TRAINING_FILE, fold)
+    counts: dict[str, int] = {}
+    for example in examples:
+        counts[example.section] = counts.get(example.section, 0) + 1
+    assert set(counts) == {"overview", "eligibility", "materials", "process", "time_limit", "fee",
+                           "channel", "contact"}
+    assert min(counts.values()) >= 60
+    started = time.perf_counter()
+    model = SectionModel(examples)
+    assert time.perf_counter() - started < 2.0  # well under a second on a normal machine
+    assert max(model.probabilities("要带什么材料").items(), key=lambda kv: kv[1])[0] == "materials"
