@@ -10,7 +10,7 @@ from fastapi import FastAPI, Request, Response
 from connectors.gateway import channels
 from connectors.gateway.errors import error_response, install_error_handlers
 from connectors.gateway.logs import configure_logging
-from connectors.gateway.routes import agents, auth, chat, health, kb, wechat, widget
+from connectors.gateway.routes import agents, auth, chat, guides, health, kb, wechat, widget
 from connectors.gateway.settings import Settings, get_settings
 from connectors.gateway.state import AppState
 
@@ -49,6 +49,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.include_router(health.router)
     app.include_router(chat.router)
+    app.include_router(guides.router)
     app.include_router(wechat.router)
     app.include_router(widget.router)
     app.include_router(auth.router)

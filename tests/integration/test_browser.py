@@ -113,6 +113,13 @@ def test_widget_buttons_guide_card_and_reload_keep_history(stack: Stack, browser
     card.locator(".xs-checklist label").first.click()  # tick off a document
     expect(card.locator(".xs-checklist input").first).to_be_checked()
     shot(page, "widget-phone-guide-card.png")
+    full = card.get_by_role("link", name="查看完整指南")
+    assert full.get_attribute("href") == stack.gateway_url + "/guides/ent-setup"
+    guide_page = page.context.new_page()
+    guide_page.goto(stack.gateway_url + "/guides/ent-setup")
+    expect(guide_page.locator("h1")).to_have_text("企业设立登记（开办企业）")
+    expect(guide_page.locator("h2", has_text="办理流程")).to_be_visible()
+    guide_page.close()
 
     card.get_by_role("tab", name="收费标准").click()
     fee = page.locator(".xs-card").nth(1)

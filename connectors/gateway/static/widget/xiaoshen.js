@@ -272,11 +272,10 @@
     var body = el("div", "xs-card-body");
     body.setAttribute("role", "tabpanel");
     box.appendChild(body);
-    var more = el("button", "xs-card-more", "查看完整指南（办理概述）");
-    more.type = "button";
-    more.addEventListener("click", function () {
-      send(guidePayload(card.service_id, "overview"), "查看完整指南");
-    });
+    var more = el("a", "xs-card-more", "查看完整指南");
+    more.href = origin + "/guides/" + encodeURIComponent(card.service_id);
+    more.target = "_blank";
+    more.rel = "noopener noreferrer";
     box.appendChild(more);
     bubble.appendChild(box);
     return body;

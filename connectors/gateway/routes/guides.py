@@ -1,0 +1,72 @@
+"""GET /guides/{id} — the full guide as a plain, public web page (the widget card links here)."""
+
+from __future__ import annotations
+
+import html
+import re
+
+from fastapi import APIRouter
+from fastapi.responses import HTMLResponse
+
+from connectors.gateway.deps import StateDep
+from connectors.gateway.errors import ApiError
+from connectors.gateway.routes.kb import _view
+from knowledge_base.constants import SECTION_TITLES, SECTIONS
+from knowledge_base.schema import GUIDE_ID_PATTERN, Guide
+
+router = APIRouter(tags=["guides"])
+_LIST_ITEM = re.compile(r"^\s*(?:[-*]|\d+[.、])\s+")
+_CSP = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
+
+
+def _text_block(text: str) -> str:
+    """Markdown-ish section text as escaped HTML: list lines become a list, the rest paragraphs."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    if lines and all(_LIST_ITEM.match(line) for line in lines):
+        ordered = bool(re.match(r"^\s*\d", lines[0]))
+        tag = "ol" if ordered else "ul"
+        items = "".join(f"<li>{html.escape(_LIST_ITEM.sub('', line))}</li>" for line in lines)
+        return f"<{tag}>{items}</{tag}>"
+    return "".join(f"<p>{html.escape(line.strip())}</p>" for line in lines)
+
+
+def render_guide(guide: Guide) -> str:
+    """The whole guide as a standalone HTML page; every text is escaped."""
+    parts = [f"<h1>{html.escape(guide.title)}</h1>"]
+    if guide.aliases:
+        parts.append(f"<p class='aka'>又称：{html.escape('、'.join(guide.aliases))}</p>")
+    for name in SECTIONS:
+        parts.append(f"<section id='{name}'><h2>{SECTION_TITLES[name]}</h2>"
+                     f"{_text_block(guide.section(name))}</section>")
+    if guide.situations:
+        parts.append("<section id='situations'><h2>不同情形</h2>")
+        for sit in guide.situations:
+            parts.append(f"<h3>{html.escape(sit.name)}</h3>")
+            for label, text in (("材料", sit.materials), ("流程", sit.process), ("说明", sit.note)):
+                if text:
+                    parts.append(f"<h4>{label}</h4>{_text_block(text)}")
+        parts.append("</section>")
+    parts.append(f"<footer>来源：{html.escape(guide.source)}；审核日期：{guide.reviewed.isoformat()}。"
+                 "以受理部门最新公布为准，咨询请拨 12345。</footer>")
+    body = "\n".join(parts)
+    return f"""<!doctype html>
+<html lang="zh-CN"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{html.escape(guide.title)} · 小申办事指南</title>
+<style>body{{font:16px/1.7 system-ui,"PingFang SC","Microsoft YaHei",sans-serif;max-width:46rem;
+margin:0 auto;padding:1rem;color:#1d2733}}h1{{font-size:1.5rem}}h2{{font-size:1.15rem;
+border-left:4px solid #1565c0;padding-left:.5rem;margin-top:1.6rem}}.aka,footer{{color:#5a6470;
+font-size:.9rem}}footer{{margin-top:2rem;border-top:1px solid #ddd;padding-top:.8rem}}</style>
+</head><body><main>{body}</main></body></html>"""
+
+
+@router.get("/guides/{guide_id}", response_class=HTMLResponse)
+async def guide_page(guide_id: str, state: StateDep) -> HTMLResponse:
+    """The full guide, including editors' changes, for citizens to read or print."""
+    if not re.match(GUIDE_ID_PATTERN, guide_id):
+        raise ApiError(404, "guide_not_found", "没有这份办事指南 / No such guide.")
+    _, merged = await _view(state)
+    entry = merged.get(guide_id)
+    if entry is None:
+        raise ApiError(404, "guide_not_found", "没有这份办事指南 / No such guide.")
+    return HTMLResponse(render_guide(entry.guide), headers={"Content-Security-Policy": _CSP})
