@@ -20,7 +20,6 @@ import argparse
 import asyncio
 import os
 import platform
-import re
 import sys
 import tempfile
 import time
@@ -35,9 +34,10 @@ if str(ROOT) not in sys.path:
 
 import httpx  # noqa: E402
 
+from benchmarks.report import DOC, latency_row, write_section  # noqa: E402
+from tests.dog_guide import dog_license_sections  # noqa: E402
 from tools.stack import MODELS, Ports, Stack, training_fingerprint  # noqa: E402
 
-DOC = ROOT / "docs" / "benchmarks.md"
 ADMIN = ("bench-admin", "bench-admin-secret-1")
 GUIDE_ID = "dog-license-bench"
 ASK = "养犬登记证怎么办理"
@@ -46,27 +46,13 @@ PAUSE_S = 0.02
 NUMERALS = "一二三四五六七八九十"
 
 
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] * 1000
-
-
 def guide(batch: int, fee: str, extra_question: str | None = None) -> dict[str, Any]:
     questions = ["养狗要办狗证吗", "犬证去哪里办", "养犬登记要带什么材料", "狗证多少钱"]
     return {
         "id": GUIDE_ID, "title": "养犬登记证办理", "audience": "citizen", "theme": "宠物",
         "aliases": ["养狗登记", "狗证", "犬证", f"第{NUMERALS[batch % 10]}批养犬证"],
         "sample_questions": questions + ([extra_question] if extra_question else []),
-        "sections": {
-            "overview": "在本市饲养犬只，应当向居住地派出所申请养犬登记，取得养犬登记证。",
-            "eligibility": "具有完全民事行为能力的本市居民，每户限养一条犬。",
-            "materials": "- 身份证\n- 犬只免疫证明\n- 犬只照片",
-            "process": "1. 免疫\n2. 到派出所申请\n3. 领取登记证",
-            "time_limit": "材料齐全当场办结，登记证有效期一年。",
-            "fee": fee,
-            "channel": "居住地派出所，或随申办「养犬登记」。",
-            "contact": "12345 市民服务热线",
-        },
+        "sections": dog_license_sections(fee),
         "situations": [], "source": "基准测试用指南", "reviewed": "2026-11-22",
     }
 
@@ -142,17 +128,6 @@ async def bench(stack: Stack, cycles: int, replaces: int) -> tuple[dict[str, lis
     return results, turns
 
 
-def write_section(section: str) -> None:
-    """Replace (or append) the '## Editors' section of docs/benchmarks.md."""
-    text_ = DOC.read_text("utf-8") if DOC.exists() else "# Benchmarks\n"
-    pattern = re.compile(r"^## Editors\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(text_):
-        text_ = pattern.sub(section.rstrip("\n") + "\n\n", text_)
-    else:
-        text_ = text_.rstrip("\n") + "\n\n" + section
-    DOC.write_text(text_.rstrip("\n") + "\n", "utf-8")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -170,10 +145,8 @@ def main() -> None:
         results, turns = asyncio.run(bench(stack, args.cycles, args.replaces))
     finally:
         stack.stop()
-    rows = [f"| {name} | {len(v)} | {pct(v, 0.5):.0f} | {pct(v, 0.95):.0f} | {max(v) * 1000:.0f} |"
-            for name, v in results.items()]
-    rows.append(f"| one chat turn (for scale) | {len(turns)} | {pct(turns, 0.5):.0f} | "
-                f"{pct(turns, 0.95):.0f} | {max(turns) * 1000:.0f} |")
+    rows = [latency_row(name, v) for name, v in results.items()]
+    rows.append(latency_row("one chat turn (for scale)", turns))
     section = "\n".join([
         "## Editors",
         "",

@@ -21,7 +21,6 @@ import asyncio
 import json
 import os
 import platform
-import re
 import sys
 import tempfile
 import time
@@ -35,17 +34,12 @@ import httpx  # noqa: E402
 import redis.asyncio as aioredis  # noqa: E402
 import websockets  # noqa: E402
 
+from benchmarks.report import DOC, latency_row, write_section  # noqa: E402
 from connectors.gateway.auth import Accounts  # noqa: E402
 from tools.stack import MODELS, Ports, Stack, training_fingerprint  # noqa: E402
 
-DOC = ROOT / "docs" / "benchmarks.md"
 PASSWORD = "bench-agent-pass"
 POLL_S = 0.01
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] * 1000
 
 
 class Console:
@@ -159,17 +153,6 @@ async def bench(stack: Stack, users: int, agents: int) -> dict[str, list[float]]
     return results
 
 
-def write_section(section: str) -> None:
-    """Replace (or append) the '## Handoff' section of docs/benchmarks.md."""
-    text = DOC.read_text("utf-8") if DOC.exists() else "# Benchmarks\n"
-    pattern = re.compile(r"^## Handoff\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(text):
-        text = pattern.sub(section.rstrip("\n") + "\n\n", text)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    DOC.write_text(text.rstrip("\n") + "\n", "utf-8")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -186,8 +169,7 @@ def main() -> None:
         results = asyncio.run(bench(stack, args.users, args.agents))
     finally:
         stack.stop()
-    rows = [f"| {name} | {len(v)} | {pct(v, 0.5):.0f} | {pct(v, 0.95):.0f} | {max(v) * 1000:.0f} |"
-            for name, v in results.items()]
+    rows = [latency_row(name, v) for name, v in results.items()]
     section = "\n".join([
         "## Handoff",
         "",

@@ -12,13 +12,11 @@ Prints a Markdown table and replaces the "## Search" section of docs/benchmarks.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import random
 import re
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -29,6 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from benchmarks.report import DOC, percentile, write_section  # noqa: E402
 from knowledge_base.constants import SECTIONS  # noqa: E402
 from knowledge_base.engine import KnowledgeBase  # noqa: E402
 from knowledge_base.normalize import clear_cache, configure_dictionary  # noqa: E402
@@ -37,8 +36,9 @@ from knowledge_base.search.base import SearchBackend  # noqa: E402
 from knowledge_base.search.elastic import ElasticBackend  # noqa: E402
 from knowledge_base.search.embedded import EmbeddedBackend  # noqa: E402
 from knowledge_base.store import load_guides  # noqa: E402
+from tools.osmem import start_osmem  # noqa: E402
+from tools.questions import read_questions  # noqa: E402
 
-DOC = ROOT / "docs" / "benchmarks.md"
 QUESTIONS = ROOT / "tests" / "data" / "heldout_questions.jsonl"
 FILLER = "申请办理材料窗口审核受理证明登记信息网上预约现场核验工作日内完成"
 
@@ -84,11 +84,6 @@ def _shuffle_lines(rng: random.Random, text: str) -> str:
     parts = [p for p in re.split(r"(?<=[。\n；])", text) if p.strip()]
     rng.shuffle(parts)
     return "".join(parts)
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def measure(
@@ -152,31 +147,6 @@ def markdown(rows: list[Row], note: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_section(section: str) -> None:
-    """Replace (or append) the '## Search' section of docs/benchmarks.md."""
-    text = DOC.read_text("utf-8") if DOC.exists() else "# Benchmarks\n"
-    pattern = re.compile(r"^## Search\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: section + "\n", text)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    DOC.parent.mkdir(parents=True, exist_ok=True)
-    DOC.write_text(text.rstrip("\n") + "\n", "utf-8")
-
-
-def start_osmem() -> tuple[subprocess.Popen[str], str]:
-    from osmem_server import resolve_binary
-
-    proc = subprocess.Popen(
-        [resolve_binary(), "--addr", "127.0.0.1:0", "--no-stdin-watch"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    assert proc.stdout is not None
-    return proc, str(json.loads(proc.stdout.readline())["url"])
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Benchmark the search backends.")
     parser.add_argument("--synthetic", type=int, default=10_000)
@@ -191,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
 
     real = load_guides().guides
     configure_dictionary(real)
-    questions = [json.loads(x)["q"] for x in QUESTIONS.read_text("utf-8").splitlines() if x]
+    questions = [row["q"] for row in read_questions(QUESTIONS)]
     queries = (questions * (args.queries // len(questions) + 1))[: args.queries]
     synthetic = synthetic_guides(real, args.synthetic)
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import time
 from collections import Counter
@@ -25,6 +24,8 @@ if str(ROOT) not in sys.path:
 
 from knowledge_base.engine import Candidate, KnowledgeBase, decide  # noqa: E402
 from knowledge_base.search import create_backend  # noqa: E402
+from tools.osmem import start_osmem  # noqa: E402
+from tools.questions import read_questions  # noqa: E402
 
 DEFAULT_FILE = Path("/work/shared/eval/dev_questions.jsonl")
 
@@ -43,21 +44,6 @@ class Summary:
     clarify_contains_right: float
     load_seconds: float
     mean_rank_ms: float
-
-
-def start_osmem() -> tuple[subprocess.Popen[str], str]:
-    """An in-memory osmem-server on a free port; returns the process and its URL."""
-    from osmem_server import resolve_binary
-
-    proc = subprocess.Popen(
-        [resolve_binary(), "--addr", "127.0.0.1:0", "--no-stdin-watch"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    return proc, json.loads(line)["url"]
 
 
 def evaluate(kb: KnowledgeBase, rows: list[dict[str, str]]) -> tuple[Counter[str], list[str], float]:
@@ -94,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print the summary as JSON only")
     args = parser.parse_args(argv)
 
-    rows = [json.loads(line) for line in args.file.read_text("utf-8").splitlines() if line.strip()]
+    rows = read_questions(args.file)
     proc = None
     es_url, plain = args.es_url, args.plain_json
     if args.start_osmem:

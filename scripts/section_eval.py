@@ -16,7 +16,7 @@ import argparse
 import json
 import sys
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -26,6 +26,7 @@ if str(ROOT) not in sys.path:
 
 from actions.guide_service import Context, GuideService  # noqa: E402
 from knowledge_base.engine import KnowledgeBase  # noqa: E402
+from tools.questions import SectionTally, print_section_table, read_questions  # noqa: E402
 
 DEFAULT_FILE = Path("/work/shared/eval/dev_questions.jsonl")
 
@@ -49,7 +50,7 @@ class Report:
 def evaluate(service: GuideService, rows: list[dict[str, str]], name: str) -> Report:
     """Decide every row in a fresh conversation and count what came out."""
     outcomes: Counter[str] = Counter()
-    per: dict[str, Counter[str]] = defaultdict(Counter)
+    per = SectionTally()
     top1 = section_ok = wrong = 0
     misses: list[str] = []
     for row in rows:
@@ -60,17 +61,13 @@ def evaluate(service: GuideService, rows: list[dict[str, str]], name: str) -> Re
         wrong += int(d.outcome == "answer" and d.service_id != row["service"])
         top1 += ok_service
         section_ok += ok_section
-        stats = per[row["section"]]
-        stats["n"] += 1
-        stats["service"] += ok_service
-        stats["section"] += ok_section
+        per.add(row["section"], ok_service, ok_section)
         if not ok_section:
             cands = ",".join(c.service_id for c in d.candidates[:3])
             misses.append(f"- {row['q']}  want {row['service']}/{row['section']}  got "
                           f"{d.outcome} {d.service_id}/{d.section}  [{cands}]")
     n = max(1, len(rows))
-    table = {s: {"n": c["n"], "service": c["service"] / c["n"], "section": c["section"] / c["n"]}
-             for s, c in sorted(per.items())}
+    table = per.shares()
     return Report(name, len(rows), top1 / n, section_ok / n, outcomes["answer"] / n,
                   outcomes["clarify"] / n, outcomes["out_of_scope"] / n, wrong, table, misses)
 
@@ -82,10 +79,7 @@ def print_report(report: Report, show_misses: bool) -> None:
           f"confident wrong service {report.confident_wrong}")
     print(f"answered {report.answered:.3f}  clarified {report.clarified:.3f}  "
           f"out of scope {report.out_of_scope:.3f}")
-    print("| section | n | service | section |")
-    print("| --- | --- | --- | --- |")
-    for name, s in report.per_section.items():
-        print(f"| {name} | {int(s['n'])} | {s['service']:.3f} | {s['section']:.3f} |")
+    print_section_table(report.per_section)
     if show_misses:
         print(f"misses ({len(report.misses)}):")
         print("\n".join(report.misses) if report.misses else "  none")
@@ -106,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.json:
         print(f"{len(kb)} guides loaded in {time.perf_counter() - started:.1f} s\n")
     for path in args.files:
-        rows = [json.loads(line) for line in path.read_text("utf-8").splitlines() if line.strip()]
+        rows = read_questions(path)
         report = evaluate(service, rows, str(path))
         if args.json:
             data = asdict(report)

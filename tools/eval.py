@@ -7,15 +7,16 @@ answered / clarified / out-of-scope, a table per section, and finally `top1=… 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import uuid
-from collections import Counter, defaultdict
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
+
+from tools.questions import SectionTally, print_section_table, read_questions
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_FILE = ROOT.parent / "shared" / "eval" / "dev_questions.jsonl"
@@ -35,37 +36,32 @@ def main() -> None:
                         f"http://127.0.0.1:{os.environ.get('GATEWAY_PORT', '8000')}"))
     parser.add_argument("--misses", action="store_true", help="list every wrong answer")
     args = parser.parse_args()
-    rows = [json.loads(line) for line in args.file.read_text(encoding="utf-8").splitlines() if line.strip()]
+    rows = read_questions(args.file)
     with httpx.Client(base_url=args.url, timeout=60) as client, ThreadPoolExecutor(4) as pool:
         turns = list(pool.map(lambda r: ask(client, r["q"]), rows))
 
     outcomes: Counter[str] = Counter()
-    per_section: dict[str, Counter[str]] = defaultdict(Counter)
+    per_section = SectionTally()
     top1 = section_ok = 0
     misses = []
-    for row, turn in zip(rows, turns):
+    for row, turn in zip(rows, turns, strict=False):
         outcomes[turn["outcome"]] += 1
         got_service = turn["service_id"] if turn["outcome"] == "answer" else None
         ok_service = got_service == row["service"]
         ok_section = ok_service and turn["section"] == row["section"]
         top1 += ok_service
         section_ok += ok_section
-        stats = per_section[row["section"]]
-        stats["n"] += 1
-        stats["service"] += ok_service
-        stats["section"] += ok_section
+        per_section.add(row["section"], ok_service, ok_section)
         if not ok_section:
             misses.append((row, turn))
     n = len(rows)
     print(f"questions: {n}  file: {args.file}")
     print("outcomes: " + ", ".join(f"{k} {v / n:.1%}" for k, v in outcomes.most_common()))
-    confident_wrong = sum(1 for r, t in misses if t["outcome"] == "answer" and t["service_id"] != r["service"])
+    confident_wrong = sum(1 for r, t in misses
+                          if t["outcome"] == "answer" and t["service_id"] != r["service"])
     print(f"confident wrong service: {confident_wrong} ({confident_wrong / n:.1%})")
     print()
-    print("| section | n | service top-1 | section |")
-    print("| --- | --- | --- | --- |")
-    for name, stats in sorted(per_section.items()):
-        print(f"| {name} | {stats['n']} | {stats['service'] / stats['n']:.3f} | {stats['section'] / stats['n']:.3f} |")
+    print_section_table(per_section.shares(), "service top-1")
     if args.misses:
         print()
         for row, turn in misses:

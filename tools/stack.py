@@ -122,7 +122,7 @@ class Ports:
     redis: int
 
     @classmethod
-    def from_env(cls) -> "Ports":
+    def from_env(cls) -> Ports:
         return cls(
             int(os.environ.get("GATEWAY_PORT", 8000)),
             int(os.environ.get("RASA_PORT", 5005)),
@@ -131,7 +131,7 @@ class Ports:
         )
 
     @classmethod
-    def free(cls) -> "Ports":
+    def free(cls) -> Ports:
         return cls(free_port(), free_port(), free_port(), free_port())
 
 
@@ -325,7 +325,9 @@ def run() -> None:
     try:
         stack.start(model)
         say("")
-        say(f"小申 is ready. Chat API: POST {stack.gateway_url}/api/chat")
+        say(f"小申 is ready. Chat in the browser: {stack.gateway_url}/widget/")
+        say(f"  agents' console (店小二): {stack.gateway_url}/agents")
+        say(f"  chat API: POST {stack.gateway_url}/api/chat")
         say(f"  try: curl -s {stack.gateway_url}/api/chat -H 'content-type: application/json' "
             "-d '{\"sender_id\":\"me\",\"message\":\"你好\"}'")
         say(f"  health: {stack.gateway_url}/health   docs: {stack.gateway_url}/docs")

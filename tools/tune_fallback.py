@@ -35,7 +35,10 @@ def examples() -> dict[str, list[str]]:
     return by_intent
 
 
-def split(by_intent: dict[str, list[str]], seed: int = 7) -> tuple[dict[str, list[str]], list[tuple[str, str]]]:
+Split = tuple[dict[str, list[str]], list[tuple[str, str]]]
+
+
+def split(by_intent: dict[str, list[str]], seed: int = 7) -> Split:
     rng = random.Random(seed)
     train: dict[str, list[str]] = {}
     test: list[tuple[str, str]] = []
@@ -52,12 +55,14 @@ async def parse_all(model: Path, texts: list[str]) -> list[tuple[str, float]]:
     from rasa.core.agent import Agent
 
     agent = Agent.load(str(model))
-    out = []
+    out: list[tuple[str, float]] = []
     for text in texts:
         result = await agent.parse_message(text)
         ranking = [r for r in result.get("intent_ranking", []) if r["name"] != "nlu_fallback"]
-        top = ranking[0] if ranking else {"name": "nlu_fallback", "confidence": 0.0}
-        out.append((top["name"], float(top["confidence"])))
+        if ranking:
+            out.append((str(ranking[0]["name"]), float(ranking[0]["confidence"])))
+        else:
+            out.append(("nlu_fallback", 0.0))
     return out
 
 
@@ -76,16 +81,18 @@ def main() -> None:
         parsed = asyncio.run(parse_all(Path(tmp) / "tune.tar.gz", [t for t, _ in test]))
     print("| threshold | wrong accepted | needless fallback | cost |")
     print("| --- | --- | --- | --- |")
-    best = None
+    pairs = [(gold, name, conf) for (_, gold), (name, conf) in zip(test, parsed, strict=True)]
+    best: tuple[float, float] | None = None
     for threshold in THRESHOLDS:
-        wrong = sum(1 for (_, gold), (name, conf) in zip(test, parsed) if conf >= threshold and name != gold)
-        needless = sum(1 for (_, gold), (name, conf) in zip(test, parsed) if conf < threshold and name == gold)
+        wrong = sum(1 for gold, name, conf in pairs if conf >= threshold and name != gold)
+        needless = sum(1 for gold, name, conf in pairs if conf < threshold and name == gold)
         cost = wrong + FALLBACK_COST * needless
         print(f"| {threshold:.2f} | {wrong} | {needless} | {cost:.1f} |")
         if best is None or cost < best[1]:
             best = (threshold, cost)
-    accuracy = sum(1 for (_, gold), (name, _) in zip(test, parsed) if name == gold) / len(test)
-    print(f"\nheld-out intent accuracy (no fallback): {accuracy:.3f}; best threshold: {best[0]:.2f}")
+    accuracy = sum(1 for gold, name, _ in pairs if name == gold) / len(pairs)
+    chosen = best[0] if best else float("nan")
+    print(f"\nheld-out intent accuracy (no fallback): {accuracy:.3f}; best threshold: {chosen:.2f}")
 
 
 if __name__ == "__main__":

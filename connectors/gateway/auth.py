@@ -20,6 +20,8 @@ from typing import Final, Literal
 
 import redis.asyncio as aioredis
 
+from connectors.gateway.redis_types import hash_mapping, optional_text, text_list, text_map
+
 log = logging.getLogger("xiaoshen.auth")
 
 Role = Literal["admin", "editor", "agent"]
@@ -104,12 +106,12 @@ class Accounts:
                 return False
         else:
             await self.revoke_user_tokens(username)
-        await self.redis.hset(key, mapping=mapping)
+        await self.redis.hset(key, mapping=hash_mapping(mapping))
         await self.redis.sadd("xs:users", username)
         return True
 
     async def get_user(self, username: str) -> Principal | None:
-        data = await self.redis.hgetall(f"xs:user:{username}")
+        data = text_map(await self.redis.hgetall(f"xs:user:{username}"))
         if not data:
             return None
         limit = data.get("max_concurrent") or ""
@@ -117,7 +119,7 @@ class Accounts:
                          data.get("display_name", ""), int(limit) if limit.isdigit() else None)
 
     async def list_users(self) -> list[Principal]:
-        names = sorted(await self.redis.smembers("xs:users"))
+        names = sorted(text_list(await self.redis.smembers("xs:users")))
         users = [await self.get_user(n) for n in names]
         return [u for u in users if u is not None]
 
@@ -153,9 +155,9 @@ class Accounts:
         fail_key = f"xs:login:fail:{username}"
         if int(await self.redis.get(fail_key) or 0) >= MAX_FAILED_LOGINS:
             raise LoginThrottled(username)
-        stored = None
+        stored: str | None = None
         if valid_username(username):
-            stored = await self.redis.hget(f"xs:user:{username}", "password")
+            stored = optional_text(await self.redis.hget(f"xs:user:{username}", "password"))
         # Hash anyway for unknown users, so timing does not reveal which names exist.
         ok = verify_password(password, stored or hash_password("x")) and stored is not None
         if not ok:
@@ -192,7 +194,7 @@ class Accounts:
             await self.redis.srem(f"xs:user:{json.loads(raw)['username']}:tokens", token)
 
     async def revoke_user_tokens(self, username: str) -> None:
-        tokens = await self.redis.smembers(f"xs:user:{username}:tokens")
+        tokens = text_list(await self.redis.smembers(f"xs:user:{username}:tokens"))
         if tokens:
             await self.redis.delete(*[f"xs:token:{t}" for t in tokens])
         await self.redis.delete(f"xs:user:{username}:tokens")

@@ -78,4 +78,5 @@ class ConversationStore:
         return int(await self.redis.get(_key(sender_id, "seq")) or 0)
 
     async def meta(self, sender_id: str) -> dict[str, str]:
-        return dict(await self.redis.hgetall(_key(sender_id, "meta")))
+        raw = await self.redis.hgetall(_key(sender_id, "meta"))
+        return {str(k): str(v) for k, v in raw.items()}

@@ -66,7 +66,8 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _crash(_: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error")
-        return error_response(500, "internal_error", "服务内部错误，请稍后再试 / Internal error, please retry.")
+        return error_response(500, "internal_error",
+                              "服务内部错误，请稍后再试 / Internal error, please retry.")
 
 
 def json_error_text(body: bytes) -> str | None:

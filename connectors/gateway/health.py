@@ -9,11 +9,12 @@ from connectors.gateway.rasa_client import UpstreamError
 from connectors.gateway.state import AppState
 
 COMPONENTS = ("rasa", "actions", "knowledge_base", "redis")
+_RETRY = "请稍后再试 / please retry shortly."
 _MESSAGES = {
-    "redis": "会话存储暂时不可用，请稍后再试 / Conversation storage (Redis) is unavailable; please retry shortly.",
-    "rasa": "对话引擎暂时不可用，请稍后再试 / The dialogue engine (Rasa) is unavailable; please retry shortly.",
-    "actions": "业务服务暂时不可用，请稍后再试 / The action server is unavailable; please retry shortly.",
-    "knowledge_base": "知识库暂时不可用，请稍后再试 / The knowledge base is unavailable; please retry shortly.",
+    "redis": f"会话存储暂时不可用，{_RETRY} Conversation storage (Redis) is unavailable.",
+    "rasa": f"对话引擎暂时不可用，{_RETRY} The dialogue engine (Rasa) is unavailable.",
+    "actions": f"业务服务暂时不可用，{_RETRY} The action server is unavailable.",
+    "knowledge_base": f"知识库暂时不可用，{_RETRY} The knowledge base is unavailable.",
 }
 
 
@@ -44,7 +45,7 @@ async def check_components(state: AppState) -> dict[str, str]:
     results = await asyncio.gather(
         _rasa(state), _get_ok(state, "/health"), _get_ok(state, "/health/kb"), _redis(state)
     )
-    return dict(zip(COMPONENTS, results))
+    return dict(zip(COMPONENTS, results, strict=True))
 
 
 async def outage_error(state: AppState, exc: UpstreamError) -> ApiError:

@@ -26,7 +26,7 @@ class AppState:
     handoff: Handoff  # accounts, the handoff queue and its turn hook (connectors/gateway/handoff/)
 
     @classmethod
-    def create(cls, settings: Settings) -> "AppState":
+    def create(cls, settings: Settings) -> AppState:
         rasa = RasaClient(settings.rasa_url, settings.rasa_token, settings.rasa_timeout_s)
         # Short timeouts: an outage must become a 503 quickly, never a hung request.
         redis = aioredis.Redis.from_url(

@@ -8,8 +8,6 @@ answer changes within a second) is tested against the whole stack in tests/integ
 from __future__ import annotations
 
 import copy
-import subprocess
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,7 +17,7 @@ from fastapi.testclient import TestClient
 
 from connectors.gateway.app import create_app
 from connectors.gateway.settings import Settings
-from tools.stack import free_port, redis_server_binary
+from tests.redis_server import RedisServer
 
 ADMIN = ("admin", "admin-secret-123")
 SEED_ID = "elder-allowance"
@@ -27,21 +25,10 @@ SEED_ID = "elder-allowance"
 
 @pytest.fixture(scope="module")
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = free_port()
-    proc = subprocess.Popen([redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1",
-                             "--dir", str(tmp_path_factory.mktemp("kb-redis")), "--save", "",
-                             "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"redis://127.0.0.1:{port}/0"
-    client = redis.Redis.from_url(url)
-    for _ in range(200):
-        try:
-            client.ping()
-            break
-        except redis.ConnectionError:
-            time.sleep(0.05)
-    yield url
-    proc.terminate()
-    proc.wait(10)
+    server = RedisServer(tmp_path_factory.mktemp("kb-redis"))
+    server.start()
+    yield server.url
+    server.stop()
 
 
 class Editor:

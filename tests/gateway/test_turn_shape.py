@@ -7,7 +7,8 @@ from connectors.gateway.chat import build_turn, shape_messages
 
 def test_turn_custom_message_is_taken_out_and_card_attached() -> None:
     raw = [
-        {"recipient_id": "u", "text": "【居住证】所需材料", "buttons": [{"title": "办理时限", "payload": "/x"}]},
+        {"recipient_id": "u", "text": "【居住证】所需材料",
+         "buttons": [{"title": "办理时限", "payload": "/x"}]},
         {"recipient_id": "u", "custom": {"turn": {"outcome": "answer", "service_id": "residence-permit",
                                                    "section": "materials", "candidates": ["residence-permit"],
                                                    "confidence": 0.9},
@@ -23,7 +24,7 @@ def test_turn_custom_message_is_taken_out_and_card_attached() -> None:
 
 
 def test_smalltalk_turn_comes_from_the_intent() -> None:
-    messages, turn = shape_messages([{"recipient_id": "u", "text": "您好"}])
+    _, turn = shape_messages([{"recipient_id": "u", "text": "您好"}])
     block = build_turn(turn, {"intent": {"name": "greet", "confidence": 0.97}})
     assert block.outcome == "smalltalk" and block.confidence == 0.97
     assert block.service_id is None and block.candidates == []

@@ -7,8 +7,6 @@ and can check that the bot is never asked while a person holds the conversation.
 
 from __future__ import annotations
 
-import subprocess
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -22,7 +20,7 @@ from connectors.gateway.app import create_app
 from connectors.gateway.auth import Accounts
 from connectors.gateway.handoff.hours import ServiceHours
 from connectors.gateway.settings import Settings
-from tools.stack import free_port, redis_server_binary
+from tests.redis_server import RedisServer
 
 ADMIN = ("admin", "admin-secret-123")
 PASSWORD = "agent-pass-123"
@@ -63,22 +61,10 @@ class ScriptedRasa:
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A throwaway valkey-server for this test session."""
-    port = free_port()
-    data = tmp_path_factory.mktemp("redis")
-    proc = subprocess.Popen([redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1",
-                             "--dir", str(data), "--save", "", "--appendonly", "no"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"redis://127.0.0.1:{port}/0"
-    client = redis.Redis.from_url(url)
-    for _ in range(100):
-        try:
-            client.ping()
-            break
-        except redis.ConnectionError:
-            time.sleep(0.05)
-    yield url
-    proc.terminate()
-    proc.wait(10)
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    server.start(attempts=100)
+    yield server.url
+    server.stop()
 
 
 @pytest.fixture

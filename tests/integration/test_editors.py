@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from tests.conftest import TEST_ADMIN
+from tests.dog_guide import dog_license_sections
 from tools.stack import Stack
 
 pytestmark = pytest.mark.stack
@@ -67,16 +68,7 @@ def dog_guide(client: httpx.Client, fee: str = FREE) -> dict[str, Any]:
         sample_questions=["养狗要办狗证吗", "犬证去哪里办", "养犬登记要带什么材料", "狗证多少钱"],
         situations=[], source="测试用指南（集成测试）",
     )
-    guide["sections"] = {
-        "overview": "在本市饲养犬只，应当向居住地派出所申请养犬登记，取得养犬登记证。",
-        "eligibility": "具有完全民事行为能力的本市居民，每户限养一条犬。",
-        "materials": "- 身份证\n- 犬只免疫证明\n- 犬只照片",
-        "process": "1. 免疫\n2. 到派出所申请\n3. 领取登记证",
-        "time_limit": "材料齐全当场办结，登记证有效期一年。",
-        "fee": fee,
-        "channel": "居住地派出所，或随申办「养犬登记」。",
-        "contact": "12345 市民服务热线",
-    }
+    guide["sections"] = dog_license_sections(fee)
     return guide
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-SECTION_TITLES = ["办理概述", "申请条件", "所需材料", "办理流程", "办理时限", "收费标准", "办理渠道", "咨询电话"]
+from knowledge_base.constants import SECTION_TITLES
 
 
 def test_full_guide_page_shows_every_section_and_its_source(gateway: httpx.Client) -> None:
@@ -14,7 +14,7 @@ def test_full_guide_page_shows_every_section_and_its_source(gateway: httpx.Clien
     assert "default-src 'none'" in resp.headers["content-security-policy"]
     page = resp.text
     assert "<h1>租赁住房提取住房公积金</h1>" in page
-    for title in SECTION_TITLES:
+    for title in SECTION_TITLES.values():
         assert f"<h2>{title}</h2>" in page
     assert "来源：" in page and "审核日期：2026-11-21" in page
     assert "<li>" in page  # materials and steps render as lists

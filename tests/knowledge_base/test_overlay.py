@@ -2,55 +2,25 @@
 
 from __future__ import annotations
 
-import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-import redis
 
 from knowledge_base.engine import KnowledgeBase
 from knowledge_base.live import LiveUpdates, connect
 from knowledge_base.overlay import SyncOverlay, VersionConflict
 from knowledge_base.schema import Guide
-from tools.stack import free_port, redis_server_binary
+from tests.redis_server import RedisServer
 
 WAIT_S = 10.0
 
 
-class RedisServer:
-    """A valkey-server with an append-only file, which can be stopped and started on its port."""
-
-    def __init__(self, data: Path) -> None:
-        self.port, self.data = free_port(), data
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            [redis_server_binary(), "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.data),
-             "--appendonly", "yes", "--save", ""], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        client = redis.Redis.from_url(self.url)
-        for _ in range(200):
-            try:
-                client.ping()
-                return
-            except redis.ConnectionError:
-                time.sleep(0.05)
-        raise RuntimeError("redis did not start")
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.terminate()
-            self.proc.wait(10)
-            self.proc = None
-
-
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[RedisServer]:
-    srv = RedisServer(tmp_path)
+    srv = RedisServer(tmp_path, appendonly=True)
     srv.start()
     yield srv
     srv.stop()

@@ -5,17 +5,19 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import redis.asyncio as aioredis
 
 from connectors.gateway.handoff import keys, scripts
 from connectors.gateway.handoff.events import EventHub
+from connectors.gateway.redis_types import hash_mapping, text_list, text_map
 
 log = logging.getLogger("xiaoshen.handoff.feedback")
 
 
-def _load(data: dict[str, str]) -> dict[str, Any]:
+def _load(data: Mapping[str, str]) -> dict[str, Any]:
     out: dict[str, Any] = dict(data)
     for name in ("created", "resolved_at", "rectified_at", "score"):
         if out.get(name):
@@ -42,7 +44,7 @@ class Feedback:
         data = {"id": ticket_id, "sender_id": sender_id, "text": text, "contact": contact,
                 "channel": channel, "created": repr(now), "status": "open"}
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.hset(keys.ticket(ticket_id), mapping=data)
+            pipe.hset(keys.ticket(ticket_id), mapping=hash_mapping(data))
             pipe.expire(keys.ticket(ticket_id), scripts.TTL_S * 3)
             pipe.zadd(keys.TICKETS_OPEN, {ticket_id: now})
             await pipe.execute()
@@ -53,8 +55,8 @@ class Feedback:
 
     async def tickets(self) -> list[dict[str, Any]]:
         """Open tickets, oldest first."""
-        ids = await self.redis.zrange(keys.TICKETS_OPEN, 0, -1)
-        found = [await self.redis.hgetall(keys.ticket(i)) for i in ids]
+        ids = text_list(await self.redis.zrange(keys.TICKETS_OPEN, 0, -1))
+        found = [text_map(await self.redis.hgetall(keys.ticket(i))) for i in ids]
         return [_load(t) for t in found if t]
 
     async def resolve_ticket(self, ticket_id: str, agent: str, note: str) -> dict[str, Any] | None:
@@ -63,7 +65,7 @@ class Feedback:
         await self.redis.hset(keys.ticket(ticket_id), mapping={
             "status": "resolved", "resolved_by": agent, "resolution": note, "resolved_at": repr(time.time())})
         await self.events.publish({"type": "ticket_resolved", "id": ticket_id, "agent": agent})
-        return _load(await self.redis.hgetall(keys.ticket(ticket_id)))
+        return _load(text_map(await self.redis.hgetall(keys.ticket(ticket_id))))
 
     # --- 好差评 ---------------------------------------------------------------------------------
     async def rate(self, sender_id: str, score: int, agent: str, comment: str = "") -> dict[str, Any]:
@@ -77,7 +79,7 @@ class Feedback:
                     "label": keys.RATING_LABELS[score], "agent": agent, "comment": comment,
                     "created": repr(now), "status": "open"}
             async with self.redis.pipeline(transaction=True) as pipe:
-                pipe.hset(keys.followup(item_id), mapping=item)
+                pipe.hset(keys.followup(item_id), mapping=hash_mapping(item))
                 pipe.zadd(keys.FOLLOWUPS_OPEN, {item_id: now})
                 pipe.zadd(keys.FOLLOWUPS_ALL, {item_id: now})
                 await pipe.execute()
@@ -103,8 +105,9 @@ class Feedback:
         return [json.loads(r) for r in await self.redis.lrange(keys.rating(sender_id), 0, -1)]
 
     async def followups(self, open_only: bool = True) -> list[dict[str, Any]]:
-        ids = await self.redis.zrange(keys.FOLLOWUPS_OPEN if open_only else keys.FOLLOWUPS_ALL, 0, -1)
-        found = [await self.redis.hgetall(keys.followup(i)) for i in ids]
+        ids = text_list(await self.redis.zrange(keys.FOLLOWUPS_OPEN if open_only else keys.FOLLOWUPS_ALL,
+                                                0, -1))
+        found = [text_map(await self.redis.hgetall(keys.followup(i))) for i in ids]
         return [_load(f) for f in found if f]
 
     async def rectify(self, item_id: str, admin: str, rectification: str) -> dict[str, Any] | None:
@@ -115,4 +118,4 @@ class Feedback:
             "status": "rectified", "rectification": rectification, "rectified_by": admin,
             "rectified_at": repr(time.time())})
         await self.events.publish({"type": "followup_rectified", "id": item_id})
-        return _load(await self.redis.hgetall(keys.followup(item_id)))
+        return _load(text_map(await self.redis.hgetall(keys.followup(item_id))))

@@ -25,6 +25,15 @@ from connectors.gateway.conversations import ConversationStore, Entry
 from connectors.gateway.handoff import keys, scripts
 from connectors.gateway.handoff.events import EventHub
 from connectors.gateway.handoff.hours import ServiceHours
+from connectors.gateway.redis_types import (
+    optional_int,
+    scored,
+    script_pair,
+    script_triple,
+    text,
+    text_list,
+    text_map,
+)
 
 log = logging.getLogger("xiaoshen.handoff")
 HANDLE_EWMA_ALPHA = 0.2
@@ -74,7 +83,7 @@ class HandoffService:
 
     # --- reading -----------------------------------------------------------------------------
     async def status(self, sender_id: str) -> dict[str, str]:
-        return dict(await self.redis.hgetall(keys.conv(sender_id)))
+        return text_map(await self.redis.hgetall(keys.conv(sender_id)))
 
     async def is_open(self, now: float | None = None) -> bool:
         """Agents are on duty: the timetable, unless an admin forced it open or closed."""
@@ -85,10 +94,10 @@ class HandoffService:
 
     async def online_agents(self) -> list[str]:
         since = time.time() - keys.ONLINE_WINDOW_S
-        return list(await self.redis.zrangebyscore(keys.ONLINE, since, "+inf"))
+        return text_list(await self.redis.zrangebyscore(keys.ONLINE, since, "+inf"))
 
     async def place(self, sender_id: str) -> Place | None:
-        rank = await self.redis.zrank(keys.QUEUE, sender_id)
+        rank = optional_int(await self.redis.zrank(keys.QUEUE, sender_id))
         if rank is None:
             return None
         return Place(rank + 1, await self._eta(rank + 1))
@@ -102,7 +111,7 @@ class HandoffService:
     async def queue(self) -> list[dict[str, Any]]:
         """The waiting conversations, first come first served."""
         now = time.time()
-        items = await self.redis.zrange(keys.QUEUE, 0, -1, withscores=True)
+        items = scored(await self.redis.zrange(keys.QUEUE, 0, -1, withscores=True))
         result = []
         for i, (sender_id, queued_at) in enumerate(items):
             conv = await self.status(sender_id)
@@ -115,7 +124,7 @@ class HandoffService:
         return result
 
     async def held_by(self, agent: str) -> list[str]:
-        return sorted(await self.redis.smembers(keys.held(agent)))
+        return sorted(text_list(await self.redis.smembers(keys.held(agent))))
 
     async def limit_for(self, agent: Principal) -> int:
         return agent.max_concurrent or self.max_concurrent
@@ -124,10 +133,12 @@ class HandoffService:
     async def enqueue(self, sender_id: str, reason: str, channel: str) -> Place:
         """Put the conversation in the queue (idempotent) and tell the consoles."""
         now = time.time()
-        added, _ = await self._enqueue(keys=[keys.conv(sender_id), keys.QUEUE],
-                                       args=[sender_id, repr(now), reason, channel, scripts.TTL_S])
+        # {1, 'queued'} when added now; {0, status} when already queued or with an agent
+        added, _ = script_pair(await self._enqueue(
+            keys=[keys.conv(sender_id), keys.QUEUE],
+            args=[sender_id, repr(now), reason, channel, scripts.TTL_S]))
         place = await self.place(sender_id) or Place(1, int(self.default_handle_s))
-        if int(added):
+        if added:
             log.info("queued", extra={"fields": {"sender_id": sender_id, "reason": reason,
                                                   "position": place.position}})
             await self.events.publish({"type": "queued", "sender_id": sender_id, "reason": reason,
@@ -137,7 +148,8 @@ class HandoffService:
 
     async def leave(self, sender_id: str) -> bool:
         """Leave the queue (or stop leaving a 留言); False when not queued."""
-        result = await self._leave(keys=[keys.conv(sender_id), keys.QUEUE], args=[sender_id])
+        # 'left', or the status that could not be left ('' when none)
+        result = text(await self._leave(keys=[keys.conv(sender_id), keys.QUEUE], args=[sender_id]))
         if result != "left":
             return False
         await self.events.publish({"type": "left", "sender_id": sender_id})
@@ -153,7 +165,7 @@ class HandoffService:
 
     async def update_positions(self) -> None:
         """Tell everyone still waiting their new place (transient; polling clients ask /handoff)."""
-        for sender_id in await self.redis.zrange(keys.QUEUE, 0, -1):
+        for sender_id in text_list(await self.redis.zrange(keys.QUEUE, 0, -1)):
             place = await self.place(sender_id)
             if place is not None:
                 await self.outbox.signal(sender_id, {"handoff": place.custom()})
@@ -162,12 +174,13 @@ class HandoffService:
     async def claim(self, sender_id: str, agent: Principal, *, takeover: bool = False) -> None:
         """Take the conversation; exactly one of several concurrent claims wins."""
         now = time.time()
-        ok, reason, holder = await self._claim(
+        # {1, 'ok', agent}, or {0, reason ('taken' / 'not_queued' / 'limit'), holder or ''}
+        ok, reason, holder = script_triple(await self._claim(
             keys=[keys.conv(sender_id), keys.QUEUE, keys.held(agent.username)],
             args=[sender_id, agent.username, await self.limit_for(agent), repr(now),
                   "1" if takeover else "0"],
-        )
-        if not int(ok):
+        ))
+        if not ok:
             if reason == "taken":
                 raise HandoffError(409, "already_claimed",
                                    f"该会话已由 {holder} 接入 / Already claimed by {holder}.")
@@ -201,10 +214,11 @@ class HandoffService:
         target = await self.accounts.get_user(to)
         if target is None or not target.has("agent") or to == agent.username:
             raise HandoffError(422, "invalid_agent", f"无法转给 {to} / {to} is not another agent.")
-        ok, reason = await self._transfer(
+        # {1, 'ok'}, or {0, reason ('not_holder' / 'limit')}
+        ok, reason = script_pair(await self._transfer(
             keys=[keys.conv(sender_id), keys.held(agent.username), keys.held(to)],
-            args=[sender_id, agent.username, to, await self.limit_for(target)])
-        if not int(ok):
+            args=[sender_id, agent.username, to, await self.limit_for(target)]))
+        if not ok:
             if reason == "limit":
                 raise HandoffError(409, "limit_reached", f"{to} 已达到接待上限 / {to} is at their limit.")
             raise HandoffError(409, "not_holder", "您未接入该会话 / You do not hold this conversation.")
@@ -231,15 +245,17 @@ class HandoffService:
         Closed by an agent, the prompt is sent to the user; closed by the user (agent None), the
         caller returns it as the turn's reply.
         """
-        ok, claimed_at, holder = await self._close(
+        # {1, claimed_at or '', holder}, or {0, status or '', holder or ''}
+        ok, claimed_at, holder = script_triple(await self._close(
             keys=[keys.conv(sender_id)],
-            args=[sender_id, agent.username if agent else "", repr(time.time())])
-        if not int(ok):
+            args=[sender_id, agent.username if agent else "", repr(time.time())]))
+        if not ok:
             raise HandoffError(409, "not_holder", "您未接入该会话 / You do not hold this conversation.")
         if claimed_at:
             await self._record_handle_time(time.time() - float(claimed_at))
         options = [{"score": s, "label": label} for s, label in keys.RATING_LABELS.items()]
-        buttons = [{"title": o["label"], "payload": f'{keys.RATE}{{"score": {o["score"]}}}'} for o in options]
+        buttons = [{"title": label, "payload": f'{keys.RATE}{{"score": {s}}}'}
+                   for s, label in keys.RATING_LABELS.items()]
         who = "店小二已结束本次服务" if agent else "您已结束人工服务"
         text = f"{who}，小申继续为您服务。请您对本次服务进行评价（好差评）："
         custom: dict[str, Any] = {"rating": {"options": options}, "handoff": {"status": "none"}}

@@ -26,6 +26,7 @@ from connectors.gateway.errors import ApiError
 from connectors.gateway.handoff import keys
 from connectors.gateway.handoff.hook import RECENT
 from connectors.gateway.handoff.service import HandoffError
+from connectors.gateway.redis_types import scored
 from connectors.gateway.state import AppState
 
 log = logging.getLogger("xiaoshen.agents")
@@ -119,7 +120,7 @@ async def recent(state: StateDep, _: AgentUser, limit: Annotated[int, Query(ge=1
                  ) -> list[dict[str, Any]]:
     """Conversations the bot is handling right now, newest first; an agent may take one over."""
     redis = state.redis
-    items = await redis.zrevrange(RECENT, 0, limit - 1, withscores=True)
+    items = scored(await redis.zrevrange(RECENT, 0, limit - 1, withscores=True))
     result = []
     for sender_id, ts in items:
         if (await state.handoff.service.status(sender_id)).get("status") in (keys.QUEUED, keys.AGENT):
