@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -36,6 +37,60 @@ def _turn(decision: Decision) -> dict[str, Any]:
     }
 
 
+# Anger or complaint words: whatever the intent, such a message is first met with an apology and
+# an offer of a person (a complaint that also asks a clear question still gets its answer).
+_ANGRY = re.compile(
+    r"气死|垃圾|太差|真差|投诉|什么破|烦死|火大|无语|太过分|恶劣|耍人|踢皮球|推来推去|不满意|浪费时间"
+    r"|一点用都没有|没有用|办个事这么难|terrible|useless|ridiculous"
+)
+
+
+def _context(tracker: Tracker) -> Context:
+    return Context(
+        service_id=tracker.get_slot(c.SLOT_SERVICE),
+        section=tracker.get_slot(c.SLOT_SECTION),
+        pending_section=tracker.get_slot(c.SLOT_PENDING_SECTION),
+        candidates=tracker.get_slot(c.SLOT_CANDIDATES) or [],
+    )
+
+
+def _decide(tracker: Tracker, *, strict: bool) -> tuple[GuideService, Decision]:
+    """The knowledge base's decision for the latest message (a search outage degrades here)."""
+    service = GuideService(get_kb())
+    try:
+        decision = service.decide(
+            tracker.latest_message.get("text") or "",
+            _context(tracker),
+            service_hint=_entity(tracker, c.ENTITY_SERVICE),
+            section_hint=_entity(tracker, c.ENTITY_SECTION),
+            strict=strict,
+        )
+    except SearchError:
+        # The one place where a search outage is turned into a reply: say so, offer a person.
+        log.exception("knowledge base search failed")
+        decision = service.unavailable()
+    return service, decision
+
+
+def _utter(dispatcher: CollectingDispatcher, decision: Decision) -> None:
+    """The decision's text, buttons, card and turn block."""
+    dispatcher.utter_message(text=decision.text, buttons=decision.buttons)
+    custom: dict[str, Any] = {c.TURN_KEY: _turn(decision)}
+    if decision.card:
+        custom["card"] = decision.card
+    dispatcher.utter_message(json_message=custom)
+
+
+def _answered(decision: Decision) -> list[EventType]:
+    """Slots that keep an answered service in context for follow-ups."""
+    return [
+        SlotSet(c.SLOT_SERVICE, decision.service_id),
+        SlotSet(c.SLOT_SECTION, decision.section),
+        SlotSet(c.SLOT_PENDING_SECTION, None),
+        SlotSet(c.SLOT_MISSES, 0.0),
+    ]
+
+
 class ActionAnswerGuide(Action):
     """Answer a question from the service guides, ask which service, or say we cannot."""
 
@@ -44,41 +99,16 @@ class ActionAnswerGuide(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
-        text = tracker.latest_message.get("text") or ""
         intent = (tracker.latest_message.get("intent") or {}).get("name")
-        ctx = Context(
-            service_id=tracker.get_slot(c.SLOT_SERVICE),
-            section=tracker.get_slot(c.SLOT_SECTION),
-            pending_section=tracker.get_slot(c.SLOT_PENDING_SECTION),
-            candidates=tracker.get_slot(c.SLOT_CANDIDATES) or [],
-        )
-        service = GuideService(get_kb())
-        try:
-            decision = service.decide(
-                text,
-                ctx,
-                service_hint=_entity(tracker, c.ENTITY_SERVICE),
-                section_hint=_entity(tracker, c.ENTITY_SECTION),
-                strict=intent == c.INTENT_OUT_OF_SCOPE,
-            )
-        except SearchError:
-            # The one place where a search outage is turned into a reply: say so, offer a person.
-            log.exception("knowledge base search failed")
-            decision = service.unavailable()
-        dispatcher.utter_message(text=decision.text, buttons=decision.buttons)
-        custom: dict[str, Any] = {c.TURN_KEY: _turn(decision)}
-        if decision.card:
-            custom["card"] = decision.card
-        dispatcher.utter_message(json_message=custom)
+        _, decision = _decide(tracker, strict=intent == c.INTENT_OUT_OF_SCOPE)
+        angry = bool(_ANGRY.search((tracker.latest_message.get("text") or "").lower()))
+        if angry:
+            dispatcher.utter_message(text=OFFER_AFTER_COMPLAINT, buttons=OFFER_BUTTONS)
+        _utter(dispatcher, decision)
 
-        events: list[EventType] = [SlotSet(c.SLOT_HANDOFF_OFFERED, False)]
+        events: list[EventType] = [SlotSet(c.SLOT_HANDOFF_OFFERED, angry)]
         if decision.outcome == c.OUTCOME_ANSWER:
-            events += [
-                SlotSet(c.SLOT_SERVICE, decision.service_id),
-                SlotSet(c.SLOT_SECTION, decision.section),
-                SlotSet(c.SLOT_PENDING_SECTION, None),
-                SlotSet(c.SLOT_MISSES, 0.0),
-            ]
+            events += _answered(decision)
         elif decision.outcome == c.OUTCOME_CLARIFY:
             events += [
                 SlotSet(c.SLOT_CANDIDATES, [cand.service_id for cand in decision.candidates]),
@@ -86,7 +116,7 @@ class ActionAnswerGuide(Action):
             ]
         else:
             misses = float(tracker.get_slot(c.SLOT_MISSES) or 0) + 1
-            if misses >= c.MISSES_BEFORE_OFFER:
+            if misses >= c.MISSES_BEFORE_OFFER and not angry:
                 # Twice in a row the bot could not help: offer a person first (yes queues, no resumes).
                 dispatcher.utter_message(text=OFFER_AFTER_MISSES, buttons=OFFER_BUTTONS)
                 events += [SlotSet(c.SLOT_HANDOFF_OFFERED, True), SlotSet(c.SLOT_MISSES, 0.0)]
@@ -117,8 +147,15 @@ class ActionOfferHandoff(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
         dispatcher.utter_message(text=OFFER_AFTER_COMPLAINT, buttons=OFFER_BUTTONS)
+        events: list[EventType] = [SlotSet(c.SLOT_HANDOFF_OFFERED, True)]
+        # A complaint that also asks something clear ("跑了三趟公积金还没提出来，到底要什么材料")
+        # still gets its answer after the apology; only a clear answer, never a guess.
+        _, decision = _decide(tracker, strict=True)
+        if decision.outcome == c.OUTCOME_ANSWER:
+            _utter(dispatcher, decision)
+            return events + _answered(decision)
         dispatcher.utter_message(json_message={c.TURN_KEY: {"outcome": c.OUTCOME_OUT_OF_SCOPE}})
-        return [SlotSet(c.SLOT_HANDOFF_OFFERED, True)]
+        return events
 
 
 class ActionAffirm(Action):

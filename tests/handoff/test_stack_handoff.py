@@ -102,3 +102,21 @@ def test_a_complaint_is_met_with_an_apology_and_an_offer(live: httpx.Client) -> 
     yes = send(live, sender, "/affirm")
     assert yes["turn"]["handoff"] == "queued"
     send(live, sender, "/leave_queue")
+
+
+def test_a_complaint_with_a_clear_question_gets_the_apology_the_offer_and_the_answer(
+    live: httpx.Client,
+) -> None:
+    sender = f"e2e-{uuid.uuid4().hex[:8]}"
+    reply = send(live, sender, "气死我了，跑了三趟都没办成！租房提取公积金到底要带什么材料？")
+    # Whether NLU reads it as a complaint or as a guide question, the user gets both.
+    assert "抱歉" in reply["messages"][0]["text"]
+    assert {b["payload"] for b in reply["messages"][0]["buttons"]} == {"/affirm", "/deny"}
+    assert reply["turn"]["outcome"] == "answer"
+    assert reply["turn"]["service_id"] == "hpf-withdraw-rent"
+    assert reply["turn"]["section"] == "materials"
+    assert "所需材料" in reply["messages"][1]["text"]
+    # The offer still stands: "yes" queues for a person.
+    yes = send(live, sender, "/affirm")
+    assert yes["turn"]["handoff"] == "queued"
+    send(live, sender, "/leave_queue")
