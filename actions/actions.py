@@ -45,6 +45,16 @@ _ANGRY = re.compile(
 )
 
 
+_CLAUSES = re.compile(r"[，,。.！!？?；;…\s]+")
+
+
+def _without_complaint(text: str) -> str:
+    """The question in a message, without its angry clauses (they name no service and only
+    lower the search's confidence); the whole text when nothing else is left."""
+    kept = [part for part in _CLAUSES.split(text) if part and not _ANGRY.search(part.lower())]
+    return "，".join(kept) or text
+
+
 def _context(tracker: Tracker) -> Context:
     return Context(
         service_id=tracker.get_slot(c.SLOT_SERVICE),
@@ -59,7 +69,7 @@ def _decide(tracker: Tracker, *, strict: bool) -> tuple[GuideService, Decision]:
     service = GuideService(get_kb())
     try:
         decision = service.decide(
-            tracker.latest_message.get("text") or "",
+            _without_complaint(tracker.latest_message.get("text") or ""),
             _context(tracker),
             service_hint=_entity(tracker, c.ENTITY_SERVICE),
             section_hint=_entity(tracker, c.ENTITY_SECTION),
