@@ -135,6 +135,12 @@ class ActionAnswerGuide(Action):
         return events
 
 
+def _hand_off(dispatcher: CollectingDispatcher) -> None:
+    """Tell the user a person is coming; the gateway queues on the handoff outcome."""
+    dispatcher.utter_message(response="utter_handoff")
+    dispatcher.utter_message(json_message={c.TURN_KEY: {"outcome": c.OUTCOME_HANDOFF}})
+
+
 class ActionHandoff(Action):
     """The user asked for a person."""
 
@@ -143,8 +149,7 @@ class ActionHandoff(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
-        dispatcher.utter_message(response="utter_handoff")
-        dispatcher.utter_message(json_message={c.TURN_KEY: {"outcome": c.OUTCOME_HANDOFF}})
+        _hand_off(dispatcher)
         return []
 
 
@@ -177,8 +182,7 @@ class ActionAffirm(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
         if tracker.get_slot(c.SLOT_HANDOFF_OFFERED):
-            dispatcher.utter_message(response="utter_handoff")
-            dispatcher.utter_message(json_message={c.TURN_KEY: {"outcome": c.OUTCOME_HANDOFF}})
+            _hand_off(dispatcher)
             return [SlotSet(c.SLOT_HANDOFF_OFFERED, False), SlotSet(c.SLOT_MISSES, 0.0)]
         dispatcher.utter_message(text="好的。还有什么可以帮您？")
         dispatcher.utter_message(json_message={c.TURN_KEY: {"outcome": c.OUTCOME_SMALLTALK}})

@@ -134,8 +134,7 @@ class GuideService:
         verdict = decide(candidates)
         top = candidates[0] if candidates else None
         # The section cue is read with the likely service's own names taken out.
-        focus = self.kb.get(top.service_id) if top else None
-        names = [focus.title, *focus.aliases] if focus else []
+        names = self._names(top.service_id) if top else []
         section = section_hint or detect_section(text, names)
 
         follow_up = bool(ctx.service_id) and section is not None and not correcting and not strict

@@ -34,7 +34,7 @@ if str(ROOT) not in sys.path:
 
 import httpx  # noqa: E402
 
-from benchmarks.report import DOC, latency_row, write_section  # noqa: E402
+from benchmarks.report import latency_row, latency_table, publish  # noqa: E402
 from tests.dog_guide import dog_license_sections  # noqa: E402
 from tools.stack import MODELS, Ports, Stack, training_fingerprint  # noqa: E402
 
@@ -163,15 +163,10 @@ def main() -> None:
         "segmentation dictionary, so every guide's text is re-tokenised first (~1 s). A deleted guide "
         "stops being answered at once; the retrain follows.",
         "",
-        "| write | samples | p50 (ms) | p95 (ms) | max (ms) |",
-        "| --- | ---: | ---: | ---: | ---: |",
-        *rows,
+        *latency_table("write", rows),
         "",
     ])
-    print(section)
-    if not args.no_write:
-        write_section(section)
-        print(f"updated {DOC}", file=sys.stderr)
+    publish(section, write=not args.no_write)
 
 
 if __name__ == "__main__":

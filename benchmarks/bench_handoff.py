@@ -34,7 +34,7 @@ import httpx  # noqa: E402
 import redis.asyncio as aioredis  # noqa: E402
 import websockets  # noqa: E402
 
-from benchmarks.report import DOC, latency_row, write_section  # noqa: E402
+from benchmarks.report import latency_row, latency_table, publish  # noqa: E402
 from connectors.gateway.auth import Accounts  # noqa: E402
 from tools.stack import MODELS, Ports, Stack, training_fingerprint  # noqa: E402
 
@@ -183,15 +183,10 @@ def main() -> None:
         "*agent → user* "
         f"until the plain API channel shows it (polled every {POLL_S * 1000:.0f} ms).",
         "",
-        "| path | samples | p50 (ms) | p95 (ms) | max (ms) |",
-        "| --- | ---: | ---: | ---: | ---: |",
-        *rows,
+        *latency_table("path", rows),
         "",
     ])
-    print(section)
-    if not args.no_write:
-        write_section(section)
-        print(f"updated {DOC}", file=sys.stderr)
+    publish(section, write=not args.no_write)
 
 
 if __name__ == "__main__":

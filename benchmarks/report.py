@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,3 +33,17 @@ def write_section(section: str, doc: Path = DOC) -> None:
         text = text.rstrip("\n") + "\n\n" + section
     doc.parent.mkdir(parents=True, exist_ok=True)
     doc.write_text(text.rstrip("\n") + "\n", "utf-8")
+
+
+def latency_table(first_column: str, rows: list[str]) -> list[str]:
+    """The header lines of a latency table (as latency_row writes rows) followed by the rows."""
+    return [f"| {first_column} | samples | p50 (ms) | p95 (ms) | max (ms) |",
+            "| --- | ---: | ---: | ---: | ---: |", *rows]
+
+
+def publish(section: str, write: bool, doc: Path = DOC) -> None:
+    """Print a benchmark's section and, when asked, put it into docs/benchmarks.md."""
+    print(section)
+    if write:
+        write_section(section, doc)
+        print(f"updated {doc}", file=sys.stderr)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 
 from fastapi import FastAPI, Request
@@ -69,11 +68,3 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(500, "internal_error",
                               "服务内部错误，请稍后再试 / Internal error, please retry.")
 
-
-def json_error_text(body: bytes) -> str | None:
-    """None when body parses as JSON, else the parser's complaint."""
-    try:
-        json.loads(body)
-    except ValueError as exc:
-        return str(exc)
-    return None
