@@ -1,17 +1,25 @@
-"""Names of intents, slots, actions and turn fields, shared with bot/domain.yml."""
+"""Names of intents, slots and actions, shared with bot/domain.yml (turn names: contract.turn)."""
 
 from __future__ import annotations
 
 from typing import Final
 
+from contract.turn import INTENT_ASK_HUMAN as INTENT_ASK_HUMAN  # re-exported
+
 # intents
 INTENT_ASK_GUIDE: Final = "ask_guide"
 INTENT_OUT_OF_SCOPE: Final = "out_of_scope"
 INTENT_NLU_FALLBACK: Final = "nlu_fallback"
-INTENT_ASK_HUMAN: Final = "ask_human"
 INTENT_AFFIRM: Final = "affirm"
 INTENT_DENY: Final = "deny"
 INTENT_COMPLAIN: Final = "complain"
+# Small talk intents and the response each is answered with.
+SMALLTALK_RESPONSES: Final = {
+    "greet": "utter_greet",
+    "goodbye": "utter_goodbye",
+    "thank": "utter_thank",
+    "bot_challenge": "utter_iamabot",
+}
 
 # slots
 SLOT_SERVICE: Final = "service_id"
@@ -32,12 +40,4 @@ ACTION_ANSWER_GUIDE: Final = "action_answer_guide"
 ACTION_HANDOFF: Final = "action_handoff"
 ACTION_AFFIRM: Final = "action_affirm"
 ACTION_DENY: Final = "action_deny"
-ACTION_OFFER_HANDOFF: Final = "action_offer_handoff"
-
-# turn block (see ../shared/CONTRACT.md); sent to the gateway as a custom message {"turn": {...}}
-TURN_KEY: Final = "turn"
-OUTCOME_ANSWER: Final = "answer"
-OUTCOME_CLARIFY: Final = "clarify"
-OUTCOME_OUT_OF_SCOPE: Final = "out_of_scope"
-OUTCOME_HANDOFF: Final = "handoff"
-OUTCOME_SMALLTALK: Final = "smalltalk"
+ACTION_SMALLTALK: Final = "action_smalltalk"

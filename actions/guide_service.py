@@ -1,7 +1,7 @@
 """Deciding how to answer a guide question: answer a section, ask which service, or say no.
 
-Kept free of Rasa types so it can be tested directly; actions.actions turns the decision into
-messages and slot events.
+Kept free of Rasa types so it can be tested directly; actions.actions turns the reply into
+messages, slot events and the turn block.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Final
 
+from contract.turn import ANSWER, ASK_HUMAN, CLARIFY, OUT_OF_SCOPE, Outcome, guide_payload
 from knowledge_base.constants import SECTION_TITLES, SECTIONS
 from knowledge_base.engine import Candidate, KnowledgeBase, decide
 from knowledge_base.normalize import normalize
@@ -36,8 +37,10 @@ class Context:
 
 
 @dataclass
-class Decision:
-    outcome: str  # answer | clarify | out_of_scope
+class Reply:
+    """What the bot says to a guide question, and what it decided."""
+
+    outcome: Outcome  # answer | clarify | out_of_scope
     service_id: str | None = None
     section: str | None = None
     confidence: float = 0.0
@@ -45,15 +48,6 @@ class Decision:
     text: str = ""
     buttons: list[dict[str, str]] = field(default_factory=list)
     card: dict[str, object] | None = None
-
-
-def guide_payload(service_id: str, section: str | None = None) -> str:
-    """A button payload that asks for one service (and section) without NLU."""
-    entities = {"service_id": service_id}
-    if section:
-        entities["section"] = section
-    inner = ", ".join(f'"{k}": "{v}"' for k, v in entities.items())
-    return "/ask_guide{" + inner + "}"
 
 
 def _shorten(text: str, limit: int = MAX_ANSWER_CHARS) -> str:
@@ -72,7 +66,7 @@ class GuideService:
         warm_up()  # train the section classifier at load time, not on a user's first question
 
     def answer(self, service_id: str, section: str, confidence: float,
-               candidates: list[Candidate]) -> Decision:
+               candidates: list[Candidate]) -> Reply:
         guide = self.kb.get(service_id)
         if guide is None:
             return self.out_of_scope(candidates)
@@ -90,35 +84,35 @@ class GuideService:
             "section": section,
             "sections": {s: SECTION_TITLES[s] for s in SECTIONS},
         }
-        return Decision("answer", service_id, section, confidence, candidates, text, buttons, card)
+        return Reply(ANSWER, service_id, section, confidence, candidates, text, buttons, card)
 
-    def clarify(self, choices: list[Candidate], section: str | None) -> Decision:
+    def clarify(self, choices: list[Candidate], section: str | None) -> Reply:
         buttons = [
             {"title": c.title, "payload": guide_payload(c.service_id, section)} for c in choices
         ]
-        buttons.append({"title": "都不是，转人工", "payload": "/ask_human"})
+        buttons.append({"title": "都不是，转人工", "payload": ASK_HUMAN})
         text = "您想咨询的是下面哪一项？请点选："
-        return Decision("clarify", None, None, choices[0].score if choices else 0.0, choices,
+        return Reply(CLARIFY, None, None, choices[0].score if choices else 0.0, choices,
                         text, buttons)
 
-    def unavailable(self) -> Decision:
+    def unavailable(self) -> Reply:
         """The reply when the knowledge base cannot be searched right now."""
         text = ("抱歉，办事指南查询暂时不可用。您可以稍后再问，或者转人工客服（店小二），"
                 "也可以拨打 12345 市民服务热线。")
-        return Decision("out_of_scope", None, None, 0.0, [], text,
-                        [{"title": "转人工客服", "payload": "/ask_human"}])
+        return Reply(OUT_OF_SCOPE, None, None, 0.0, [], text,
+                        [{"title": "转人工客服", "payload": ASK_HUMAN}])
 
-    def out_of_scope(self, candidates: list[Candidate]) -> Decision:
+    def out_of_scope(self, candidates: list[Candidate]) -> Reply:
         text = (
             "抱歉，这个问题我暂时没有找到对应的办事指南。您可以换个说法再问我，"
             "或者转人工客服（店小二）为您解答，也可以拨打 12345 市民服务热线。"
         )
-        buttons = [{"title": "转人工客服", "payload": "/ask_human"}]
-        return Decision("out_of_scope", None, None,
+        buttons = [{"title": "转人工客服", "payload": ASK_HUMAN}]
+        return Reply(OUT_OF_SCOPE, None, None,
                         candidates[0].score if candidates else 0.0, candidates, text, buttons)
 
     def decide(self, text: str, ctx: Context, *, service_hint: str | None = None,
-               section_hint: str | None = None, strict: bool = False) -> Decision:
+               section_hint: str | None = None, strict: bool = False) -> Reply:
         """Decide the reply to one user message.
 
         service_hint/section_hint come from a button; strict is set when NLU thought the message
@@ -138,7 +132,7 @@ class GuideService:
         section = section_hint or detect_section(text, names)
 
         follow_up = bool(ctx.service_id) and section is not None and not correcting and not strict
-        if verdict.outcome == "answer" and top and (not strict or top.score >= STRICT_ANSWER_MIN):
+        if verdict.outcome == ANSWER and top and (not strict or top.score >= STRICT_ANSWER_MIN):
             # In a conversation, a bare section question ("有效期多久", "how long does it take")
             # stays with the service under discussion unless it names the new service or the
             # match is near-certain: a few generic words must not switch the topic.
@@ -152,7 +146,7 @@ class GuideService:
             names = self._names(ctx.service_id)
             return self.answer(ctx.service_id, detect_section(text, names) or section,
                                FOLLOW_UP_CONFIDENCE, candidates)
-        if verdict.outcome == "clarify" and not strict:
+        if verdict.outcome == CLARIFY and not strict:
             return self.clarify(verdict.candidates, section)
         return self.out_of_scope(candidates)
 

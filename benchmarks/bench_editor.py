@@ -25,6 +25,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +63,10 @@ async def ask(client: httpx.AsyncClient, question: str) -> dict[str, Any]:
                                                 "message": question, "channel": "web"})
     resp.raise_for_status()
     return resp.json()  # type: ignore[no-any-return]
+
+
+def _has(marker: str, reply: dict[str, Any]) -> bool:
+    return marker in text(reply)
 
 
 def text(reply: dict[str, Any]) -> str:
@@ -107,7 +112,7 @@ async def bench(stack: Stack, cycles: int, replaces: int) -> tuple[dict[str, lis
         for batch in range(cycles):
             extra: str | None = None
             body = guide(batch, "养犬登记免费。")
-            timing = await measure(client, lambda b=body: client.put(url, json=b, headers=headers),
+            timing = await measure(client, partial(client.put, url, json=body, headers=headers),
                                    ASK, is_ours, turns)
             results.setdefault("create (new dictionary words)", []).append(timing[1])
             results.setdefault("create: write acknowledged", []).append(timing[0])
@@ -117,12 +122,12 @@ async def bench(stack: Stack, cycles: int, replaces: int) -> tuple[dict[str, lis
                 marker = f"养犬登记收费 {n} 元。"
                 extra = f"养犬登记第{n}次怎么收费" if i % 2 else extra
                 body = guide(batch, marker, extra)
-                timing = await measure(client, lambda b=body: client.put(url, json=b, headers=headers),
-                                       ASK_FEE, lambda r, m=marker: m in text(r), turns)
+                timing = await measure(client, partial(client.put, url, json=body, headers=headers),
+                                       ASK_FEE, partial(_has, marker), turns)
                 kind = "replace (names changed: retrain)" if i % 2 else "replace (section text)"
                 results.setdefault(kind, []).append(timing[1])
                 results.setdefault("replace (either): write acknowledged", []).append(timing[0])
-            timing = await measure(client, lambda: client.delete(url, headers=headers), ASK,
+            timing = await measure(client, partial(client.delete, url, headers=headers), ASK,
                                    lambda r: not is_ours(r), turns)
             results.setdefault("delete", []).append(timing[1])
     return results, turns

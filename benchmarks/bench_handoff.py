@@ -32,7 +32,7 @@ if str(ROOT) not in sys.path:
 
 import httpx  # noqa: E402
 import redis.asyncio as aioredis  # noqa: E402
-import websockets  # noqa: E402
+import websockets.client  # noqa: E402
 
 from benchmarks.report import latency_row, latency_table, publish  # noqa: E402
 from connectors.gateway.auth import Accounts  # noqa: E402
@@ -53,7 +53,7 @@ class Console:
         self.ready = asyncio.Event()
 
     async def run(self) -> None:
-        async with websockets.connect(self.url, max_size=None) as ws:
+        async with websockets.client.connect(self.url, max_size=None) as ws:
             await ws.send(json.dumps({"type": "auth", "token": self.token}))
             async for raw in ws:
                 event = json.loads(raw)

@@ -50,6 +50,7 @@ CANDIDATE_THRESHOLD: Final[float] = 0.1
 """Candidates offered in a clarifying question must reach this confidence (at most 3 shown)."""
 MAX_CLARIFY_OPTIONS: Final[int] = 3
 
+# The guide outcomes of contract.turn.Outcome (the knowledge base does not depend on the contract).
 Outcome = Literal["answer", "clarify", "out_of_scope"]
 
 
@@ -63,27 +64,27 @@ class Candidate:
 
 
 @dataclass(frozen=True)
-class Decision:
-    """What the bot should do with a ranking: candidates are the ones to answer or offer."""
+class Verdict:
+    """What a ranking supports: candidates are the ones to answer or offer."""
 
     outcome: Outcome
     candidates: list[Candidate] = field(default_factory=list)
 
 
-def decide(candidates: Sequence[Candidate]) -> Decision:
+def decide(candidates: Sequence[Candidate]) -> Verdict:
     """answer (one confident, clear winner), clarify (plausible but close or unsure), or out_of_scope.
 
     A confident wrong answer is the worst outcome, so answering needs both a high confidence and a
     clear margin over the runner-up; anything plausible but unsure becomes a question.
     """
     if not candidates or candidates[0].score < CLARIFY_THRESHOLD:
-        return Decision("out_of_scope", [])
+        return Verdict("out_of_scope", [])
     top = candidates[0]
     runner_up = candidates[1].score if len(candidates) > 1 else 0.0
     if top.score >= ANSWER_THRESHOLD and top.score - runner_up > CLARIFY_MARGIN:
-        return Decision("answer", [top])
+        return Verdict("answer", [top])
     options = [c for c in candidates if c.score >= CANDIDATE_THRESHOLD][:MAX_CLARIFY_OPTIONS]
-    return Decision("clarify", options)
+    return Verdict("clarify", options)
 
 
 def _names(guide: Guide) -> tuple[object, ...]:
@@ -122,10 +123,6 @@ class KnowledgeBase:
         result = load_guides(self.guides_dir)
         self.replace_all(result.guides)
         return result
-
-    def rebuild(self) -> LoadResult:
-        """Same as load(): the backend swaps to the new index atomically."""
-        return self.load()
 
     def replace_all(self, guides: Sequence[Guide]) -> None:
         """Use exactly these guides (e.g. from an import or a test)."""
@@ -203,7 +200,7 @@ class KnowledgeBase:
         ranked = sorted(zip(ids, confidences.tolist(), strict=True), key=lambda p: (-p[1], p[0]))
         return [Candidate(gid, guides[gid].title, round(score, 4)) for gid, score in ranked[:k]]
 
-    def decide(self, query: str) -> Decision:
+    def decide(self, query: str) -> Verdict:
         """rank() then decide()."""
         return decide(self.rank(query))
 

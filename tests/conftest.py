@@ -6,7 +6,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import redis
 
+from tests.redis_server import RedisServer
 from tools.stack import MODELS, Ports, Stack, training_fingerprint
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
@@ -40,3 +42,19 @@ def _keep_logs(run_dir: Path) -> None:
     target.mkdir(parents=True, exist_ok=True)
     for log in run_dir.glob("*.log"):
         (target / log.name).write_bytes(log.read_bytes())
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A throwaway valkey-server for this test session."""
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    server.start(attempts=100)
+    yield server.url
+    server.stop()
+
+
+@pytest.fixture
+def redis_url(redis_server: str) -> str:
+    """The session's Redis, emptied for this test."""
+    redis.Redis.from_url(redis_server).flushall()
+    return redis_server

@@ -2,37 +2,43 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, Response
 
 from connectors.gateway import channels
 from connectors.gateway.errors import error_response, install_error_handlers
+from connectors.gateway.health import name_outage
 from connectors.gateway.logs import configure_logging
 from connectors.gateway.routes import agents, auth, chat, guides, health, kb, wechat, widget
 from connectors.gateway.settings import Settings, get_settings
 from connectors.gateway.state import AppState
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """A ready-to-serve gateway; clients connect lazily on first use."""
+def create_app(settings: Settings | None = None,
+               make_state: Callable[[Settings], AppState] = AppState.create) -> FastAPI:
+    """A ready-to-serve gateway; clients connect lazily on first use.
+
+    `make_state` builds everything the app holds (tests pass one with their own clients).
+    """
     settings = settings or get_settings()
     configure_logging(settings.log_level)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.xs = AppState.create(settings)
-        await channels.startup(app)
-        await app.state.xs.handoff.start(settings)  # first admin account (handoff/wiring.py)
+        state = make_state(settings)
+        state.outbox.register("widget", socketio.push)
+        app.state.xs = state
+        await state.handoff.start(settings)  # first admin account (handoff/wiring.py)
         try:
             yield
         finally:
-            await channels.shutdown(app)
-            await app.state.xs.close()
+            await state.close()
 
     app = FastAPI(title="小申 gateway", version="0.1.0", lifespan=lifespan)
-    install_error_handlers(app)
+    socketio = channels.install(app, settings)  # socket.io at /socket.io/
+    install_error_handlers(app, name_outage)
 
     @app.middleware("http")
     async def limit_body(request: Request, call_next):  # type: ignore[no-untyped-def]
@@ -57,5 +63,4 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(agents.user_router)
     app.include_router(agents.console_router)  # the agents' console page at /agents
     app.include_router(kb.router)  # knowledge editors: /api/kb/*
-    channels.install(app, settings)  # socket.io at /socket.io/
     return app

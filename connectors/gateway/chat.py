@@ -1,49 +1,45 @@
-"""One chat turn for any channel: forward to Rasa, shape the messages, build the turn block."""
+"""One chat turn for any channel: check the input, forward to Rasa, relay the action's turn block.
+
+Every channel (the chat API, the widget's socket.io, WeChat) calls `ChatService.turn`; the input
+rules, the per-conversation lock across processes and the transcript live here and nowhere else.
+"""
 
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol
+from dataclasses import dataclass, field
+from typing import Any, Final, Protocol
 
-from pydantic import BaseModel, Field
-from redis.exceptions import RedisError
+from redis.asyncio.client import Pipeline
+from redis.exceptions import LockError, RedisError
 
-from connectors.gateway.conversations import ConversationStore, Entry, Role
-from connectors.gateway.rasa_client import RasaClient, UpstreamError
+from connectors.gateway.conversations import ConversationStore, Entry, Role, new_entry
+from connectors.gateway.errors import ApiError, UpstreamError
+from connectors.gateway.rasa_client import RasaClient
+from contract.turn import TURN_KEY, BotMessage, Button, ChatReply, Turn
 
 log = logging.getLogger("xiaoshen.turn")
 
-SMALLTALK_INTENTS = frozenset({"greet", "goodbye", "thank", "bot_challenge"})
-HANDOFF_INTENTS = frozenset({"ask_human"})
+# Control characters other than tab and newline are dropped from user text (they are never typed,
+# and some break logs or terminals); what is left must be non-empty and within the length limit.
+_CONTROL: Final = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+LOCK_POLL_S: Final = 0.01
 
 
-class Button(BaseModel):
-    title: str
-    payload: str
-
-
-class BotMessage(BaseModel):
-    text: str | None = None
-    buttons: list[Button] = Field(default_factory=list)
-    custom: dict[str, Any] = Field(default_factory=dict)
-
-
-class Turn(BaseModel):
-    outcome: str
-    service_id: str | None = None
-    section: str | None = None
-    candidates: list[str] = Field(default_factory=list)
-    intent: str | None = None
-    confidence: float = 0.0
-    handoff: str = "none"
-
-
-class ChatReply(BaseModel):
-    sender_id: str
-    messages: list[BotMessage]
-    turn: Turn
+def clean_message(text: Any, limit: int) -> str:
+    """The user's text as a turn takes it, or a 422 ApiError saying what is wrong with it."""
+    if not isinstance(text, str):
+        raise ApiError(422, "invalid_request", "消息必须是文本 / The message must be text.")
+    cleaned = _CONTROL.sub("", text).strip()
+    if not cleaned:
+        raise ApiError(422, "empty_message", "消息不能为空 / The message is empty.")
+    if len(cleaned) > limit:
+        raise ApiError(422, "message_too_long",
+                       f"消息过长，最多 {limit} 个字符 / The message is longer than {limit} characters.")
+    return cleaned
 
 
 def shape_messages(raw: list[dict[str, Any]]) -> tuple[list[BotMessage], dict[str, Any]]:
@@ -56,8 +52,8 @@ def shape_messages(raw: list[dict[str, Any]]) -> tuple[list[BotMessage], dict[st
     turn: dict[str, Any] = {}
     for item in raw:
         custom = dict(item.get("custom") or {})
-        if "turn" in custom:
-            turn = dict(custom.pop("turn") or {})
+        if TURN_KEY in custom:
+            turn = dict(custom.pop(TURN_KEY) or {})
         text = item.get("text")
         buttons = [Button(title=str(b.get("title", "")), payload=str(b.get("payload", "")))
                    for b in item.get("buttons") or []]
@@ -71,39 +67,38 @@ def shape_messages(raw: list[dict[str, Any]]) -> tuple[list[BotMessage], dict[st
     return messages, turn
 
 
-def build_turn(action_turn: dict[str, Any], parse: dict[str, Any]) -> Turn:
-    """The contract's turn block from the action's report and Rasa's NLU parse."""
-    intent = (parse.get("intent") or {}).get("name")
-    nlu_conf = float((parse.get("intent") or {}).get("confidence") or 0.0)
-    outcome = action_turn.get("outcome")
-    if outcome is None:
-        if intent in SMALLTALK_INTENTS:
-            outcome = "smalltalk"
-        elif intent in HANDOFF_INTENTS:
-            outcome = "handoff"
-        else:
-            outcome = "out_of_scope"
-    answered = outcome in ("answer", "declaration")
-    return Turn(
-        outcome=outcome,
-        service_id=action_turn.get("service_id") if answered else None,
-        section=action_turn.get("section") if answered else None,
-        candidates=list(action_turn.get("candidates") or []),
-        intent=intent,
-        confidence=float(action_turn.get("confidence", nlu_conf)),
-        handoff=str(action_turn.get("handoff") or "none"),
-    )
+@dataclass
+class TurnContext:
+    """One user message on its way through a turn (what hooks see)."""
+
+    sender_id: str
+    text: str
+    channel: str
+    entry: Entry  # the user's message as stored, with its seq
+    prefetched: list[Any] = field(default_factory=list)  # results of the hook's prefetch()
 
 
 class TurnHook(Protocol):
     """Something that may take over a turn (handoff: an agent holds the conversation) or act on
     the bot's reply (handoff: the user asked for a person and is queued)."""
 
-    async def before_turn(self, sender_id: str, text: str, channel: str) -> ChatReply | None:
+    def prefetch(self, pipe: Pipeline, sender_id: str) -> int:
+        """Queue the reads this hook needs on the turn's first round trip; how many commands."""
+
+    async def before_turn(self, ctx: TurnContext) -> ChatReply | None:
         """A reply that replaces the bot's, or None to let the bot answer."""
 
-    async def after_turn(self, sender_id: str, text: str, channel: str, reply: ChatReply) -> ChatReply:
+    async def after_turn(self, ctx: TurnContext, reply: ChatReply) -> ChatReply:
         """The reply to send, possibly changed."""
+
+
+@dataclass
+class Turned:
+    """A finished turn: the reply, and the transcript entries it stored (user's first)."""
+
+    reply: ChatReply
+    user: Entry
+    bot: list[Entry]
 
 
 Pusher = Callable[[str, Entry], Awaitable[None]]
@@ -127,82 +122,105 @@ class Outbox:
                    custom: dict[str, Any] | None = None, author: str | None = None) -> Entry:
         entry = await self.store.append(sender_id, role, text, buttons=buttons, custom=custom,
                                         author=author)
-        channel = (await self.store.meta(sender_id)).get("channel", "")
-        pusher = self._pushers.get(channel)
-        if pusher is not None:
-            try:
-                await pusher(sender_id, entry)
-            except Exception:  # the message is stored; the channel catches up on reconnect
-                log.exception("push failed", extra={"fields": {"sender_id": sender_id, "channel": channel}})
+        await self._push(sender_id, entry)
         return entry
 
     async def signal(self, sender_id: str, custom: dict[str, Any]) -> None:
         """Push something transient (typing, a queue-position update) without storing it."""
+        entry: Entry = {"seq": 0, "ts": time.time(), "role": "system", "text": None,
+                        "buttons": [], "custom": custom}
+        await self._push(sender_id, entry)
+
+    async def _push(self, sender_id: str, entry: Entry) -> None:
         channel = (await self.store.meta(sender_id)).get("channel", "")
         pusher = self._pushers.get(channel)
-        if pusher is not None:
-            entry: Entry = {"seq": 0, "ts": time.time(), "role": "system", "text": None,
-                            "buttons": [], "custom": custom}
-            try:
-                await pusher(sender_id, entry)
-            except Exception:
-                log.exception("signal failed", extra={"fields": {"sender_id": sender_id}})
+        if pusher is None:
+            return
+        try:
+            await pusher(sender_id, entry)
+        except Exception:  # the message is stored; the channel catches up on reconnect
+            log.exception("push failed", extra={"fields": {"sender_id": sender_id, "channel": channel}})
 
 
 class ChatService:
-    """Runs turns through Rasa; every channel (web, widget, WeChat) calls this."""
+    """Runs turns through Rasa, one at a time per conversation across every gateway process."""
 
-    def __init__(self, rasa: RasaClient, store: ConversationStore) -> None:
+    def __init__(self, rasa: RasaClient, store: ConversationStore, *, max_message_chars: int,
+                 turn_timeout_s: float, hooks: list[TurnHook] | None = None) -> None:
         self.rasa = rasa
         self.store = store
-        self.hooks: list[TurnHook] = []
+        self.max_message_chars = max_message_chars
+        self.turn_timeout_s = turn_timeout_s
+        self.hooks: list[TurnHook] = list(hooks or [])
 
-    async def turn(self, sender_id: str, message: str, channel: str) -> ChatReply:
+    async def turn(self, sender_id: str, message: Any, channel: str) -> Turned:
         """One user message in, the reply out (from the bot, or from a hook such as handoff).
 
-        Every message is stored in the conversation's transcript, in order. Raises UpstreamError
-        on outages (component "redis" or "rasa").
+        Raises ApiError 422 for a message the rules refuse (nothing is stored then) and
+        UpstreamError on outages (component "redis" or "rasa").
         """
+        text = clean_message(message, self.max_message_chars)
+        redis = self.store.redis
+        # Held at most one Rasa timeout plus margin, so a crashed process cannot block the
+        # conversation for longer; a waiting turn gives up after the same time.
+        lock = redis.lock(f"xs:conv:{sender_id}:turn", timeout=self.turn_timeout_s + 5,
+                          sleep=LOCK_POLL_S, blocking_timeout=self.turn_timeout_s + 5)
         try:
-            await self.store.touch(sender_id, channel)
-            await self.store.append(sender_id, "user", message)
-            reply = None
-            for hook in self.hooks:
-                reply = await hook.before_turn(sender_id, message, channel)
-                if reply is not None:
-                    break
-            if reply is None:
-                reply = await self._bot_turn(sender_id, message, channel)
-                for hook in self.hooks:
-                    reply = await hook.after_turn(sender_id, message, channel, reply)
-            for m in reply.messages:
-                await self.store.append(sender_id, "bot", m.text,
-                                        buttons=[b.model_dump() for b in m.buttons], custom=m.custom)
+            if not await lock.acquire():
+                raise ApiError(503, "conversation_busy",
+                               "上一条消息还在处理中，请稍后再发 / The previous message is still being "
+                               "processed; please retry shortly.")
+            try:
+                return await self._locked_turn(sender_id, text, channel)
+            finally:
+                try:
+                    await lock.release()
+                except LockError:  # expired meanwhile; the next turn may already hold it
+                    log.warning("turn lock expired", extra={"fields": {"sender_id": sender_id}})
         except RedisError as exc:
             raise UpstreamError("redis", f"{type(exc).__name__}: {exc}") from exc
-        return reply
 
-    async def _bot_turn(self, sender_id: str, message: str, channel: str) -> ChatReply:
+    async def _locked_turn(self, sender_id: str, text: str, channel: str) -> Turned:
+        entry = new_entry("user", text)
+        async with self.store.redis.pipeline(transaction=False) as pipe:
+            await self.store.queue_begin(pipe, sender_id, channel, entry)
+            counts = [hook.prefetch(pipe, sender_id) for hook in self.hooks]
+            results = await pipe.execute()
+        ctx = TurnContext(sender_id, text, channel, self.store.begun(entry, results))
+        offset = self.store.BEGIN_RESULTS
+        reply = None
+        for hook, count in zip(self.hooks, counts, strict=True):
+            ctx.prefetched = results[offset:offset + count]
+            offset += count
+            reply = await hook.before_turn(ctx)
+            if reply is not None:
+                break
+        if reply is None:
+            reply = await self._bot_turn(ctx)
+            for hook in self.hooks:
+                reply = await hook.after_turn(ctx, reply)
+        bot = await self.store.append_many(sender_id, [
+            new_entry("bot", m.text, buttons=[b.model_dump() for b in m.buttons], custom=m.custom)
+            for m in reply.messages])
+        return Turned(reply, ctx.entry, bot)
+
+    async def _bot_turn(self, ctx: TurnContext) -> ChatReply:
         started = time.perf_counter()
-        raw = await self.rasa.send(sender_id, message, {"channel": channel})
+        raw = await self.rasa.send(ctx.sender_id, ctx.text, {"channel": ctx.channel})
         if not raw:
             # Every turn of ours says something. Rasa's REST channel answers 200 with no messages
             # when the turn failed inside it (e.g. the Redis lock store is unreachable).
             raise UpstreamError("rasa", "the turn produced no reply")
-        try:
-            parse = (await self.rasa.latest_parse(sender_id))["latest_message"]
-        except UpstreamError:
-            # The reply itself arrived; a missing parse only costs the intent in the turn block.
-            log.warning("tracker unavailable after turn", extra={"fields": {"sender_id": sender_id}})
-            parse = {}
-        messages, action_turn = shape_messages(raw)
-        turn = build_turn(action_turn, parse)
+        messages, block = shape_messages(raw)
+        if not block:
+            log.warning("turn without a turn block", extra={"fields": {"sender_id": ctx.sender_id}})
+        turn = Turn.from_action(block)
         log.info(
             "turn",
             extra={"fields": {
-                "sender_id": sender_id,
-                "channel": channel,
-                "text": message,
+                "sender_id": ctx.sender_id,
+                "channel": ctx.channel,
+                "text": ctx.text,
                 "intent": turn.intent,
                 "confidence": round(turn.confidence, 3),
                 "outcome": turn.outcome,
@@ -212,4 +230,4 @@ class ChatService:
                 "latency_ms": round((time.perf_counter() - started) * 1000, 1),
             }},
         )
-        return ChatReply(sender_id=sender_id, messages=messages, turn=turn)
+        return ChatReply(sender_id=ctx.sender_id, messages=messages, turn=turn)

@@ -1,19 +1,34 @@
-"""The contract's error shape, {"error": {"code", "message"}}, for every 4xx/5xx we send."""
+"""One error hierarchy and one handler table: every 4xx/5xx we send is {"error": {"code", "message"}}.
+
+Raise an `ApiError` (or a subclass) anywhere below a route; `install_error_handlers`, called once by
+the app factory, maps it, FastAPI's own errors and outages of Redis or Rasa to the error shape.
+Messages are Chinese, then English.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from redis.exceptions import RedisError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger(__name__)
 
+_RETRY = "请稍后再试 / please retry shortly."
+UNAVAILABLE_MESSAGES = {
+    "redis": f"会话存储暂时不可用，{_RETRY} Conversation storage (Redis) is unavailable.",
+    "rasa": f"对话引擎暂时不可用，{_RETRY} The dialogue engine (Rasa) is unavailable.",
+    "actions": f"业务服务暂时不可用，{_RETRY} The action server is unavailable.",
+    "knowledge_base": f"知识库暂时不可用，{_RETRY} The knowledge base is unavailable.",
+}
+
 
 class ApiError(Exception):
-    """An error answered with the contract's JSON shape; messages are Chinese then English."""
+    """The base of every error we answer: HTTP status, a stable code and a bilingual message."""
 
     def __init__(self, status: int, code: str, message: str) -> None:
         super().__init__(message)
@@ -22,8 +37,23 @@ class ApiError(Exception):
         self.message = message
 
 
-def error_response(status: int, code: str, message: str) -> JSONResponse:
-    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
+class UpstreamError(ApiError):
+    """A component behind the gateway (redis, rasa, actions, knowledge_base) did not answer: 503."""
+
+    def __init__(self, component: str, detail: str) -> None:
+        super().__init__(503, f"{component}_unavailable",
+                         UNAVAILABLE_MESSAGES.get(component, UNAVAILABLE_MESSAGES["rasa"]))
+        self.component = component
+        self.detail = detail
+
+    def __str__(self) -> str:
+        return f"{self.component}: {self.detail}"
+
+
+def error_response(status: int, code: str, message: str,
+                   headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status,
+                        headers=headers)
 
 
 def _describe(exc: RequestValidationError) -> tuple[int, str, str]:
@@ -38,33 +68,60 @@ def _describe(exc: RequestValidationError) -> tuple[int, str, str]:
             parts.append(f"缺少字段 {loc} / missing field {loc}")
         elif kind in ("string_type", "model_attributes_type", "dict_type", "literal_error"):
             parts.append(f"字段 {loc} 类型或取值错误 / wrong type or value for {loc}")
+        elif kind in ("string_pattern_mismatch", "string_too_short", "string_too_long"):
+            parts.append(f"字段 {loc} 为空或格式不对 / {loc} is empty or malformed")
         else:
             parts.append(f"{loc}: {err.get('msg', 'invalid')}")
     code = "missing_field" if all(e.get("type") == "missing" for e in errors) else "invalid_request"
     return 422, code, "; ".join(parts)
 
 
-def install_error_handlers(app: FastAPI) -> None:
-    """Make validation errors, HTTP errors and crashes all use the error shape."""
+# Which component is really down when a turn failed (Rasa fails when its Redis stores do, say).
+OutageProbe = Callable[[Request, UpstreamError], Awaitable[UpstreamError]]
 
-    @app.exception_handler(ApiError)
-    async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
+
+async def _as_is(_: Request, exc: UpstreamError) -> UpstreamError:
+    return exc
+
+
+def install_error_handlers(app: FastAPI, probe: OutageProbe = _as_is) -> None:
+    """The one handler table: our errors, outages, validation, HTTP errors and crashes."""
+
+    async def api_error(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, ApiError)
         return error_response(exc.status, exc.code, exc.message)
 
-    @app.exception_handler(RequestValidationError)
-    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
-        status, code, message = _describe(exc)
-        return error_response(status, code, message)
+    async def upstream(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, UpstreamError)
+        log.warning("outage: %s", exc)
+        named = await probe(request, exc)
+        return error_response(named.status, named.code, named.message, {"Retry-After": "5"})
 
-    @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def redis_down(request: Request, exc: Exception) -> JSONResponse:
+        return await upstream(request, UpstreamError("redis", f"{type(exc).__name__}: {exc}"))
+
+    async def validation(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        return error_response(*_describe(exc))
+
+    async def http(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StarletteHTTPException)
         codes = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized"}
-        code = codes.get(exc.status_code, "http_error")
-        return error_response(exc.status_code, code, str(exc.detail))
+        return error_response(exc.status_code, codes.get(exc.status_code, "http_error"), str(exc.detail))
 
-    @app.exception_handler(Exception)
-    async def _crash(_: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error")
+    async def crash(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error", exc_info=exc)
         return error_response(500, "internal_error",
                               "服务内部错误，请稍后再试 / Internal error, please retry.")
+
+    table: dict[type[Exception], Callable[[Request, Exception], Awaitable[JSONResponse]]] = {
+        UpstreamError: upstream,
+        ApiError: api_error,
+        RedisError: redis_down,
+        RequestValidationError: validation,
+        StarletteHTTPException: http,
+        Exception: crash,
+    }
+    for kind, handler in table.items():
+        app.add_exception_handler(kind, handler)
 

@@ -4,20 +4,12 @@ from __future__ import annotations
 
 import asyncio
 
-from connectors.gateway.errors import ApiError
-from connectors.gateway.rasa_client import UpstreamError
+from fastapi import Request
+
+from connectors.gateway.errors import UpstreamError
 from connectors.gateway.state import AppState
 
 COMPONENTS = ("rasa", "actions", "knowledge_base", "redis")
-_RETRY = "请稍后再试 / please retry shortly."
-_MESSAGES = {
-    "redis": f"会话存储暂时不可用，{_RETRY} Conversation storage (Redis) is unavailable.",
-    "rasa": f"对话引擎暂时不可用，{_RETRY} The dialogue engine (Rasa) is unavailable.",
-    "actions": f"业务服务暂时不可用，{_RETRY} The action server is unavailable.",
-    "knowledge_base": f"知识库暂时不可用，{_RETRY} The knowledge base is unavailable.",
-}
-
-
 async def _redis(state: AppState) -> str:
     try:
         return "ok" if await state.redis.ping() else "error"
@@ -48,9 +40,9 @@ async def check_components(state: AppState) -> dict[str, str]:
     return dict(zip(COMPONENTS, results, strict=True))
 
 
-async def outage_error(state: AppState, exc: UpstreamError) -> ApiError:
-    """The 503 for a failed turn, naming the component that is really down."""
+async def name_outage(request: Request, exc: UpstreamError) -> UpstreamError:
+    """The 503 for a failed request, naming the component that is really down."""
+    state: AppState = request.app.state.xs
     components = await check_components(state)
     failing = [name for name in ("redis", "actions", "knowledge_base", "rasa") if components[name] != "ok"]
-    name = failing[0] if failing else exc.component
-    return ApiError(503, f"{name}_unavailable", _MESSAGES.get(name, _MESSAGES["rasa"]))
+    return UpstreamError(failing[0], exc.detail) if failing else exc

@@ -3,18 +3,10 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
 
 import httpx
 
-
-class UpstreamError(Exception):
-    """A component behind the gateway did not answer properly."""
-
-    def __init__(self, component: str, detail: str) -> None:
-        super().__init__(f"{component}: {detail}")
-        self.component = component
-        self.detail = detail
+from connectors.gateway.errors import UpstreamError
 
 
 class RasaClient:
@@ -44,23 +36,6 @@ class RasaClient:
         resp = await self._request("POST", "/webhooks/rest/webhook", json=body)
         data = resp.json()
         return data if isinstance(data, list) else []
-
-    async def latest_parse(self, sender_id: str) -> dict[str, Any]:
-        """The NLU parse of the conversation's latest user message, and its slots."""
-        resp = await self._request(
-            "GET", f"/conversations/{quote(sender_id, safe='')}/tracker",
-            params={"include_events": "NONE"},
-        )
-        data = resp.json()
-        return {"latest_message": data.get("latest_message") or {}, "slots": data.get("slots") or {}}
-
-    async def events(self, sender_id: str) -> list[dict[str, Any]]:
-        """Every event of the conversation (used for transcripts and tests)."""
-        resp = await self._request(
-            "GET", f"/conversations/{quote(sender_id, safe='')}/tracker",
-            params={"include_events": "ALL"},
-        )
-        return list(resp.json().get("events") or [])
 
     async def ping(self) -> bool:
         """True when the server answers and has a model loaded."""

@@ -1,8 +1,8 @@
-"""Long-lived clients owned by the app (created at start-up, closed at shutdown)."""
+"""Everything the gateway holds, built by one factory; each client can be passed in (tests)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpx
 import redis.asyncio as aioredis
@@ -12,6 +12,14 @@ from connectors.gateway.conversations import ConversationStore
 from connectors.gateway.handoff.wiring import Handoff
 from connectors.gateway.rasa_client import RasaClient
 from connectors.gateway.settings import Settings
+from connectors.gateway.wechat.service import WeChatService
+
+
+def redis_client(settings: Settings) -> aioredis.Redis:
+    """Short timeouts: an outage must become a 503 quickly, never a hung request."""
+    return aioredis.Redis.from_url(
+        settings.redis_url, socket_connect_timeout=2, socket_timeout=5, decode_responses=True
+    )
 
 
 @dataclass
@@ -24,21 +32,27 @@ class AppState:
     chat: ChatService
     outbox: Outbox
     handoff: Handoff  # accounts, the handoff queue and its turn hook (connectors/gateway/handoff/)
+    wechat: WeChatService = field(init=False)
 
     @classmethod
-    def create(cls, settings: Settings) -> AppState:
-        rasa = RasaClient(settings.rasa_url, settings.rasa_token, settings.rasa_timeout_s)
-        # Short timeouts: an outage must become a 503 quickly, never a hung request.
-        redis = aioredis.Redis.from_url(
-            settings.redis_url, socket_connect_timeout=2, socket_timeout=5, decode_responses=True
-        )
-        http = httpx.AsyncClient(timeout=settings.health_timeout_s)
+    def create(cls, settings: Settings, *, redis: aioredis.Redis | None = None,
+               rasa: RasaClient | None = None, http: httpx.AsyncClient | None = None) -> AppState:
+        """Wire every part from settings; any client given is used instead of a new one."""
+        rasa = rasa or RasaClient(settings.rasa_url, settings.rasa_token, settings.rasa_timeout_s)
+        redis = redis or redis_client(settings)
+        http = http or httpx.AsyncClient(timeout=settings.health_timeout_s)
         store = ConversationStore(redis)
-        chat, outbox = ChatService(rasa, store), Outbox(store)
-        handoff = Handoff.build(settings, redis, store, outbox, chat)
-        return cls(settings, rasa, redis, http, store, chat, outbox, handoff)
+        outbox = Outbox(store)
+        handoff = Handoff.build(settings, redis, store, outbox)
+        chat = ChatService(rasa, store, max_message_chars=settings.max_message_chars,
+                           turn_timeout_s=settings.rasa_timeout_s, hooks=[handoff.hook])
+        state = cls(settings, rasa, redis, http, store, chat, outbox, handoff)
+        state.wechat = WeChatService(state)
+        outbox.register("wechat", state.wechat.push)
+        return state
 
     async def close(self) -> None:
+        await self.wechat.close()
         await self.handoff.close()
         await self.rasa.close()
         await self.http.aclose()

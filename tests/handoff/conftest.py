@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import redis
 import redis.asyncio as aioredis
 from fastapi.testclient import TestClient
 
@@ -20,7 +19,8 @@ from connectors.gateway.app import create_app
 from connectors.gateway.auth import Accounts
 from connectors.gateway.handoff.hours import ServiceHours
 from connectors.gateway.settings import Settings
-from tests.redis_server import RedisServer
+from connectors.gateway.state import AppState
+from contract.turn import turn_block
 
 ADMIN = ("admin", "admin-secret-123")
 PASSWORD = "agent-pass-123"
@@ -38,15 +38,11 @@ class ScriptedRasa:
         self.calls.append((sender_id, message))
         if any(word in message for word in self.HUMAN):
             return [{"text": "好的，正在为您转接人工客服（店小二），请稍候。"},
-                    {"custom": {"turn": {"outcome": "handoff"}}}]
+                    {"custom": {"turn": turn_block("handoff", intent="ask_human", confidence=0.95)}}]
         return [{"text": f"小申的回答：{message}"},
-                {"custom": {"turn": {"outcome": "answer", "service_id": "ent-setup", "section": "overview",
-                                     "candidates": ["ent-setup"], "confidence": 0.9}}}]
-
-    async def latest_parse(self, sender_id: str) -> dict[str, Any]:
-        last = next((m for s, m in reversed(self.calls) if s == sender_id), "")
-        intent = "ask_human" if any(w in last for w in self.HUMAN) else "ask_guide"
-        return {"latest_message": {"intent": {"name": intent, "confidence": 0.95}}, "slots": {}}
+                {"custom": {"turn": turn_block("answer", intent="ask_guide", confidence=0.9,
+                                               service_id="ent-setup", section="overview",
+                                               candidates=["ent-setup"])}}]
 
     async def ping(self) -> bool:
         return True
@@ -56,22 +52,6 @@ class ScriptedRasa:
 
     def bot_calls(self, sender_id: str) -> list[str]:
         return [m for s, m in self.calls if s == sender_id]
-
-
-@pytest.fixture(scope="session")
-def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A throwaway valkey-server for this test session."""
-    server = RedisServer(tmp_path_factory.mktemp("redis"))
-    server.start(attempts=100)
-    yield server.url
-    server.stop()
-
-
-@pytest.fixture
-def redis_url(redis_server: str) -> str:
-    """The session's Redis, emptied for this test."""
-    redis.Redis.from_url(redis_server).flushall()
-    return redis_server
 
 
 @pytest.fixture
@@ -135,13 +115,16 @@ def make_gateway(settings: Settings) -> Iterator[Callable[[], Gateway]]:
     started: list[TestClient] = []
 
     def make() -> Gateway:
-        client = TestClient(create_app(settings))
+        rasa = ScriptedRasa()
+
+        def state(s: Settings) -> AppState:
+            built = AppState.create(s, rasa=rasa)  # type: ignore[arg-type]
+            built.handoff.service.hours = ServiceHours.always()
+            return built
+
+        client = TestClient(create_app(settings, make_state=state))
         client.__enter__()
         started.append(client)
-        rasa = ScriptedRasa()
-        client.app.state.xs.chat.rasa = rasa  # type: ignore[attr-defined]
-        client.app.state.xs.rasa = rasa  # type: ignore[attr-defined]
-        client.app.state.xs.handoff.service.hours = ServiceHours.always()  # type: ignore[attr-defined]
         return Gateway(client, rasa)
 
     yield make

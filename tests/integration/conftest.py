@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -15,7 +15,7 @@ Chat = Callable[[str], dict[str, Any]]
 
 
 @pytest.fixture
-def gateway(stack: Stack) -> httpx.Client:
+def gateway(stack: Stack) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=stack.gateway_url, timeout=60) as client:
         yield client
 

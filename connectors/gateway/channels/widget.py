@@ -15,11 +15,9 @@ python-socketio ≥ 5.10).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 import uuid
-import weakref
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -27,8 +25,9 @@ import socketio
 from fastapi import FastAPI
 from redis.exceptions import RedisError
 
+from connectors.gateway.chat import clean_message
 from connectors.gateway.conversations import Entry
-from connectors.gateway.rasa_client import UpstreamError
+from connectors.gateway.errors import ApiError
 from connectors.gateway.settings import Settings
 
 log = logging.getLogger("xiaoshen.widget")
@@ -97,8 +96,6 @@ class SocketIOChannel:
             max_http_buffer_size=settings.max_body_bytes,
         )
         self.asgi = socketio.ASGIApp(self.sio, socketio_path=SOCKETIO_PATH)
-        # One turn at a time per session, in arrival order (two tabs, a resend after reconnect).
-        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self.sio.on("session_request", self.session_request)
         self.sio.on("user_uttered", self.user_uttered)
         self.sio.on("xs_history", self.history)
@@ -106,13 +103,6 @@ class SocketIOChannel:
     @property
     def state(self) -> Any:
         return self.app.state.xs
-
-    def _lock(self, session_id: str) -> asyncio.Lock:
-        lock = self._locks.get(session_id)
-        if lock is None:
-            lock = asyncio.Lock()
-            self._locks[session_id] = lock
-        return lock
 
     async def _join(self, sid: str, session_id: str) -> None:
         await self.sio.save_session(sid, {"session_id": session_id})
@@ -138,23 +128,18 @@ class SocketIOChannel:
     async def user_uttered(self, sid: str, data: Any = None) -> dict[str, Any]:
         if not isinstance(data, dict):
             return _error("invalid_request", "消息格式错误 / The message must be an object.")
-        message = data.get("message")
-        text = message.replace("\x00", "").strip() if isinstance(message, str) else ""
-        if not text:
-            return _error("empty_message", "消息不能为空 / The message is empty.")
-        limit = self.settings.max_message_chars
-        if len(text) > limit:
-            await self.sio.emit("bot_uttered", {"text": f"消息过长，请控制在 {limit} 字以内。"}, to=sid)
-            return _error(
-                "message_too_long", f"消息过长，最多 {limit} 个字符 / Longer than {limit} characters."
-            )
+        try:
+            text = clean_message(data.get("message"), self.settings.max_message_chars)
+        except ApiError as exc:
+            if exc.code == "message_too_long":  # rasa-webchat shows no acknowledgement errors
+                await self.sio.emit("bot_uttered", {"text": exc.message}, to=sid)
+            return _error(exc.code, exc.message)
         session_id = await self._session_of(sid, data)
         if session_id is None:
             return _error("no_session", "请先建立会话 / Send session_request first.")
         client_id = data.get("client_id")
         client_id = client_id if isinstance(client_id, str) and _CLIENT_ID.match(client_id) else None
-        async with self._lock(session_id):
-            return await self._turn(sid, session_id, text, client_id)
+        return await self._turn(sid, session_id, text, client_id)
 
     async def _turn(self, sid: str, session_id: str, text: str, client_id: str | None) -> dict[str, Any]:
         state = self.state
@@ -165,14 +150,12 @@ class SocketIOChannel:
                     # A resend of a message already handled: its reply is in the transcript.
                     seen = int(await state.redis.get(dedupe_key) or 0)
                     return {"ok": True, "seq": seen or None, "duplicate": True}
-            before = await state.store.last_seq(session_id)
             await self.signal(session_id, {"typing": {"who": "bot", "on": True}})
             try:
-                await state.chat.turn(session_id, text, CHANNEL)
+                turned = await state.chat.turn(session_id, text, CHANNEL)
             finally:
                 await self.signal(session_id, {"typing": {"who": "bot", "on": False}})
-            entries = await state.store.history(session_id, after=before)
-        except (UpstreamError, RedisError) as exc:
+        except (ApiError, RedisError) as exc:
             log.warning("widget turn failed: %s", exc, extra={"fields": {"sender_id": session_id}})
             if dedupe_key:
                 try:
@@ -183,16 +166,14 @@ class SocketIOChannel:
             return _error(
                 "unavailable", "服务暂时不可用，请稍后再试 / The service is unavailable; retry shortly."
             )
-        user_seq = next((int(e["seq"]) for e in entries if e.get("role") == "user"), None)
-        if dedupe_key and user_seq:
+        user_seq = int(turned.user["seq"])
+        if dedupe_key:
             await state.redis.set(dedupe_key, str(user_seq), ex=CLIENT_ID_TTL_S)
-        # The turn's own messages; agent or system messages in between were pushed by the Outbox.
-        for entry in entries:
-            if entry.get("role") == "bot":
-                await self.emit_entry(session_id, entry)
-            elif entry.get("role") == "user" and int(entry["seq"]) == user_seq:
-                # Other tabs of the session show what was asked (rasa-webchat does not know the event).
-                await self.sio.emit("xs_message", dict(entry), room=session_id)
+        # Other tabs of the session show what was asked (rasa-webchat does not know the event);
+        # agent or system messages in between were pushed by the Outbox.
+        await self.sio.emit("xs_message", dict(turned.user), room=session_id)
+        for entry in turned.bot:
+            await self.emit_entry(session_id, entry)
         return {"ok": True, "seq": user_seq}
 
     async def history(self, sid: str, data: Any = None) -> dict[str, Any]:

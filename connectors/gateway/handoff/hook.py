@@ -14,11 +14,24 @@ import re
 import time
 from typing import Any
 
-from connectors.gateway.chat import BotMessage, Button, ChatReply, Turn
-from connectors.gateway.conversations import Entry
+from redis.asyncio.client import Pipeline
+
+from connectors.gateway.chat import TurnContext
 from connectors.gateway.handoff import keys
 from connectors.gateway.handoff.feedback import Feedback
 from connectors.gateway.handoff.service import HandoffService, Place
+from contract.turn import (
+    HANDOFF,
+    HANDOFF_NONE,
+    INTENT_ASK_HUMAN,
+    SMALLTALK,
+    BotMessage,
+    Button,
+    ChatReply,
+    HandoffState,
+    Outcome,
+    Turn,
+)
 
 RECENT = "xs:ho:recent"  # zset sender_id -> last message, for agents picking a live conversation
 RECENT_MAX = 200
@@ -43,7 +56,7 @@ def _minutes(eta_s: int) -> int:
     return max(1, round(eta_s / 60))
 
 
-def _reply(sender_id: str, texts: list[str], *, outcome: str, handoff: str = "none",
+def _reply(sender_id: str, texts: list[str], *, outcome: Outcome, handoff: HandoffState = HANDOFF_NONE,
            buttons: list[Button] | None = None, custom: dict[str, Any] | None = None,
            intent: str | None = None) -> ChatReply:
     messages = [BotMessage(text=t) for t in texts]
@@ -66,25 +79,30 @@ class HandoffHook:
     def __init__(self, service: HandoffService, feedback: Feedback) -> None:
         self.service = service
         self.feedback = feedback
-        self.redis = service.redis
 
-    async def before_turn(self, sender_id: str, text: str, channel: str) -> ChatReply | None:
-        await self.redis.zadd(RECENT, {sender_id: time.time()})
-        await self.redis.zremrangebyrank(RECENT, 0, -RECENT_MAX - 1)
-        conv = await self.service.status(sender_id)
+    def prefetch(self, pipe: Pipeline, sender_id: str) -> int:
+        """Note the conversation as recent and read its handoff status, on the turn's first trip."""
+        pipe.zadd(RECENT, {sender_id: time.time()})
+        pipe.zremrangebyrank(RECENT, 0, -RECENT_MAX - 1)
+        self.service.queue_status(pipe, sender_id)
+        return 3
+
+    async def before_turn(self, ctx: TurnContext) -> ChatReply | None:
+        sender_id, text = ctx.sender_id, ctx.text
+        conv = {str(k): str(v) for k, v in dict(ctx.prefetched[2] or {}).items()}
         status = conv.get("status", "")
         if text.strip() == keys.LEAVE:
             return await self._leave(sender_id, status)
         if status == keys.QUEUED:
-            await self.service.user_message(sender_id, await self._last_entry(sender_id))
+            await self.service.user_message(sender_id, ctx.entry)
             place = await self.service.place(sender_id) or Place(1, 0)
-            return _reply(sender_id, [f"已收到。{queued_text(place)}"], outcome="handoff",
+            return _reply(sender_id, [f"已收到。{queued_text(place)}"], outcome=HANDOFF,
                           handoff=keys.QUEUED, buttons=[_LEAVE_BUTTON],
                           custom={"handoff": place.custom()})
         if status == keys.AGENT:
             # The agent answers; the bot stays silent.
-            await self.service.user_message(sender_id, await self._last_entry(sender_id))
-            return _reply(sender_id, [], outcome="handoff", handoff=keys.AGENT)
+            await self.service.user_message(sender_id, ctx.entry)
+            return _reply(sender_id, [], outcome=HANDOFF, handoff=keys.AGENT)
         if status == keys.MESSAGE:
             return await self._take_message(sender_id, text, conv)
         if status == keys.RATING:
@@ -93,84 +111,84 @@ class HandoffHook:
             return await self._comment(sender_id, text)
         if text.startswith((keys.RATE + "{", keys.SKIP_COMMENT)):
             # A rating button pressed again later: not something for Rasa's NLU.
-            return _reply(sender_id, [ALREADY_RATED], outcome="smalltalk")
+            return _reply(sender_id, [ALREADY_RATED], outcome=SMALLTALK)
         return None
 
-    async def after_turn(self, sender_id: str, text: str, channel: str, reply: ChatReply) -> ChatReply:
-        if reply.turn.outcome != "handoff" or reply.turn.handoff != "none":
+    async def after_turn(self, ctx: TurnContext, reply: ChatReply) -> ChatReply:
+        if reply.turn.outcome != HANDOFF or reply.turn.handoff != HANDOFF_NONE:
             return reply
+        sender_id, channel = ctx.sender_id, ctx.channel
         turn = reply.turn.model_copy()
         if not await self.service.is_open():
-            await self.redis.hset(keys.conv(sender_id), mapping={"status": keys.MESSAGE, "channel": channel,
-                                                                 "pending_text": ""})
+            await self.service.move(sender_id, "", keys.MESSAGE, channel=channel, pending_text="")
             hours = self.service.hours
             now = time.time()
             back = hours.describe_next(dt.datetime.fromtimestamp(now, hours.tz))
             text_out = (f"现在不是人工服务时间（{hours.describe()}），店小二{back}起为您服务。"
                         "您可以留言：请写下您的问题和联系方式（手机号或邮箱），我们上班后会尽快联系您。")
-            return _reply(sender_id, [text_out], outcome="handoff", intent=turn.intent,
+            return _reply(sender_id, [text_out], outcome=HANDOFF, intent=turn.intent,
                           buttons=[Button(title="不留言了，继续问小申", payload=keys.LEAVE)],
                           custom={"handoff": {"status": "offline", "back": back}})
-        reason = "asked" if turn.intent == "ask_human" else f"offer:{turn.intent or ''}"
+        reason = "asked" if turn.intent == INTENT_ASK_HUMAN else f"offer:{turn.intent or ''}"
         place = await self.service.enqueue(sender_id, reason, channel)
         return _reply(sender_id, [f"好的，已为您转接人工客服（店小二）。{queued_text(place)}"],
-                      outcome="handoff", handoff=keys.QUEUED, intent=turn.intent,
+                      outcome=HANDOFF, handoff=keys.QUEUED, intent=turn.intent,
                       buttons=[_LEAVE_BUTTON], custom={"handoff": place.custom()})
 
     # --- states ---------------------------------------------------------------------------------
     async def _leave(self, sender_id: str, status: str) -> ChatReply:
         if status == keys.AGENT:
             text, buttons, custom = await self.service.close(sender_id, None)
-            return _reply(sender_id, [text], outcome="smalltalk", custom=custom,
+            return _reply(sender_id, [text], outcome=SMALLTALK, custom=custom,
                           buttons=[Button(**b) for b in buttons])
         if status in (keys.QUEUED, keys.MESSAGE) and await self.service.leave(sender_id):
             return _reply(sender_id, ["已为您退出人工排队，小申继续为您服务，有问题可以直接问我。"],
-                          outcome="smalltalk", custom={"handoff": {"status": "none"}})
-        return _reply(sender_id, ["您当前没有在排队，有问题可以直接问我。"], outcome="smalltalk",
+                          outcome=SMALLTALK, custom={"handoff": {"status": "none"}})
+        return _reply(sender_id, ["您当前没有在排队，有问题可以直接问我。"], outcome=SMALLTALK,
                       custom={"handoff": {"status": "none"}})
 
     async def _take_message(self, sender_id: str, text: str, conv: dict[str, str]) -> ChatReply:
         pending = "\n".join(filter(None, [conv.get("pending_text", ""), text.strip()]))
         contact = find_contact(text)
         if contact is None:
-            await self.redis.hset(keys.conv(sender_id), "pending_text", pending[-4000:])
+            await self.service.move(sender_id, keys.MESSAGE, keys.MESSAGE, pending_text=pending[-4000:])
             return _reply(sender_id, ["收到。请再留下您的联系方式（手机号或邮箱），方便店小二联系您。"],
-                          outcome="handoff", buttons=[Button(title="不留言了", payload=keys.LEAVE)])
+                          outcome=HANDOFF, buttons=[Button(title="不留言了", payload=keys.LEAVE)])
         ticket = await self.feedback.create_ticket(sender_id, pending, contact, conv.get("channel", ""))
-        await self.redis.hset(keys.conv(sender_id), mapping={"status": "", "pending_text": ""})
+        await self.service.move(sender_id, keys.MESSAGE, "", pending_text="")
         return _reply(sender_id, [f"已收到您的留言（编号 {ticket['id']}），店小二上班后会尽快与您联系。"
                                   "现在小申继续为您服务。"],
-                      outcome="handoff", custom={"handoff": {"status": "none", "ticket": ticket["id"]}})
+                      outcome=HANDOFF, custom={"handoff": {"status": "none", "ticket": ticket["id"]}})
 
     async def _rating(self, sender_id: str, text: str, conv: dict[str, str]) -> ChatReply | None:
         score, comment = self._parse_rating(text)
         if score is None:
             # Not a rating: the prompt lapses and the bot answers as usual.
-            await self.redis.hset(keys.conv(sender_id), "status", "")
+            await self.service.move(sender_id, keys.RATING, "")
             return None
         await self.feedback.rate(sender_id, score, conv.get("agent", ""), comment)
         if comment or score > COMMENT_PROMPT_MAX:
             # Satisfied users are not held up: their next message goes to the bot again. A comment
             # can still come with the rating payload (/rate{"score": 5, "comment": "…"}).
-            await self.redis.hset(keys.conv(sender_id), "status", "")
+            await self.service.move(sender_id, keys.RATING, "")
             thanks = "感谢您的评价和意见！" if comment else "感谢您的评价！还有问题可以继续问小申。"
             return _reply(sender_id, [thanks],
-                          outcome="smalltalk")
-        await self.redis.hset(keys.conv(sender_id), "status", keys.COMMENT)
+                          outcome=SMALLTALK)
+        await self.service.move(sender_id, keys.RATING, keys.COMMENT)
         first = ("非常抱歉没能让您满意，我们会专门跟进改进。" if score <= keys.BAD_MAX else "感谢您的评价！")
-        return _reply(sender_id, [first + "如有意见或建议，可以直接输入（可选）。"], outcome="smalltalk",
+        return _reply(sender_id, [first + "如有意见或建议，可以直接输入（可选）。"], outcome=SMALLTALK,
                       buttons=[Button(title="跳过", payload=keys.SKIP_COMMENT)])
 
     async def _comment(self, sender_id: str, text: str) -> ChatReply | None:
-        await self.redis.hset(keys.conv(sender_id), "status", "")
+        await self.service.move(sender_id, keys.COMMENT, "")
         if text.strip() == keys.SKIP_COMMENT:
-            return _reply(sender_id, ["好的，感谢您的评价！还有问题可以继续问小申。"], outcome="smalltalk")
+            return _reply(sender_id, ["好的，感谢您的评价！还有问题可以继续问小申。"], outcome=SMALLTALK)
         if text.startswith(keys.RATE + "{"):
-            return _reply(sender_id, [ALREADY_RATED], outcome="smalltalk")
+            return _reply(sender_id, [ALREADY_RATED], outcome=SMALLTALK)
         if text.startswith("/"):
             return None  # another button: the bot handles it
         await self.feedback.add_comment(sender_id, text.strip()[:1000])
-        return _reply(sender_id, ["感谢您的宝贵意见，我们会认真改进！"], outcome="smalltalk")
+        return _reply(sender_id, ["感谢您的宝贵意见，我们会认真改进！"], outcome=SMALLTALK)
 
     @staticmethod
     def _parse_rating(text: str) -> tuple[int | None, str]:
@@ -187,7 +205,3 @@ class HandoffHook:
         if score not in keys.RATING_LABELS:
             return None, ""
         return score, str(data.get("comment") or "").strip()[:1000]
-
-    async def _last_entry(self, sender_id: str) -> Entry | None:
-        raw = await self.redis.lindex(f"xs:conv:{sender_id}:log", -1)
-        return json.loads(raw) if raw else None

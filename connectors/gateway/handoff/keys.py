@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Final
 
+from contract import turn
+
 QUEUE: Final = "xs:ho:queue"  # zset sender_id -> queued_at
 TICKETS_OPEN: Final = "xs:ho:tickets:open"  # zset ticket id -> created
 FOLLOWUPS_OPEN: Final = "xs:ho:followups:open"  # zset follow-up id -> created
@@ -44,16 +46,16 @@ def rating(sender_id: str) -> str:
 
 
 # conversation status (absent = the bot answers)
-QUEUED: Final = "queued"
-AGENT: Final = "agent"
+QUEUED: Final = turn.HANDOFF_QUEUED
+AGENT: Final = turn.HANDOFF_AGENT
 MESSAGE: Final = "message"  # outside service hours: taking a 留言
 RATING: Final = "rating"  # closed by the agent: waiting for 好差评
 COMMENT: Final = "comment"  # rated: waiting for an optional comment
 
 # payloads a user (or a widget button) sends
-LEAVE: Final = "/leave_queue"
-RATE: Final = "/rate"
-SKIP_COMMENT: Final = "/rate_skip"
+LEAVE: Final = turn.LEAVE_QUEUE
+RATE: Final = turn.RATE
+SKIP_COMMENT: Final = turn.SKIP_COMMENT
 
 # 好差评 scores: 5 best. A 差评 (score <= BAD_MAX) opens a follow-up item.
 RATING_LABELS: Final = {5: "非常满意", 4: "满意", 3: "基本满意", 2: "不满意", 1: "非常不满意"}

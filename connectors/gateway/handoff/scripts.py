@@ -65,3 +65,15 @@ redis.call('HDEL', KEYS[1], 'pending_text')
 redis.call('ZREM', KEYS[2], ARGV[1])
 return 'left'
 """
+
+# KEYS: conv; ARGV: expected status ('' = none), new status, ttl, then field/value pairs to set.
+# Every other change of a conversation's status: only from the status the caller saw, so a
+# rating, comment or 留言 step can never overwrite an agent's claim that happened meanwhile.
+# Returns {1, new} or {0, the status found}.
+MOVE: Final = """
+local st = redis.call('HGET', KEYS[1], 'status') or ''
+if st ~= ARGV[1] then return {0, st} end
+redis.call('HSET', KEYS[1], 'status', ARGV[2], unpack(ARGV, 4))
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+return {1, ARGV[2]}
+"""

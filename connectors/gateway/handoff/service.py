@@ -18,10 +18,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import redis.asyncio as aioredis
+from redis.asyncio.client import Pipeline
 
 from connectors.gateway.auth import Accounts, Principal
 from connectors.gateway.chat import Outbox
 from connectors.gateway.conversations import ConversationStore, Entry
+from connectors.gateway.errors import ApiError
 from connectors.gateway.handoff import keys, scripts
 from connectors.gateway.handoff.events import EventHub
 from connectors.gateway.handoff.hours import ServiceHours
@@ -39,14 +41,8 @@ log = logging.getLogger("xiaoshen.handoff")
 HANDLE_EWMA_ALPHA = 0.2
 
 
-class HandoffError(Exception):
-    """A handoff operation that cannot be done; code/status map to the API's error shape."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
+class HandoffError(ApiError):
+    """A handoff operation that cannot be done (answered with its status and code)."""
 
 
 @dataclass(frozen=True)
@@ -79,11 +75,27 @@ class HandoffService:
         self._transfer = redis.register_script(scripts.TRANSFER)
         self._close = redis.register_script(scripts.CLOSE)
         self._leave = redis.register_script(scripts.LEAVE)
+        self._move = redis.register_script(scripts.MOVE)
         self._background: set[asyncio.Task[None]] = set()
 
     # --- reading -----------------------------------------------------------------------------
     async def status(self, sender_id: str) -> dict[str, str]:
         return text_map(await self.redis.hgetall(keys.conv(sender_id)))
+
+    def queue_status(self, pipe: Pipeline, sender_id: str) -> None:
+        """Queue the status read on a pipeline (the turn's first round trip); see status()."""
+        pipe.hgetall(keys.conv(sender_id))
+
+    async def move(self, sender_id: str, expected: str, new: str, **fields: str) -> bool:
+        """Change the status from `expected` (and set fields) atomically; False if it had changed."""
+        args: list[str | int] = [expected, new, scripts.TTL_S]
+        for name, value in fields.items():
+            args += [name, value]
+        ok, found = script_pair(await self._move(keys=[keys.conv(sender_id)], args=args))
+        if not ok:
+            log.info("status changed meanwhile", extra={"fields": {
+                "sender_id": sender_id, "expected": expected, "found": found}})
+        return bool(ok)
 
     async def is_open(self, now: float | None = None) -> bool:
         """Agents are on duty: the timetable, unless an admin forced it open or closed."""

@@ -11,7 +11,7 @@ import yaml
 from redis.exceptions import RedisError
 
 from connectors.gateway.auth import Accounts
-from connectors.gateway.chat import ChatService, Outbox
+from connectors.gateway.chat import Outbox
 from connectors.gateway.conversations import ConversationStore
 from connectors.gateway.handoff.feedback import Feedback
 from connectors.gateway.handoff.hook import HandoffHook
@@ -45,8 +45,8 @@ class Handoff:
 
     @classmethod
     def build(cls, settings: Settings, redis: aioredis.Redis, store: ConversationStore,
-              outbox: Outbox, chat: ChatService) -> Handoff:
-        """Wire accounts, the handoff service and its turn hook (registered on chat.hooks)."""
+              outbox: Outbox) -> Handoff:
+        """Wire accounts, the handoff service and its turn hook (ChatService takes the hook)."""
         accounts = Accounts(redis, settings.token_ttl_s)
         hours_file = _path(settings.service_hours_file)
         hours = ServiceHours.from_yaml(hours_file) if hours_file.exists() else ServiceHours.always()
@@ -55,7 +55,6 @@ class Handoff:
                                  default_handle_s=settings.handoff_default_handle_s)
         feedback = Feedback(redis, service.events)
         hook = HandoffHook(service, feedback)
-        chat.hooks.append(hook)
         return cls(accounts, service, feedback, hook, load_canned(settings))
 
     async def start(self, settings: Settings) -> None:

@@ -20,8 +20,8 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
-from connectors.gateway.conversations import Entry
-from connectors.gateway.rasa_client import UpstreamError
+from connectors.gateway.conversations import Entry, new_entry
+from connectors.gateway.errors import ApiError, UpstreamError
 from connectors.gateway.wechat.api import QUOTA_REACHED, WINDOW_PASSED, WeChatApi, WeChatApiError
 from connectors.gateway.wechat.crypto import WeChatCipher, WeChatCryptoError, check_signature
 from connectors.gateway.wechat.messages import BadMessage, degrade, parse_body
@@ -43,14 +43,8 @@ MORE_WAITING = "还有新消息未显示。为避免打扰，请回复任意内�
 PENDING_HEADER = "您有未读消息："
 
 
-class PushRejected(Exception):
+class PushRejected(ApiError):
     """A push that must be refused: status and the contract's error code/message."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
 
 
 def sender_id(openid: str) -> str:
@@ -180,8 +174,8 @@ class WeChatService:
             await self._turn(openid, "/greet")
         elif kind == "image":
             await self.state.store.touch(sid, CHANNEL)
-            await self.state.store.append(sid, "user", "[图片]")
-            await self.state.store.append(sid, "bot", IMAGE_REPLY)
+            await self.state.store.append_many(sid, [new_entry("user", "[图片]"),
+                                                     new_entry("bot", IMAGE_REPLY)])
             await self._say(openid, IMAGE_REPLY)
         elif kind != "event":
             await self._say(openid, UNSUPPORTED_REPLY)
@@ -197,10 +191,13 @@ class WeChatService:
     async def _turn(self, openid: str, text: str) -> None:
         await self._typing(openid)
         try:
-            reply = await self.state.chat.turn(sender_id(openid), text, CHANNEL)
+            reply = (await self.state.chat.turn(sender_id(openid), text, CHANNEL)).reply
         except UpstreamError as exc:
             log.warning("wechat turn failed: %s", exc)
             await self._say(openid, SORRY)
+            return
+        except ApiError as exc:  # the channel's input rules (too long, empty after cleaning)
+            await self._say(openid, exc.message)
             return
         if reply.messages:
             await self._send_rich(openid, [m.model_dump() for m in reply.messages])

@@ -1,0 +1,85 @@
+"""The action server's settings and everything its actions use, built in one replaceable provider.
+
+rasa-sdk creates the actions itself (no constructor arguments), so actions ask `services()` for
+what they need; the server builds the real ones on first use (no I/O at import time) and tests
+install their own with `use()`, as rasa-sdk's ActionQueryKnowledgeBase takes its store.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from actions.guide_service import GuideService
+from knowledge_base.engine import KnowledgeBase
+from knowledge_base.live import LiveUpdates, initial_guides
+from knowledge_base.search import create_backend
+from knowledge_base.store import load_guides
+
+log = logging.getLogger(__name__)
+
+
+class ActionSettings(BaseSettings):
+    """The action server's environment."""
+
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore")
+
+    actions_host: str = "127.0.0.1"
+    actions_port: int = 5055
+    redis_url: str = ""  # empty: answer from the guide files only, no editors' overlay
+    xs_search_backend: str = "embedded"
+    es_url: str = ""
+    xs_es_plain_json: bool = False
+    log_level: str = "INFO"
+
+
+@dataclass
+class Services:
+    """What the actions use: the knowledge base, the guide service on it, the overlay listener."""
+
+    settings: ActionSettings
+    kb: KnowledgeBase
+    guides: GuideService
+    live: LiveUpdates | None = None
+
+    @classmethod
+    def build(cls, settings: ActionSettings) -> Services:
+        """Load files ⊕ the editors' overlay into a KnowledgeBase on the configured backend."""
+        backend = create_backend(settings.xs_search_backend, settings.es_url or None,
+                                 plain_json=settings.xs_es_plain_json)
+        kb = KnowledgeBase(backend)
+        files = {g.id: g for g in load_guides(kb.guides_dir).guides}  # logs each refused guide
+        url = settings.redis_url or None
+        guides, version = initial_guides(url, files)
+        kb.replace_all(list(guides.values()))
+        log.info("knowledge base loaded: %d guides (overlay version %d)", len(kb), version)
+        live = LiveUpdates(kb, url, files, version) if url else None
+        return cls(settings, kb, GuideService(kb), live)
+
+    @classmethod
+    def of(cls, kb: KnowledgeBase) -> Services:
+        """Services around a KnowledgeBase that is already loaded (tests)."""
+        return cls(ActionSettings(), kb, GuideService(kb))
+
+
+_lock = threading.Lock()
+_services: Services | None = None
+
+
+def services() -> Services:
+    """The process's services, built from the environment on first use."""
+    global _services
+    with _lock:
+        if _services is None:
+            _services = Services.build(ActionSettings())
+        return _services
+
+
+def use(replacement: Services | None) -> None:
+    """Install the services the actions use from now on (None: build from the environment again)."""
+    global _services
+    with _lock:
+        _services = replacement

@@ -1,0 +1,1 @@
+"""What the action server and the gateway agree on (../shared/CONTRACT.md): one home, both import it."""
