@@ -31,6 +31,7 @@ bench: setup ## run the benchmarks and update docs/benchmarks.md
 	@$(APP_PY) benchmarks/bench_search.py
 	@$(APP_PY) benchmarks/bench_handoff.py
 	@$(APP_PY) benchmarks/bench_editor.py
+	@$(APP_PY) benchmarks/bench_turn.py
 
 clean: ## remove environments, models and runtime state
 	rm -rf .venvs models var .pytest_cache

@@ -14,6 +14,7 @@ from contract.turn import ANSWER, ASK_HUMAN, CLARIFY, OUT_OF_SCOPE, Outcome, gui
 from knowledge_base.constants import SECTION_TITLES, SECTIONS
 from knowledge_base.engine import Candidate, KnowledgeBase, decide
 from knowledge_base.normalize import normalize
+from knowledge_base.scope import elsewhere
 from knowledge_base.sections import detect_section, mentions_name, warm_up
 
 # When NLU judged the message out of scope, only a near-certain guide match is answered.
@@ -111,6 +112,13 @@ class GuideService:
         return Reply(OUT_OF_SCOPE, None, None,
                         candidates[0].score if candidates else 0.0, candidates, text, buttons)
 
+    def elsewhere(self, place: str, candidates: list[Candidate]) -> Reply:
+        """Another place's version of a service: ours are Shanghai's, so say so rather than answer."""
+        text = (f"抱歉，小申只能解答上海市的政务服务，{place}的办理规定请咨询当地的政务服务平台或热线。"
+                "如果您想问的是在上海怎么办，请告诉我具体事项；也可以转人工客服（店小二）。")
+        return Reply(OUT_OF_SCOPE, None, None, 0.0, candidates, text,
+                     [{"title": "转人工客服", "payload": ASK_HUMAN}])
+
     def decide(self, text: str, ctx: Context, *, service_hint: str | None = None,
                section_hint: str | None = None, strict: bool = False) -> Reply:
         """Decide the reply to one user message.
@@ -122,6 +130,9 @@ class GuideService:
             chosen = section_hint or ctx.pending_section or "overview"
             return self.answer(service_hint, chosen, 1.0, [])
         candidates = self.kb.rank(text)
+        place = elsewhere(text)
+        if place is not None:
+            return self.elsewhere(place, candidates)
         correcting = bool(_CORRECTION.search(normalize(text)))
         if correcting and ctx.service_id:
             candidates = [c for c in candidates if c.service_id != ctx.service_id]

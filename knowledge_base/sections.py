@@ -62,6 +62,8 @@ _CUES: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (
         r"手机上", r"小程序", r"上门",
         r"能不能.{0,3}(网上|线上)", r"\bwhere\b", r"\bonline\b", r"\bwebsite", r"跑一次", r"不见面",
         r"下载", r"自助(机|终端|设备)", r"网点", r"异地(办|通办)", r"跨省", r"入口", r"电子税务局",
+        r"(啥|什么)地方(办|申请|弄|去|交|领)?",
+        r"(是|要)(到|去|在).{1,10}(中心|窗口|大厅|部门|所|局)(申请|办|弄)",
     )),
     ("eligibility", (
         r"条件", r"资格", r"谁(可以|能)", r"哪些人", r"什么人", r"什么样的(人|企业|公司|单位|家庭|情况)",
@@ -81,6 +83,17 @@ _CUES: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (
         r"补办", r"挂失",
     )),
 )
+
+# A condition phrased as a count, a duration or an age (交满15年, 持证满多久, 满60周岁, 未满18岁, 签满一年
+#合同): who qualifies, so eligibility, even though it reads like a time question. 期满 (expiry) is not one.
+_NUM: Final = r"(?:\d+|[一二两三四五六七八九十百半几多]+)"
+_CONDITION: Final = re.compile(
+    rf"(?<!期)满\s*{_NUM}\s*(?:个|多)?\s*(?:年|月|周岁|岁|天|分)|(?<!期)满(?:多久|多少|几)"
+    rf"|(?:年满|未满|不满|超过|年龄|岁数).{{0,6}}(?:周岁|岁)|{_NUM}\s*周岁(?:以上|以下|才|可以|能)"
+    r"|\bhow (?:many|long)\b.{0,40}\b(?:contribut|paid|pay|work|live|resid)"
+    r"|\b(?:at least|minimum)\b.{0,30}\b(?:years?|months?|age|old)\b")
+# Sections a condition does not override (a count can be part of a materials, fee or phone question).
+_BEYOND_CONDITION: Final = frozenset({"materials", "fee", "contact"})
 
 _CJK: Final = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _CJK_RUN: Final = re.compile(f"[{_CJK}]+")
@@ -103,7 +116,7 @@ class SectionReading:
     """How a section was read: the answer, where it came from and the evidence."""
 
     section: str | None
-    source: str  # "cue" | "classifier" | "blend" | "none"
+    source: str  # "condition" | "cue" | "classifier" | "blend" | "none"
     cues: tuple[str, ...] = ()
     probabilities: dict[str, float] = field(default_factory=dict)
 
@@ -176,6 +189,8 @@ def read_section(text: str, names: Iterable[str] = ()) -> SectionReading:
         return SectionReading(None, "none")
     cues = cue_sections(folded)
     probs = get_model(fold).probabilities(folded)
+    if _CONDITION.search(folded) and not _BEYOND_CONDITION.intersection(cues):
+        return SectionReading("eligibility", "condition", cues, probs)
     best = max(probs, key=lambda s: probs[s])
     if cues:
         if best not in cues and probs[best] >= OVERRULE_MIN:

@@ -27,7 +27,7 @@ from knowledge_base.search import create_backend  # noqa: E402
 from tools.osmem import start_osmem  # noqa: E402
 from tools.questions import read_questions  # noqa: E402
 
-DEFAULT_FILE = Path("/work/shared/eval/dev_questions.jsonl")
+DEFAULT_FILE = ROOT.parent / "shared" / "eval" / "dev_questions.jsonl"
 
 
 @dataclass

@@ -28,7 +28,7 @@ from actions.guide_service import Context, GuideService  # noqa: E402
 from knowledge_base.engine import KnowledgeBase  # noqa: E402
 from tools.questions import SectionTally, print_section_table, read_questions  # noqa: E402
 
-DEFAULT_FILE = Path("/work/shared/eval/dev_questions.jsonl")
+DEFAULT_FILE = ROOT.parent / "shared" / "eval" / "dev_questions.jsonl"
 
 
 @dataclass

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from connectors.gateway import channels
 from connectors.gateway.errors import error_response, install_error_handlers
@@ -14,6 +15,27 @@ from connectors.gateway.logs import configure_logging
 from connectors.gateway.routes import agents, auth, chat, guides, health, kb, wechat, widget
 from connectors.gateway.settings import Settings, get_settings
 from connectors.gateway.state import AppState
+
+
+class BodyLimit:
+    """413 for a declared body over the limit, before anything reads it (a plain ASGI middleware:
+    Starlette's BaseHTTPMiddleware costs a few ms per request)."""
+
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+        self.app = app
+        self.settings = settings
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            editing = scope["path"].startswith("/api/kb/")  # guides and imports are bigger than chat
+            limit = self.settings.kb_max_body_bytes if editing else self.settings.max_body_bytes
+            length = dict(scope["headers"]).get(b"content-length", b"")
+            if length.isdigit() and int(length) > limit:
+                response = error_response(413, "body_too_large",
+                                          f"请求体过大（上限 {limit} 字节）/ Request body too large.")
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 def create_app(settings: Settings | None = None,
@@ -40,18 +62,7 @@ def create_app(settings: Settings | None = None,
     socketio = channels.install(app, settings)  # socket.io at /socket.io/
     install_error_handlers(app, name_outage)
 
-    @app.middleware("http")
-    async def limit_body(request: Request, call_next):  # type: ignore[no-untyped-def]
-        length = request.headers.get("content-length")
-        editing = request.url.path.startswith("/api/kb/")  # guides and imports are bigger than chat
-        limit = settings.kb_max_body_bytes if editing else settings.max_body_bytes
-        if length and length.isdigit() and int(length) > limit:
-            return error_response(
-                413, "body_too_large",
-                f"请求体过大（上限 {limit} 字节）/ Request body too large.",
-            )
-        response: Response = await call_next(request)
-        return response
+    app.add_middleware(BodyLimit, settings=settings)
 
     app.include_router(health.router)
     app.include_router(chat.router)

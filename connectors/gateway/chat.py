@@ -6,15 +6,17 @@ rules, the per-conversation lock across processes and the transcript live here a
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
+import secrets
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Final, Protocol
 
 from redis.asyncio.client import Pipeline
-from redis.exceptions import LockError, RedisError
+from redis.exceptions import RedisError
 
 from connectors.gateway.conversations import ConversationStore, Entry, Role, new_entry
 from connectors.gateway.errors import ApiError, UpstreamError
@@ -142,6 +144,44 @@ class Outbox:
             log.exception("push failed", extra={"fields": {"sender_id": sender_id, "channel": channel}})
 
 
+class TurnLock:
+    """One turn at a time per conversation, across every gateway process (SET NX PX + a checked
+    delete). Ours rather than redis-py's Lock so that the release can ride in the turn's last
+    pipeline; it expires after `ttl_s`, so a crashed process cannot block a conversation."""
+
+    RELEASE: Final = ("if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end "
+                      "return 0")
+
+    def __init__(self, redis: Any, sender_id: str, ttl_s: float) -> None:
+        self.redis = redis
+        self.key = f"xs:conv:{sender_id}:turn"
+        self.ttl_ms = int(ttl_s * 1000)
+        self.token = secrets.token_hex(8)
+        self.held = False
+        self._release = redis.register_script(self.RELEASE)
+
+    async def acquire(self) -> None:
+        """Wait for the lock (polling every 10 ms) up to its lifetime; 503 conversation_busy after."""
+        deadline = time.monotonic() + self.ttl_ms / 1000
+        while not await self.redis.set(self.key, self.token, nx=True, px=self.ttl_ms):
+            if time.monotonic() > deadline:
+                raise ApiError(503, "conversation_busy",
+                               "上一条消息还在处理中，请稍后再发 / The previous message is still being "
+                               "processed; please retry shortly.")
+            await asyncio.sleep(LOCK_POLL_S)
+        self.held = True
+
+    async def queue_release(self, pipe: Pipeline) -> None:
+        await self._release(keys=[self.key], args=[self.token], client=pipe)
+        self.held = False
+
+    async def release(self) -> None:
+        if self.held:
+            self.held = False
+            if not await self._release(keys=[self.key], args=[self.token]):
+                log.warning("turn lock expired", extra={"fields": {"key": self.key}})
+
+
 class ChatService:
     """Runs turns through Rasa, one at a time per conversation across every gateway process."""
 
@@ -160,27 +200,17 @@ class ChatService:
         UpstreamError on outages (component "redis" or "rasa").
         """
         text = clean_message(message, self.max_message_chars)
-        redis = self.store.redis
-        # Held at most one Rasa timeout plus margin, so a crashed process cannot block the
-        # conversation for longer; a waiting turn gives up after the same time.
-        lock = redis.lock(f"xs:conv:{sender_id}:turn", timeout=self.turn_timeout_s + 5,
-                          sleep=LOCK_POLL_S, blocking_timeout=self.turn_timeout_s + 5)
+        lock = TurnLock(self.store.redis, sender_id, self.turn_timeout_s + 5)
         try:
-            if not await lock.acquire():
-                raise ApiError(503, "conversation_busy",
-                               "上一条消息还在处理中，请稍后再发 / The previous message is still being "
-                               "processed; please retry shortly.")
+            await lock.acquire()
             try:
-                return await self._locked_turn(sender_id, text, channel)
+                return await self._locked_turn(sender_id, text, channel, lock)
             finally:
-                try:
-                    await lock.release()
-                except LockError:  # expired meanwhile; the next turn may already hold it
-                    log.warning("turn lock expired", extra={"fields": {"sender_id": sender_id}})
+                await lock.release()  # a no-op when the final write already released it
         except RedisError as exc:
             raise UpstreamError("redis", f"{type(exc).__name__}: {exc}") from exc
 
-    async def _locked_turn(self, sender_id: str, text: str, channel: str) -> Turned:
+    async def _locked_turn(self, sender_id: str, text: str, channel: str, lock: TurnLock) -> Turned:
         entry = new_entry("user", text)
         async with self.store.redis.pipeline(transaction=False) as pipe:
             await self.store.queue_begin(pipe, sender_id, channel, entry)
@@ -199,9 +229,14 @@ class ChatService:
             reply = await self._bot_turn(ctx)
             for hook in self.hooks:
                 reply = await hook.after_turn(ctx, reply)
-        bot = await self.store.append_many(sender_id, [
-            new_entry("bot", m.text, buttons=[b.model_dump() for b in m.buttons], custom=m.custom)
-            for m in reply.messages])
+        entries = [new_entry("bot", m.text, buttons=[b.model_dump() for b in m.buttons], custom=m.custom)
+                   for m in reply.messages]
+        # The replies and the lock's release share the turn's last round trip.
+        async with self.store.redis.pipeline(transaction=False) as pipe:
+            await self.store.queue_append(pipe, sender_id, entries)
+            await lock.queue_release(pipe)
+            results = await pipe.execute()
+        bot = self.store.appended(entries, results[0]) if entries else []
         return Turned(reply, ctx.entry, bot)
 
     async def _bot_turn(self, ctx: TurnContext) -> ChatReply:

@@ -79,6 +79,16 @@ class ConversationStore:
         return [Entry(seq=first + i, **{k: v for k, v in e.items() if k != "seq"})  # type: ignore[typeddict-item]
                 for i, e in enumerate(entries)]
 
+    async def queue_append(self, pipe: Pipeline, sender_id: str, entries: list[Entry]) -> None:
+        """Queue append_many on a pipeline; its result is the first seq (see appended)."""
+        if entries:
+            keys, args = self._append_args(sender_id, entries)
+            await self._append(keys=keys, args=args, client=pipe)
+
+    def appended(self, entries: list[Entry], first: Any) -> list[Entry]:
+        """The entries numbered from the first seq a queued append returned."""
+        return self._numbered(entries, int(first))
+
     async def append_many(self, sender_id: str, entries: list[Entry]) -> list[Entry]:
         """Store entries in order, in one atomic step; they come back with their seqs."""
         if not entries:

@@ -76,7 +76,8 @@ def client() -> Iterator[TestClient]:
         yield test_client
 
 
-@pytest.mark.parametrize(("method", "path", "info"), _operations(), ids=lambda v: v if isinstance(v, str) else "")
+@pytest.mark.parametrize(("method", "path", "info"), _operations(),
+                         ids=lambda v: v if isinstance(v, str) else "")
 def test_every_route_answers_503_with_the_error_shape(client: TestClient, method: str, path: str,
                                                       info: dict[str, Any]) -> None:
     guide_id = "ent-setup" if path.endswith("/revert") else "dog-license"  # revert needs a seed file

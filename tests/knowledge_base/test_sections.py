@@ -133,3 +133,24 @@ def test_training_file_covers_every_section_and_trains_fast() -> None:
     model = SectionModel(examples)
     assert time.perf_counter() - started < 2.0  # well under a second on a normal machine
     assert max(model.probabilities("要带什么材料").items(), key=lambda kv: kv[1])[0] == "materials"
+
+
+@pytest.mark.parametrize("question", [
+    "社保交满十五年才能领退休金吗",
+    "居住证积分要持证满多久才能申请",
+    "生育津贴要连续交社保满12个月吗",
+    "孩子要满6周岁才能上小学吗",
+    "招的人要签满一年合同才能拿补贴吗",
+    "How many years do I need to have paid social insurance to get a pension?",
+])
+def test_a_condition_counted_in_years_or_age_is_eligibility(question: str) -> None:
+    assert detect_section(question) == "eligibility"
+
+
+@pytest.mark.parametrize(("question", "section"), [
+    ("驾照到期前多久可以换", "time_limit"),
+    ("交满15年的证明要带哪些材料", "materials"),
+    ("残疾证啥地方申请", "channel"),
+])
+def test_time_and_other_sections_stay_themselves(question: str, section: str) -> None:
+    assert detect_section(question) == section
