@@ -14,7 +14,7 @@ from contract.turn import ANSWER, ASK_HUMAN, CLARIFY, OUT_OF_SCOPE, Outcome, gui
 from knowledge_base.constants import SECTION_TITLES, SECTIONS
 from knowledge_base.engine import Candidate, KnowledgeBase, decide
 from knowledge_base.normalize import normalize
-from knowledge_base.scope import elsewhere
+from knowledge_base.scope import elsewhere, uncovered_objects
 from knowledge_base.sections import detect_section, mentions_name, warm_up
 
 # When NLU judged the message out of scope, only a near-certain guide match is answered.
@@ -119,6 +119,16 @@ class GuideService:
         return Reply(OUT_OF_SCOPE, None, None, 0.0, candidates, text,
                      [{"title": "转人工客服", "payload": ASK_HUMAN}])
 
+    def not_covered(self, objects: list[str], near: Candidate, candidates: list[Candidate]) -> Reply:
+        """The question names a licence, permit … that the best guide does not deal with: say so,
+        and offer the near guide as a choice rather than answering with it."""
+        text = (f"抱歉，您问的“{objects[0]}”不在小申目前能解答的事项里，我不想用不相干的指南误导您。"
+                "您可以转人工客服（店小二），或拨打 12345 市民服务热线咨询。"
+                f"如果您想问的其实是【{near.title}】，请点选下面的按钮。")
+        buttons = [{"title": near.title, "payload": guide_payload(near.service_id)},
+                   {"title": "转人工客服", "payload": ASK_HUMAN}]
+        return Reply(OUT_OF_SCOPE, None, None, near.score, candidates, text, buttons)
+
     def decide(self, text: str, ctx: Context, *, service_hint: str | None = None,
                section_hint: str | None = None, strict: bool = False) -> Reply:
         """Decide the reply to one user message.
@@ -144,6 +154,9 @@ class GuideService:
 
         follow_up = bool(ctx.service_id) and section is not None and not correcting and not strict
         if verdict.outcome == ANSWER and top and (not strict or top.score >= STRICT_ANSWER_MIN):
+            objects = uncovered_objects(text, self._text(top.service_id))
+            if objects:
+                return self.not_covered(objects, top, candidates)
             # In a conversation, a bare section question ("有效期多久", "how long does it take")
             # stays with the service under discussion unless it names the new service or the
             # match is near-certain: a few generic words must not switch the topic.
@@ -160,6 +173,14 @@ class GuideService:
         if verdict.outcome == CLARIFY and not strict:
             return self.clarify(verdict.candidates, section)
         return self.out_of_scope(candidates)
+
+    def _text(self, service_id: str) -> str:
+        """Everything a guide says (names and sections), to check what it deals with."""
+        guide = self.kb.get(service_id)
+        if guide is None:
+            return ""
+        return "\n".join([guide.title, *guide.aliases, *guide.sample_questions,
+                          *(guide.section(s) for s in SECTIONS)])
 
     def _names(self, service_id: str) -> list[str]:
         guide = self.kb.get(service_id)

@@ -3,7 +3,9 @@
 For each fold, the classifier and an embedded BM25 index are built without that fold's sample
 questions; each held-out question is then ranked as a user question would be, and every
 candidate's features are recorded with label 1 if it is the question's own guide, else 0.
-Out-of-scope questions (knowledge_base/lexicon/out_of_scope.yaml) add candidates labelled 0.
+Out-of-scope questions (knowledge_base/lexicon/out_of_scope.yaml, near_miss.yaml) add candidates
+labelled 0. Every held-out and out-of-scope question is used twice, once as written and once wrapped
+in background and feelings (chatter.yaml), as long chat messages are.
 Ambiguous probes — a word shared by the names of 2-8 guides, asked alone (e.g. a theme) — add
 each sharing guide with label 1 at weight 1/n (and 0 at weight 1-1/n): a bare "公积金" is right
 for any of them with probability 1/n, which teaches the calibrator what a vague question looks like.
@@ -54,12 +56,38 @@ class CalibrationReport:
         return self.top1_correct / self.questions if self.questions else 0.0
 
 
+def _lexicon_yaml(name: str) -> dict[str, list[str]]:
+    path = LEXICON_DIR / name
+    if not path.exists():
+        return {}
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    return {str(k): [str(v) for v in vs or []] for k, vs in data.items()}
+
+
 @functools.lru_cache(maxsize=1)
 def out_of_scope_questions() -> tuple[str, ...]:
-    """General questions that no guide answers (negative calibration examples)."""
-    with (LEXICON_DIR / "out_of_scope.yaml").open(encoding="utf-8") as fh:
-        data = yaml.safe_load(fh) or {}
-    return tuple(str(q) for q in data.get("questions", []))
+    """Questions that no guide answers (negative calibration examples): general chatter
+    (out_of_scope.yaml) and services next to ours that we do not cover (near_miss.yaml)."""
+    general = _lexicon_yaml("out_of_scope.yaml").get("questions", [])
+    near = _lexicon_yaml("near_miss.yaml").get("questions", [])
+    return tuple(dict.fromkeys([*general, *near]))
+
+
+@functools.lru_cache(maxsize=1)
+def _chatter() -> dict[str, list[str]]:
+    return _lexicon_yaml("chatter.yaml")
+
+
+def wrapped(question: str, i: int) -> str:
+    """The question inside background and feelings, as people write (chatter.yaml), the i-th way."""
+    words = _chatter()
+    english = sum(ch.isascii() for ch in question) > len(question) * 0.6
+    before = words.get("before_en" if english else "before", [])
+    after = words.get("after_en" if english else "after", [])
+    if not before or not after:
+        return question
+    sep = " " if english else ""
+    return sep.join([before[i % len(before)], question, after[(i * 7 + 3) % len(after)]])
 
 
 def training_examples(guides: Sequence[Guide], skip_fold: int | None = None) -> list[Example]:
@@ -135,7 +163,11 @@ def fit_calibrator(guides: Sequence[Guide]) -> tuple[Calibrator, CalibrationRepo
         backend = EmbeddedBackend()
         backend.index(reduced)
         stats = token_stats(reduced)
-        queries = held + [(q, None) for j, q in enumerate(negatives) if j % FOLDS == fold]
+        queries: list[tuple[str, str | None]] = [*held]
+        queries += [(q, None) for j, q in enumerate(negatives) if j % FOLDS == fold]
+        # Each also wrapped in background and feelings: length and chatter alone must not move
+        # the confidence either way.
+        queries += [(wrapped(q, j * FOLDS + fold), truth) for j, (q, truth) in enumerate(queries)]
         for question, truth in queries:
             features = candidate_features(question, backend.search(question, SEARCH_DEPTH), classifier, stats)
             for label, vector in features.items():

@@ -40,9 +40,13 @@ FEATURE_NAMES: Final[tuple[str, ...]] = (
     "name_coverage",
     "name_coverage_margin",
     "query_info",
+    "foreign_share",
+    "foreign_max",
 )
-MONOTONIC: Final[tuple[int, ...]] = (1, 1, 1, 1, -1, 1, 1, 1, 1, 1, 0)
-"""Confidence grows with each piece of evidence, falls with the rival's BM25 strength."""
+MONOTONIC: Final[tuple[int, ...]] = (1, 1, 1, 1, -1, 1, 1, 1, 1, 1, 0, -1, -1)
+"""Confidence grows with each piece of evidence, falls with the rival's BM25 strength and with
+words of the question that other guides have and this one lacks (出版物 / 药品 经营许可证 next to
+our 食品经营许可证: the object asked about is another guide's word, or nobody's)."""
 DEFAULT_COEFFICIENTS: Final[tuple[float, ...]] = (3.0, 2.0, 1.5, 0.5, -1.0, 3.0, 2.0, 1.0, 1.0, 2.0, 0.0)
 DEFAULT_INTERCEPT: Final[float] = -6.0
 """A fixed logistic model, used only when there are too few sample questions to calibrate."""
@@ -159,6 +163,9 @@ def candidate_features(
     name_coverage = {
         label: sum(w for t, w in weights.items() if t in stats.names[label]) / total for label in labels
     }
+    known = {t: w for t, w in weights.items() if stats.df.get(t, 0) > 0}
+    top_idf = stats.idf("") or 1.0
+    foreign = {label: [w for t, w in known.items() if t not in stats.tokens[label]] for label in labels}
     rows: dict[str, list[float]] = {}
     for label in labels:
         p = probs.get(label, 0.0)
@@ -175,6 +182,8 @@ def candidate_features(
             name_coverage[label],
             name_coverage[label] - _best_other(name_coverage, label),
             info,
+            sum(foreign[label]) / total,
+            max(foreign[label], default=0.0) / top_idf,
         ]
     return rows
 

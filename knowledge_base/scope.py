@@ -47,3 +47,37 @@ def elsewhere(text: str) -> str | None:
             continue  # "xian" inside another English word
         return match.group(0)
     return None
+
+
+# What a question asks for by name: a licence, permit, travel permit, qualification or official
+# recognition, with the words in front of it (出版物经营许可证, 夜间施工许可, 往来台湾通行证,
+# 就业困难人员认定).
+# Broad heads (证, 证明, 登记, 补贴) name too many ordinary things (带什么证, 在哪登记) to tell anything.
+_HEADS: Final = ("经营许可证", "许可证", "许可", "通行证", "资质", "认定")
+_OBJECT: Final = re.compile(r"[\u4e00-\u9fffa-z0-9]{1,10}?(?:" + "|".join(_HEADS) + ")")
+# Letters of the modifier kept with the head word: enough to tell 食品经营许可证 from 药品经营许可证.
+_MODIFIER_CHARS: Final = 2
+# A modifier with one of these is a question word or filler (要许可, 哪些许可), not a thing's name.
+_FILLER: Final = re.compile(r"[要还几个一在哪什么些都有先交的了办是这那每种啥多少能可以需带么怎拿领申请吗呢]")
+
+
+def _object_phrases(folded: str) -> list[str]:
+    phrases = []
+    for match in _OBJECT.finditer(folded):
+        phrase = match.group(0)
+        head = next(h for h in _HEADS if phrase.endswith(h))
+        modifier = phrase[: -len(head)][-_MODIFIER_CHARS:]
+        if len(modifier) == _MODIFIER_CHARS and not _FILLER.search(modifier):
+            phrases.append(modifier + head)
+    return phrases
+
+
+@functools.lru_cache(maxsize=512)
+def _folded_guide(text: str) -> str:
+    return fold(text)
+
+
+def uncovered_objects(question: str, guide_text: str) -> list[str]:
+    """The licences, permits … the question asks for by name that the guide's text never mentions."""
+    text = _folded_guide(guide_text)
+    return [p for p in _object_phrases(fold(question)) if p not in text]

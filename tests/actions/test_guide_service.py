@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from actions.guide_service import FOLLOW_UP_CONFIDENCE, Context, GuideService, guide_payload
+from actions.guide_service import FOLLOW_UP_CONFIDENCE, Context, GuideService
+from contract.turn import guide_payload
 from knowledge_base.engine import KnowledgeBase
 
 
@@ -105,3 +106,25 @@ def test_button_hints(service: GuideService) -> None:
     pending = service.decide("x", Context(pending_section="channel"), service_hint="passport")
     assert pending.section == "channel"
     assert guide_payload("passport", "fee") == '/ask_guide{"service_id": "passport", "section": "fee"}'
+
+
+@pytest.mark.parametrize("question", [
+    "我们想做图书批发，出版物经营许可证怎么办？",
+    "危险化学品经营许可证的办理流程是什么",
+])
+def test_a_licence_our_guides_do_not_deal_with_is_not_answered_with_a_neighbour(
+        service: GuideService, question: str) -> None:
+    reply = service.decide(question, Context())
+    assert reply.outcome == "out_of_scope" and reply.service_id is None
+    assert "不在小申目前能解答的事项里" in reply.text
+    assert reply.buttons[0]["payload"] == guide_payload("ent-food-license")  # offered, not answered
+
+
+def test_our_own_licence_is_still_answered(service: GuideService) -> None:
+    reply = service.decide("食品经营许可证怎么办", Context())
+    assert (reply.outcome, reply.service_id) == ("answer", "ent-food-license")
+
+
+def test_another_citys_service_is_not_ours(service: GuideService) -> None:
+    reply = service.decide("杭州开公司要啥材料？", Context())
+    assert reply.outcome == "out_of_scope" and "只能解答上海市" in reply.text
