@@ -31,7 +31,7 @@ _CUES: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (
     ("contact", (
         r"电话", r"热线", r"咨询.{0,4}(哪|谁|号码|方式)", r"打.{0,2}(哪个|什么)号", r"联系方式", r"联系谁",
         r"客服", r"\bphone (number|no)", r"\btelephone", r"\bcontact\b", r"\bhotline\b", r"\bcall\b",
-        r"12345(?!6)", r"12333", r"号码是",
+        r"12345(?!6)", r"12333", r"号码是", r"(问|找)(啥人|谁|哪个部门)",
     )),
     ("fee", (
         r"收费", r"费用(是|要)?(多少|怎么算|高吗|呢|吗)", r"(交|缴|付|收).{0,2}费用", r"多少钱",
@@ -45,6 +45,7 @@ _CUES: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (
         r"提交(什么|啥|哪些)", r"需要(什么|啥|哪些)(东西|证)", r"文件", r"证明(材料)?(吗|呢|有哪些)",
         r"\bdocuments?\b", r"\bmaterials?\b", r"\bbring\b", r"\bpaperwork", r"\bneed to prepare",
         r"清单", r"复印件", r"原件", r"单据", r"票据",
+        r"(要|带|需要|用)(户口本|户口簿|身份证|照片|证件照|护照|结婚证|房产证|营业执照)(吗|嘛|伐)",
     )),
     ("time_limit", (
         r"多久", r"多长时间", r"几天", r"多少天", r"几个?工作日", r"时限", r"期限", r"有效期", r"截止",
@@ -53,7 +54,7 @@ _CUES: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (
         r"过期(前|之前|以前|多久|后多久|了?还能)", r"到期(前|之前|以前)",
         r"\bhow long\b", r"\bdeadline", r"\bhow many days\b", r"\bvalid", r"\bwhen\b",
         r"公告期", r"公示期", r"什么时候", r"啥时候", r"(办理|报名|申报|缴费|开放|受理|申请)(时间|日期)",
-        r"几周", r"几年", r"周期",
+        r"几周", r"几年", r"周期", r"(多少|啥|几)辰光", r"当场(能|可以)?(出|拿|办|领)",
     )),
     ("channel", (
         r"(在|去|到)?哪(里|儿|个地方|个窗口|个部门|个网站|个平台|个app|个医院|个派出所|个网点)",
@@ -70,12 +71,13 @@ _CUES: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (
         r"能不能(申请|办|领|享受)", r"可以(申请|办|领)吗", r"能(申请|办|领)吗", r"符合", r"要求", r"满足",
         r"够不够", r"有没有资格", r"是否可以", r"适用", r"\beligib", r"\bqualif", r"\bcan i\b",
         r"who can", r"外地人", r"非沪籍", r"外地户口",
+        r"\bcan (?:he|she|they|we|my|a|an|foreigners?)\b.{0,40}\b(?:still|be|apply|get|renew|register)",
     )),
     # "怎么办理" asks how to handle it in general, which the contract calls the overview;
     # only explicit steps, procedure or operating questions are the process.
     ("process", (
         r"流程", r"步骤", r"程序", r"环节", r"怎么(操作|走|填|提交)", r"如何(操作|提交|填)", r"咋操作",
-        r"具体(怎么|步骤|如何)", r"先.{1,12}(再|然后)", r"第一步", r"下一步", r"\bsteps?\b",
+        r"具体(怎么|步骤|如何)", r"先.{1,12}(再|然后)", r"第一步", r"下一步", r"\bsteps?\b", r"哪几步",
         r"\bprocess", r"\bprocedure",
         # "how do I <do a particular operation>" (not 办理/申请 in general, which is the overview)
         r"(怎么|如何|怎样|咋)(给.{0,3})?(开具|开票|补办|补领|挂失|报名|提取|缴纳|缴费|填报|填写|"

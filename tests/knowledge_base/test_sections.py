@@ -154,3 +154,14 @@ def test_a_condition_counted_in_years_or_age_is_eligibility(question: str) -> No
 ])
 def test_time_and_other_sections_stay_themselves(question: str, section: str) -> None:
     assert detect_section(question) == section
+
+
+@pytest.mark.parametrize(("question", "section"), [
+    ("燃气报装要多少辰光", "time_limit"),
+    ("补办身份证要户口本吗", "materials"),
+    ("新能源额度申请到上牌要走哪几步", "process"),
+    ("公租房的事情问啥人", "contact"),
+    ("My father is 72. Can he still renew his driving license?", "eligibility"),
+])
+def test_colloquial_section_cues(question: str, section: str) -> None:
+    assert detect_section(question) == section
