@@ -100,8 +100,9 @@ def _answered(reply: Reply) -> list[EventType]:
 class ActionAnswerGuide(Action):
     """Answer a question from the service guides, ask which service, or say we cannot.
 
-    A complaint is met with an apology and an offer of a person first; it still gets an answer or
-    a clarifying question when it asks something, but no "nothing found" on top of the apology.
+    A complaint is met with an apology and an offer of a person first; it still gets its answer when
+    it asks something clear (and, unless NLU read it as `complain`, a clarifying question when it is
+    unsure), but no "nothing found" on top of the apology.
     """
 
     def name(self) -> str:

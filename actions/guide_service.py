@@ -136,6 +136,8 @@ class GuideService:
         service_hint/section_hint come from a button; strict is set when NLU thought the message
         was out of scope, so only a clearly matching guide is answered.
         """
+        if section_hint not in SECTIONS:
+            section_hint = None  # a typed or stale payload naming no section of ours
         if service_hint and self.kb.get(service_hint) is not None:
             chosen = section_hint or ctx.pending_section or "overview"
             return self.answer(service_hint, chosen, 1.0, [])
