@@ -42,8 +42,8 @@ def elsewhere(text: str) -> str | None:
         before, after = folded[: match.start()], folded[match.end():]
         if _ORIGIN_BEFORE.search(before) or _TRIP_BEFORE.search(before) or _ORIGIN_AFTER.match(after):
             continue
-        if match.group(0).isascii() and not re.fullmatch(
-                r"(?:^|.*[^a-z])" + re.escape(match.group(0)) + r"(?:[^a-z].*|$)", folded):
+        edges = folded[match.start() - 1: match.start()] + folded[match.end(): match.end() + 1]
+        if match.group(0).isascii() and re.search(r"[a-z]", edges):
             continue  # "xian" inside another English word
         return match.group(0)
     return None

@@ -34,15 +34,6 @@ DOMAIN: dict[str, Any] = yaml.safe_load((ROOT / "bot" / "domain.yml").read_text(
 NOT_FOUND = "没有找到对应的办事指南"
 
 
-@pytest.fixture(scope="module")
-def kb() -> KnowledgeBase:
-    kb = KnowledgeBase()
-    result = kb.load()
-    if len(kb) < 30:
-        pytest.skip(f"only {len(kb)} guides loaded: {result.errors[:3]}")
-    return kb
-
-
 @pytest.fixture(autouse=True)
 def services(kb: KnowledgeBase) -> Iterator[Services]:
     """The actions' services around the module's knowledge base, removed after each test."""

@@ -1,4 +1,4 @@
-"""GuideService.decide over a real KnowledgeBase and the real guides (loaded once per module)."""
+"""GuideService.decide over a real KnowledgeBase and the real guides (conftest.py loads them once)."""
 
 from __future__ import annotations
 
@@ -10,11 +10,7 @@ from knowledge_base.engine import KnowledgeBase
 
 
 @pytest.fixture(scope="module")
-def service() -> GuideService:
-    kb = KnowledgeBase()
-    result = kb.load()
-    if len(kb) < 30:
-        pytest.skip(f"only {len(kb)} guides loaded: {result.errors[:3]}")
+def service(kb: KnowledgeBase) -> GuideService:
     return GuideService(kb)
 
 

@@ -20,6 +20,7 @@ from connectors.gateway.chat import TurnContext
 from connectors.gateway.handoff import keys
 from connectors.gateway.handoff.feedback import Feedback
 from connectors.gateway.handoff.service import HandoffService, Place
+from connectors.gateway.redis_types import text_map
 from contract.turn import (
     HANDOFF,
     HANDOFF_NONE,
@@ -89,7 +90,7 @@ class HandoffHook:
 
     async def before_turn(self, ctx: TurnContext) -> ChatReply | None:
         sender_id, text = ctx.sender_id, ctx.text
-        conv = {str(k): str(v) for k, v in dict(ctx.prefetched[2] or {}).items()}
+        conv = text_map(ctx.prefetched[2] or {})
         status = conv.get("status", "")
         if text.strip() == keys.LEAVE:
             return await self._leave(sender_id, status)
