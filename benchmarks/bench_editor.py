@@ -37,6 +37,7 @@ import httpx  # noqa: E402
 
 from benchmarks.report import latency_row, latency_table, publish  # noqa: E402
 from tests.dog_guide import dog_license_sections  # noqa: E402
+from tools.chat_client import with_tokens  # noqa: E402
 from tools.stack import MODELS, Ports, Stack, training_fingerprint  # noqa: E402
 
 ADMIN = ("bench-admin", "bench-admin-secret-1")
@@ -104,7 +105,7 @@ async def measure(client: httpx.AsyncClient, write: Callable[[], Any], question:
 async def bench(stack: Stack, cycles: int, replaces: int) -> tuple[dict[str, list[float]], list[float]]:
     results: dict[str, list[float]] = {}
     turns: list[float] = []
-    async with httpx.AsyncClient(base_url=stack.gateway_url, timeout=60) as client:
+    async with with_tokens(httpx.AsyncClient(base_url=stack.gateway_url, timeout=60)) as client:
         token = (await client.post("/api/auth/login", data={"username": ADMIN[0], "password": ADMIN[1]}))
         headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
         url = f"/api/kb/guides/{GUIDE_ID}"

@@ -36,6 +36,7 @@ import websockets.client  # noqa: E402
 
 from benchmarks.report import latency_row, latency_table, publish  # noqa: E402
 from connectors.gateway.auth import Accounts  # noqa: E402
+from tools.chat_client import with_tokens  # noqa: E402
 from tools.stack import MODELS, Ports, Stack, training_fingerprint  # noqa: E402
 
 PASSWORD = "bench-agent-pass"
@@ -93,7 +94,7 @@ async def bench(stack: Stack, users: int, agents: int) -> dict[str, list[float]]
     results: dict[str, list[float]] = {"handoff → console": [], "queued → console (fan-out only)": [],
                                        "user → agent": [], "agent → user": []}
     limits = httpx.Limits(max_connections=users * 2)
-    async with httpx.AsyncClient(base_url=stack.gateway_url, timeout=60, limits=limits) as http:
+    async with with_tokens(httpx.AsyncClient(base_url=stack.gateway_url, timeout=60, limits=limits)) as http:
         tokens = {}
         for name in names:
             resp = await http.post("/api/auth/login", data={"username": name, "password": PASSWORD})

@@ -39,6 +39,7 @@ if str(ROOT) not in sys.path:
 import httpx  # noqa: E402
 
 from benchmarks.report import latency_row, latency_table, percentile, publish  # noqa: E402
+from tools.chat_client import with_tokens  # noqa: E402
 from tools.stack import MODELS, Ports, Stack, training_fingerprint  # noqa: E402
 
 # Guide questions and smalltalk a citizen would send. None of them asks for a person or says yes
@@ -125,7 +126,7 @@ class Paths:
 
     def __init__(self, stack: Stack, connections: int) -> None:
         limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
-        self.gateway = httpx.AsyncClient(base_url=stack.gateway_url, timeout=120, limits=limits)
+        self.gateway = with_tokens(httpx.AsyncClient(base_url=stack.gateway_url, timeout=120, limits=limits))
         self.rasa = httpx.AsyncClient(base_url=f"http://127.0.0.1:{stack.ports.rasa}", timeout=120,
                                       limits=limits, params={"token": stack.rasa_token})
         self.outcomes: dict[str, int] = {}

@@ -125,5 +125,13 @@ class Turn(BaseModel):
 
 class ChatReply(BaseModel):
     sender_id: str
+    conversation_token: str | None = None  # only on the turn that started the conversation
     messages: list[BotMessage]
     turn: Turn
+
+    @model_serializer(mode="wrap")
+    def _omit_no_token(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        if data.get("conversation_token") is None:
+            data.pop("conversation_token", None)
+        return data

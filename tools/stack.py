@@ -329,7 +329,8 @@ def run() -> None:
         say(f"  agents' console (店小二): {stack.gateway_url}/agents")
         say(f"  chat API: POST {stack.gateway_url}/api/chat")
         say(f"  try: curl -s {stack.gateway_url}/api/chat -H 'content-type: application/json' "
-            "-d '{\"sender_id\":\"me\",\"message\":\"你好\"}'")
+            "-d '{\"sender_id\":\"me-42\",\"message\":\"你好\"}'  (later turns: "
+            "-H 'X-Conversation-Token: <the first reply's conversation_token>')")
         say(f"  health: {stack.gateway_url}/health   docs: {stack.gateway_url}/docs")
         say("Press Ctrl-C to stop.")
         while True:

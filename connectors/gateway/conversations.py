@@ -107,17 +107,17 @@ class ConversationStore:
     async def queue_begin(self, pipe: Pipeline, sender_id: str, channel: str, entry: Entry) -> None:
         """Queue a turn's first writes on `pipe`: touch the metadata, append the user's entry.
 
-        The pipeline's results hold, in order: 3 results of the touch, then the entry's first seq
+        The pipeline's results hold, in order: 4 results of the touch, then the entry's first seq
         (see `begun`)."""
         self._queue_touch(pipe, sender_id, channel)
         keys, args = self._append_args(sender_id, [entry])
         await self._append(keys=keys, args=args, client=pipe)  # queued, not run yet
 
-    BEGIN_RESULTS: Final = 4
+    BEGIN_RESULTS: Final = 5
 
     def begun(self, entry: Entry, results: list[Any]) -> Entry:
         """The user's entry, numbered, from the results of queue_begin's commands."""
-        return self._numbered([entry], int(results[3]))[0]
+        return self._numbered([entry], int(results[4]))[0]
 
     async def history(self, sender_id: str, after: int = 0, limit: int = 500) -> list[Entry]:
         """Entries with seq > after, oldest first."""
@@ -130,11 +130,12 @@ class ConversationStore:
         meta = _key(sender_id, "meta")
         now = str(time.time())
         pipe.hsetnx(meta, "created", now)
-        pipe.hset(meta, mapping={"channel": channel, "last_seen": now})
+        pipe.hsetnx(meta, "channel", channel)  # fixed when the conversation starts (owners.py)
+        pipe.hset(meta, "last_seen", now)
         pipe.expire(meta, TRANSCRIPT_TTL_S)
 
     async def touch(self, sender_id: str, channel: str) -> None:
-        """Record the channel the user last wrote from (replies from agents go back there)."""
+        """Record that the user wrote (and the channel, if the conversation has none yet)."""
         async with self.redis.pipeline(transaction=True) as pipe:
             self._queue_touch(pipe, sender_id, channel)
             await pipe.execute()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Request
 from fastapi.security import OAuth2PasswordBearer
 from redis.exceptions import RedisError
 
@@ -19,6 +19,12 @@ def get_state(request: Request) -> AppState:
 
 
 StateDep = Annotated[AppState, Depends(get_state)]
+
+# Every request about a user's conversation presents its token (owners.py).
+ConversationToken = Annotated[
+    str | None,
+    Header(alias="X-Conversation-Token", description="the token the conversation's first turn answered"),
+]
 
 
 bearer_token = OAuth2PasswordBearer(tokenUrl="/api/auth/login", auto_error=False)

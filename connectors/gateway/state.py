@@ -10,6 +10,7 @@ import redis.asyncio as aioredis
 from connectors.gateway.chat import ChatService, Outbox
 from connectors.gateway.conversations import ConversationStore
 from connectors.gateway.handoff.wiring import Handoff
+from connectors.gateway.owners import Owners
 from connectors.gateway.rasa_client import RasaClient
 from connectors.gateway.settings import Settings
 from connectors.gateway.wechat.service import WeChatService
@@ -32,6 +33,7 @@ class AppState:
     chat: ChatService
     outbox: Outbox
     handoff: Handoff  # accounts, the handoff queue and its turn hook (connectors/gateway/handoff/)
+    owners: Owners  # conversation tokens (owners.py)
     wechat: WeChatService = field(init=False)
 
     @classmethod
@@ -46,7 +48,7 @@ class AppState:
         handoff = Handoff.build(settings, redis, store, outbox)
         chat = ChatService(rasa, store, max_message_chars=settings.max_message_chars,
                            turn_timeout_s=settings.rasa_timeout_s, hooks=[handoff.hook])
-        state = cls(settings, rasa, redis, http, store, chat, outbox, handoff)
+        state = cls(settings, rasa, redis, http, store, chat, outbox, handoff, Owners(redis))
         state.wechat = WeChatService(state)
         outbox.register("wechat", state.wechat.push)
         return state

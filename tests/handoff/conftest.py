@@ -21,6 +21,7 @@ from connectors.gateway.handoff.hours import ServiceHours
 from connectors.gateway.settings import Settings
 from connectors.gateway.state import AppState
 from contract.turn import turn_block
+from tools.chat_client import TokenJar
 
 ADMIN = ("admin", "admin-secret-123")
 PASSWORD = "agent-pass-123"
@@ -111,8 +112,11 @@ class Gateway:
 
 @pytest.fixture
 def make_gateway(settings: Settings) -> Iterator[Callable[[], Gateway]]:
-    """Start gateways ("processes") sharing the test's Redis; each is stopped at the end."""
+    """Start gateways ("processes") sharing the test's Redis; each is stopped at the end.
+
+    Their users keep their conversation tokens across gateways (one TokenJar)."""
     started: list[TestClient] = []
+    jar = TokenJar()
 
     def make() -> Gateway:
         rasa = ScriptedRasa()
@@ -122,7 +126,7 @@ def make_gateway(settings: Settings) -> Iterator[Callable[[], Gateway]]:
             built.handoff.service.hours = ServiceHours.always()
             return built
 
-        client = TestClient(create_app(settings, make_state=state))
+        client = jar.attach(TestClient(create_app(settings, make_state=state)))
         client.__enter__()
         started.append(client)
         return Gateway(client, rasa)

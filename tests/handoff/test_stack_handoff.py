@@ -12,6 +12,7 @@ import redis
 import redis.asyncio as aioredis
 
 from connectors.gateway.auth import Accounts
+from tools.chat_client import with_tokens
 from tools.stack import Stack
 
 pytestmark = pytest.mark.stack
@@ -30,7 +31,7 @@ def live(stack: Stack) -> Iterator[httpx.Client]:
     asyncio.run(add_agent())
     sync = redis.Redis.from_url(stack.effective_redis_url)
     sync.set("xs:ho:hours_override", "open")
-    with httpx.Client(base_url=stack.gateway_url, timeout=60) as client:
+    with with_tokens(httpx.Client(base_url=stack.gateway_url, timeout=60)) as client:
         yield client
     sync.delete("xs:ho:hours_override")
 

@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tools.chat_client import with_tokens
 from tools.stack import Stack
 
 Chat = Callable[[str], dict[str, Any]]
@@ -16,7 +17,7 @@ Chat = Callable[[str], dict[str, Any]]
 
 @pytest.fixture
 def gateway(stack: Stack) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=stack.gateway_url, timeout=60) as client:
+    with with_tokens(httpx.Client(base_url=stack.gateway_url, timeout=60)) as client:
         yield client
 
 

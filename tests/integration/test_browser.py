@@ -62,6 +62,27 @@ def session_of(page: Page) -> str:
     return value
 
 
+def token_of(page: Page) -> str:
+    """Our widget's conversation token, kept with its session id."""
+    value = page.evaluate("() => window.localStorage.getItem('xiaoshen.token')")
+    assert isinstance(value, str) and value
+    return value
+
+
+def stored(stack: Stack, session: str) -> list[dict[str, object]]:
+    """The conversation as stored (read from Redis: rasa-webchat's conversations have no token)."""
+
+    async def read() -> list[dict[str, object]]:
+        redis = aioredis.Redis.from_url(stack.effective_redis_url, decode_responses=True)
+        try:
+            return [dict(e) for e in await ConversationStore(redis).history(session)]
+        finally:
+            await redis.aclose()
+
+    with ThreadPoolExecutor(1) as pool:  # Playwright's sync API owns this thread's event loop
+        return pool.submit(asyncio.run, read()).result()
+
+
 def seqs(page: Page) -> list[int]:
     return [
         int(s)
@@ -92,11 +113,30 @@ def test_rasa_webchat_bundle_holds_a_conversation(stack: Stack, browser: Browser
     session = page.evaluate("() => JSON.parse(window.localStorage.getItem('chat_session')).session_id")
     page.reload()
     expect(page.locator(".rw-response", has_text="】收费标准")).to_have_count(1)
-    history = httpx.get(f"{stack.gateway_url}/api/chat/{session}/messages").json()["messages"]
+    history = stored(stack, session)
     assert [m["text"] for m in history if m["role"] == "user"][-2:] == [
         "开公司要带什么材料？",
         '/ask_guide{"service_id": "ent-setup", "section": "fee"}',
     ]
+    assert httpx.get(f"{stack.gateway_url}/api/chat/{session}/messages").status_code == 403
+
+    # A second browser that knows only the session id (e.g. read off a shared screen) gets a
+    # conversation of its own: it neither sees nor writes the first one.
+    other = new_page(browser, DESKTOP)
+    other.add_init_script(
+        f"window.localStorage.setItem('chat_session', JSON.stringify({{session_id: '{session}'}}))")
+    other.goto(stack.gateway_url + "/widget/rasa-webchat/")
+    expect(other.locator(".rw-response").first).to_contain_text("小申")
+    expect(other.locator(".rw-response", has_text="收费标准")).to_have_count(0)
+    other.locator(".rw-new-message").fill("我要转人工")
+    other.locator(".rw-new-message").press("Enter")
+    expect(other.locator(".rw-client", has_text="我要转人工")).to_have_count(1)
+    other.wait_for_timeout(1500)
+    theirs = other.evaluate("() => JSON.parse(window.localStorage.getItem('chat_session')).session_id")
+    assert theirs != session
+    assert [m["text"] for m in stored(stack, theirs) if m["role"] == "user"][-1] == "我要转人工"
+    assert "我要转人工" not in [m["text"] for m in stored(stack, session)]
+    other.context.close()
     page.context.close()
 
 
@@ -152,15 +192,17 @@ def test_widget_reconnect_loses_and_duplicates_nothing(stack: Stack, browser: Br
     page.goto(stack.gateway_url + "/widget/")
     expect(page.locator(".xs-bot").first).to_contain_text("小申")
     session = session_of(page)
+    token = {"X-Conversation-Token": token_of(page)}
 
     page.evaluate("() => window.XiaoShen._debug.disconnect()")
     expect(page.locator(".xs-status")).not_to_have_text("在线")
     ask(page, "你是机器人吗？")  # typed while offline: kept and sent after the reconnect
-    # Meanwhile the same conversation moves on elsewhere (another channel, an agent …).
+    # Meanwhile the same conversation moves on elsewhere (another tab, an agent …).
     resp = httpx.post(
         f"{stack.gateway_url}/api/chat",
         timeout=60,
-        json={"sender_id": session, "message": "公积金租房提取多久到账？", "channel": "web"},
+        headers=token,
+        json={"sender_id": session, "message": "公积金租房提取多久到账？", "channel": "widget"},
     )
     assert resp.status_code == 200
     page.evaluate("() => window.XiaoShen._debug.reconnect()")
@@ -173,16 +215,16 @@ def test_widget_reconnect_loses_and_duplicates_nothing(stack: Stack, browser: Br
     ask(page, "好的，谢谢")
     expect(page.locator(".xs-user .xs-bubble", has_text="好的，谢谢")).to_have_count(1)
     expect(page.locator(".xs-user.xs-pending")).to_have_count(0)
-    stored = httpx.get(f"{stack.gateway_url}/api/chat/{session}/messages").json()["messages"]
-    answers = [m for m in stored if m["role"] == "bot"]
+    kept = httpx.get(f"{stack.gateway_url}/api/chat/{session}/messages", headers=token).json()["messages"]
+    answers = [m for m in kept if m["role"] == "bot"]
     expect(page.locator(".xs-bot")).to_have_count(len(answers))  # every answer once, none twice
     page.wait_for_timeout(1500)
     shown = seqs(page)
     assert len(shown) == len(set(shown)), f"duplicated messages: {shown}"
-    visible = [m["seq"] for m in stored if not (m["role"] == "user" and m["text"].startswith("/"))]
+    visible = [m["seq"] for m in kept if not (m["role"] == "user" and m["text"].startswith("/"))]
     assert set(visible) <= set(shown), "a stored message is missing on the page"
     assert sorted(shown) == shown, "messages are shown in order"
-    assert [m["text"] for m in stored if m["role"] == "user"].count("好的，谢谢") == 1, "sent twice"
+    assert [m["text"] for m in kept if m["role"] == "user"].count("好的，谢谢") == 1, "sent twice"
     page.context.close()
 
 

@@ -17,6 +17,7 @@ import pytest
 
 from tests.conftest import TEST_ADMIN
 from tests.dog_guide import dog_license_sections
+from tools.chat_client import with_tokens
 from tools.stack import Stack
 
 pytestmark = pytest.mark.stack
@@ -28,7 +29,7 @@ POLL_S = 8.0
 
 @pytest.fixture(scope="module")
 def live(stack: Stack) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=stack.gateway_url, timeout=60) as client:
+    with with_tokens(httpx.Client(base_url=stack.gateway_url, timeout=60)) as client:
         resp = client.post("/api/auth/login", data={"username": TEST_ADMIN[0], "password": TEST_ADMIN[1]})
         assert resp.status_code == 200, resp.text
         client.headers["Authorization"] = f"Bearer {resp.json()['access_token']}"

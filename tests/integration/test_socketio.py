@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -11,48 +9,8 @@ from typing import Any
 import pytest
 import socketio
 
+from tests.socketio_client import Widget
 from tools.stack import Stack
-
-
-class Widget:
-    """A socket.io client that records what the gateway sends."""
-
-    def __init__(self, url: str, origin: str | None = None) -> None:
-        self.client = socketio.Client(reconnection=False)
-        self.confirmed: list[str] = []
-        self.uttered: list[dict[str, Any]] = []
-        self.entries: list[dict[str, Any]] = []
-        self._event = threading.Event()
-        self.client.on("session_confirm", self._confirm)
-        self.client.on("bot_uttered", lambda d: self._add(self.uttered, d))
-        self.client.on("xs_message", lambda d: self._add(self.entries, d))
-        headers = {"Origin": origin} if origin else {}
-        # websocket-client adds an Origin of its own, so a chosen Origin is sent over polling.
-        transports = ["polling"] if origin else ["websocket"]
-        self.client.connect(url, transports=transports, headers=headers, wait_timeout=10)
-
-    def _confirm(self, data: str) -> None:
-        self.confirmed.append(data)
-        self._event.set()
-
-    def _add(self, bucket: list[dict[str, Any]], data: dict[str, Any]) -> None:
-        bucket.append(data)
-
-    def session(self, session_id: str | None = None) -> str:
-        self._event.clear()
-        self.client.emit("session_request", {"session_id": session_id})
-        assert self._event.wait(10), "no session_confirm"
-        return self.confirmed[-1]
-
-    def say(self, text: str, session_id: str, **extra: Any) -> dict[str, Any]:
-        ack = self.client.call(
-            "user_uttered", {"message": text, "session_id": session_id, "customData": {}, **extra}, timeout=60
-        )
-        time.sleep(0.3)  # replies are emitted before the ack; let the client dispatch them
-        return ack  # type: ignore[no-any-return]
-
-    def close(self) -> None:
-        self.client.disconnect()
 
 
 @pytest.fixture
@@ -90,12 +48,12 @@ def test_user_uttered_is_answered_in_rasa_shapes_with_quick_replies(widget: Widg
     assert "收费标准" in widget.uttered[-1]["text"]
 
 
-def test_session_persists_across_connections(stack: Stack, widget: Widget) -> None:
+def test_session_persists_across_connections_that_hold_its_token(stack: Stack, widget: Widget) -> None:
     session = widget.session(None)
     widget.say("开公司要带什么材料？", session)
-    other = Widget(stack.gateway_url)  # a reload, or a second tab: same session id
+    other = Widget(stack.gateway_url)  # a reload, or a second tab: same session id and token
     try:
-        assert other.session(session) == session
+        assert other.session(session, widget.tokens[session]) == session
         other.say("要多少钱？", session)  # a follow-up that needs the earlier context
         assert "企业设立登记" in other.uttered[-1]["text"] and "收费" in other.uttered[-1]["text"]
         assert widget.uttered[-1] == other.uttered[-1], "every socket of the session gets the reply"

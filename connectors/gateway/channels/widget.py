@@ -11,14 +11,23 @@ answered once), and asks `xs_history {after}` for what it missed.
 Sessions persist by `session_id`: every socket of a session joins the room named by it, and
 `enter_room` is awaited (Rasa 3.6's channel forgets to, so its replies reach nobody with
 python-socketio ≥ 5.10).
+
+A session id alone lets nobody in (owners.py). `session_request` starts a new conversation, or
+joins an existing one only when the socket presents its conversation token (our widget keeps it
+with its history and sends `conversation_token`) or comes from the browser that started it: every
+socket.io response sets an HttpOnly `xs_browser` cookie, and a conversation remembers the hash of
+the cookie it began with (how rasa-webchat, which knows nothing of tokens, resumes after a reload).
+Anyone else claiming the id is given a fresh conversation instead.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import secrets
 import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
+from http.cookies import CookieError, SimpleCookie
 from typing import Any
 
 import socketio
@@ -28,6 +37,7 @@ from redis.exceptions import RedisError
 from connectors.gateway.chat import clean_message
 from connectors.gateway.conversations import Entry
 from connectors.gateway.errors import ApiError
+from connectors.gateway.owners import Admission
 from connectors.gateway.settings import Settings
 
 log = logging.getLogger("xiaoshen.widget")
@@ -37,6 +47,9 @@ SOCKETIO_PATH = "socket.io"
 _SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 _CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 CLIENT_ID_TTL_S = 24 * 3600
+BROWSER_COOKIE = "xs_browser"
+BROWSER_COOKIE_MAX_AGE_S = 30 * 24 * 3600
+_TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,128}$")
 SORRY = "抱歉，小申暂时无法回答，请稍后再试。"
 
 Scope = MutableMapping[str, Any]
@@ -108,22 +121,44 @@ class SocketIOChannel:
         await self.sio.save_session(sid, {"session_id": session_id})
         await self.sio.enter_room(sid, session_id)
 
-    async def _session_of(self, sid: str, data: dict[str, Any]) -> str | None:
+    async def _session_of(self, sid: str) -> str | None:
+        """The session this socket was admitted to by session_request (None before)."""
         session = await self.sio.get_session(sid)
-        if session.get("session_id"):
-            return str(session["session_id"])
-        claimed = data.get("session_id")
-        if isinstance(claimed, str) and _SESSION_ID.match(claimed):
-            await self._join(sid, claimed)
-            return claimed
-        return None
+        return str(session["session_id"]) if session.get("session_id") else None
+
+    def _browser(self, sid: str) -> str | None:
+        """The socket's `xs_browser` cookie (set by SocketIOMiddleware), if any."""
+        environ = self.sio.get_environ(sid) or {}
+        return browser_cookie(environ.get("HTTP_COOKIE", ""))
 
     # --- events ---------------------------------------------------------------------------------
-    async def session_request(self, sid: str, data: Any = None) -> None:
-        claimed = data.get("session_id") if isinstance(data, dict) else None
-        session_id = claimed if isinstance(claimed, str) and _SESSION_ID.match(claimed) else uuid.uuid4().hex
+    async def session_request(self, sid: str, data: Any = None) -> dict[str, Any] | None:
+        data = data if isinstance(data, dict) else {}
+        claimed = data.get("session_id")
+        token = data.get("conversation_token")
+        token = token if isinstance(token, str) and _TOKEN.match(token) else None
+        browser = self._browser(sid)
+        owners = self.state.owners
+        try:
+            admission: Admission | None = None
+            if isinstance(claimed, str) and _SESSION_ID.match(claimed):
+                try:
+                    admission = await owners.admit(claimed, CHANNEL, token, browser=browser)
+                except ApiError:  # someone else's (or another channel's) id: start afresh
+                    log.info("session id refused", extra={"fields": {"sender_id": claimed}})
+            if admission is None:
+                admission = await owners.admit(uuid.uuid4().hex, CHANNEL, None, browser=browser)
+        except RedisError as exc:
+            log.warning("session_request failed: %s", exc)
+            return _error("unavailable",
+                          "服务暂时不可用，请稍后再试 / The service is unavailable; retry shortly.")
+        session_id = admission.sender_id
         await self._join(sid, session_id)
+        if admission.token:  # our widget keeps it; rasa-webchat ignores the event
+            await self.sio.emit("xs_session", {"session_id": session_id,
+                                               "conversation_token": admission.token}, to=sid)
         await self.sio.emit("session_confirm", session_id, to=sid)
+        return None
 
     async def user_uttered(self, sid: str, data: Any = None) -> dict[str, Any]:
         if not isinstance(data, dict):
@@ -134,7 +169,7 @@ class SocketIOChannel:
             if exc.code == "message_too_long":  # rasa-webchat shows no acknowledgement errors
                 await self.sio.emit("bot_uttered", {"text": exc.message}, to=sid)
             return _error(exc.code, exc.message)
-        session_id = await self._session_of(sid, data)
+        session_id = await self._session_of(sid)
         if session_id is None:
             return _error("no_session", "请先建立会话 / Send session_request first.")
         client_id = data.get("client_id")
@@ -179,7 +214,7 @@ class SocketIOChannel:
     async def history(self, sid: str, data: Any = None) -> dict[str, Any]:
         """Everything after `after` in this session's transcript (our widget's catch-up)."""
         data = data if isinstance(data, dict) else {}
-        session_id = await self._session_of(sid, data)
+        session_id = await self._session_of(sid)
         if session_id is None:
             return _error("no_session", "请先建立会话 / Send session_request first.")
         after = data.get("after", 0)
@@ -214,8 +249,23 @@ def _error(code: str, message: str) -> dict[str, Any]:
     return {"ok": False, "error": {"code": code, "message": message}}
 
 
+def browser_cookie(header: str) -> str | None:
+    """The `xs_browser` value of a Cookie header, when it is one we could have set."""
+    try:
+        morsel = SimpleCookie(header).get(BROWSER_COOKIE)
+    except CookieError:
+        return None
+    value = morsel.value if morsel else ""
+    return value if _TOKEN.match(value) else None
+
+
 class SocketIOMiddleware:
-    """Routes /socket.io/ to the socket.io server and everything else to the app."""
+    """Routes /socket.io/ to the socket.io server and everything else to the app.
+
+    A socket.io request without our browser cookie gets one (Set-Cookie on the handshake's
+    response or the WebSocket accept), and the request itself is handled as if it had sent it, so
+    the connection's environ carries the cookie from the start.
+    """
 
     def __init__(self, app: ASGIApp, channel: SocketIOChannel) -> None:
         self.app = app
@@ -223,6 +273,26 @@ class SocketIOMiddleware:
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] in ("http", "websocket") and scope.get("path", "").startswith(f"/{SOCKETIO_PATH}/"):
+            headers = list(scope.get("headers") or [])
+            cookie = b",".join(v for k, v in headers if k == b"cookie").decode("latin-1")
+            if browser_cookie(cookie) is None:
+                value = secrets.token_urlsafe(24)
+                secure = "; Secure" if scope.get("scheme") in ("https", "wss") else ""
+                set_cookie = (f"{BROWSER_COOKIE}={value}; Path=/{SOCKETIO_PATH}/; "
+                              f"Max-Age={BROWSER_COOKIE_MAX_AGE_S}; HttpOnly; SameSite=Lax{secure}").encode()
+                joined = f"{cookie}; {BROWSER_COOKIE}={value}" if cookie else f"{BROWSER_COOKIE}={value}"
+                headers = [(k, v) for k, v in headers if k != b"cookie"] + [(b"cookie", joined.encode())]
+                scope = dict(scope, headers=headers)
+                send = _with_cookie(send, set_cookie)
             await self.channel.asgi(scope, receive, send)
         else:
             await self.app(scope, receive, send)
+
+
+def _with_cookie(send: Any, set_cookie: bytes) -> Any:
+    async def sending(message: dict[str, Any]) -> None:
+        if message.get("type") in ("http.response.start", "websocket.accept"):
+            message = dict(message, headers=[*message.get("headers", []), (b"set-cookie", set_cookie)])
+        await send(message)
+
+    return sending

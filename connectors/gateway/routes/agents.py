@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
 from redis.exceptions import RedisError
 
 from connectors.gateway.auth import Principal
-from connectors.gateway.deps import AdminUser, AgentUser, StateDep
+from connectors.gateway.deps import AdminUser, AgentUser, ConversationToken, StateDep
 from connectors.gateway.errors import ApiError
 from connectors.gateway.handoff import keys
 from connectors.gateway.handoff.hook import RECENT
@@ -247,8 +247,12 @@ async def set_override(body: OverrideIn, state: StateDep, _: AdminUser) -> dict[
 
 # --- the user's side, for channels without push ---------------------------------------------------
 @user_router.get("/{sender_id}/handoff")
-async def handoff_status(sender_id: SenderId, state: StateDep) -> dict[str, Any]:
-    """The conversation's handoff status: none, queued (with position and wait) or agent."""
+async def handoff_status(sender_id: SenderId, state: StateDep,
+                         token: ConversationToken = None) -> dict[str, Any]:
+    """The conversation's handoff status: none, queued (with position and wait) or agent.
+
+    Needs the conversation's token (403 otherwise)."""
+    await _do(state.owners.check(sender_id, token))
     service = state.handoff.service
     conv = await _do(service.status(sender_id))
     status = conv.get("status") or "none"
@@ -263,8 +267,12 @@ async def handoff_status(sender_id: SenderId, state: StateDep) -> dict[str, Any]
 
 
 @user_router.post("/{sender_id}/typing", status_code=204)
-async def user_typing(sender_id: SenderId, body: TypingIn, state: StateDep) -> None:
-    """The user is typing: shown in the console of the agent holding the conversation."""
+async def user_typing(sender_id: SenderId, body: TypingIn, state: StateDep,
+                      token: ConversationToken = None) -> None:
+    """The user is typing: shown in the console of the agent holding the conversation.
+
+    Needs the conversation's token (403 otherwise)."""
+    await _do(state.owners.check(sender_id, token))
     status = (await _do(state.handoff.service.status(sender_id))).get("status")
     if status in (keys.QUEUED, keys.AGENT):
         await state.handoff.service.user_typing(sender_id, body.on)

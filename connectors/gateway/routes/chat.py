@@ -7,7 +7,8 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, StrictStr, StringConstraints
 
-from connectors.gateway.deps import StateDep
+from connectors.gateway.deps import ConversationToken, StateDep
+from connectors.gateway.owners import WECHAT, wrong_channel
 from contract.turn import ChatReply
 
 router = APIRouter(prefix="/api", tags=["chat"])
@@ -26,12 +27,24 @@ class ChatIn(BaseModel):
 
 
 @router.post("/chat", response_model=ChatReply)
-async def chat(body: ChatIn, state: StateDep) -> ChatReply:
+async def chat(body: ChatIn, state: StateDep, token: ConversationToken = None) -> ChatReply:
     """Send one message to 小申 and get its reply plus the structured turn block.
 
-    The message rules (empty, too long, control characters) are the chat service's, for every channel.
+    The first turn of a new `sender_id` answers its `conversation_token`; every later turn sends it
+    in `X-Conversation-Token` (403 otherwise, and nothing is stored). The message rules (empty, too
+    long, control characters) are the chat service's, for every channel.
     """
-    return (await state.chat.turn(body.sender_id, body.message, body.channel)).reply
+    if body.channel == WECHAT:  # WeChat's users write through /wechat/miniprogram only
+        raise wrong_channel(WECHAT)
+    admission = await state.owners.admit(body.sender_id, body.channel, token)
+    try:
+        reply = (await state.chat.turn(body.sender_id, body.message, body.channel)).reply
+    except BaseException:
+        await state.owners.release(admission)  # a failed first turn leaves the id free again
+        raise
+    if admission.started:
+        reply = reply.model_copy(update={"conversation_token": admission.token})
+    return reply
 
 
 class HistoryOut(BaseModel):
@@ -40,12 +53,14 @@ class HistoryOut(BaseModel):
 
 
 @router.get("/chat/{sender_id}/messages", response_model=HistoryOut)
-async def history(sender_id: SenderId, state: StateDep,
+async def history(sender_id: SenderId, state: StateDep, token: ConversationToken = None,
                   after: Annotated[int, Query(ge=0)] = 0) -> HistoryOut:
     """The conversation's messages after sequence number `after`, oldest first.
 
     How a client without a push channel (the plain API) receives an agent's replies, and how the
-    widget restores a conversation after a reload or reconnect without duplicates.
+    widget restores a conversation after a reload or reconnect without duplicates. Needs the
+    conversation's token (403 otherwise).
     """
+    await state.owners.check(sender_id, token)
     entries = await state.store.history(sender_id, after)
     return HistoryOut(sender_id=sender_id, messages=[dict(e) for e in entries])

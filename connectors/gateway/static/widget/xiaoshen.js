@@ -22,6 +22,7 @@
     greet: script.getAttribute("data-greet") !== "false"
   };
   var KEY_SESSION = "xiaoshen.session";
+  var KEY_TOKEN = "xiaoshen.token";  // the conversation token: with the session id, it lets us back in
   var KEY_LARGE = "xiaoshen.large";
   var SECTION_LABELS = {
     overview: "办理概述", eligibility: "申请条件", materials: "所需材料", process: "办理流程",
@@ -155,6 +156,7 @@
 
   // ---- conversation state -------------------------------------------------------------------
   var sessionId = load(KEY_SESSION);
+  var conversationToken = load(KEY_TOKEN);
   var confirmed = false;
   var socket = null;
   var shown = {};          // seq -> true for every stored message on screen
@@ -447,7 +449,12 @@
     socket = window.io(origin, { path: "/socket.io/", reconnectionDelayMax: 5000 });
     socket.on("connect", function () {
       confirmed = false;
-      socket.emit("session_request", { session_id: sessionId });
+      socket.emit("session_request", { session_id: sessionId, conversation_token: conversationToken });
+    });
+    socket.on("xs_session", function (s) {  // a new conversation: keep its token with its history
+      if (!s || typeof s.conversation_token !== "string") return;
+      conversationToken = s.conversation_token;
+      store(KEY_TOKEN, conversationToken);
     });
     socket.on("session_confirm", function (id) {
       var fresh = id !== sessionId;
