@@ -78,6 +78,7 @@ class TurnContext:
     channel: str
     entry: Entry  # the user's message as stored, with its seq
     prefetched: list[Any] = field(default_factory=list)  # results of the hook's prefetch()
+    client: str = ""  # the client's address, for per-address limits ("" when the channel has none)
 
 
 class TurnHook(Protocol):
@@ -193,7 +194,7 @@ class ChatService:
         self.turn_timeout_s = turn_timeout_s
         self.hooks: list[TurnHook] = list(hooks or [])
 
-    async def turn(self, sender_id: str, message: Any, channel: str) -> Turned:
+    async def turn(self, sender_id: str, message: Any, channel: str, *, client: str = "") -> Turned:
         """One user message in, the reply out (from the bot, or from a hook such as handoff).
 
         Raises ApiError 422 for a message the rules refuse (nothing is stored then) and
@@ -204,19 +205,20 @@ class ChatService:
         try:
             await lock.acquire()
             try:
-                return await self._locked_turn(sender_id, text, channel, lock)
+                return await self._locked_turn(sender_id, text, channel, lock, client)
             finally:
                 await lock.release()  # a no-op when the final write already released it
         except RedisError as exc:
             raise UpstreamError("redis", f"{type(exc).__name__}: {exc}") from exc
 
-    async def _locked_turn(self, sender_id: str, text: str, channel: str, lock: TurnLock) -> Turned:
+    async def _locked_turn(self, sender_id: str, text: str, channel: str, lock: TurnLock,
+                           client: str) -> Turned:
         entry = new_entry("user", text)
         async with self.store.redis.pipeline(transaction=False) as pipe:
             await self.store.queue_begin(pipe, sender_id, channel, entry)
             counts = [hook.prefetch(pipe, sender_id) for hook in self.hooks]
             results = await pipe.execute()
-        ctx = TurnContext(sender_id, text, channel, self.store.begun(entry, results))
+        ctx = TurnContext(sender_id, text, channel, self.store.begun(entry, results), client=client)
         offset = self.store.BEGIN_RESULTS
         reply = None
         for hook, count in zip(self.hooks, counts, strict=True):

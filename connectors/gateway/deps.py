@@ -20,6 +20,13 @@ def get_state(request: Request) -> AppState:
 
 StateDep = Annotated[AppState, Depends(get_state)]
 
+def client_address(request: Request) -> str:
+    """The client's address as the server saw it (behind a proxy: uvicorn's --proxy-headers)."""
+    return request.client.host if request.client else ""
+
+
+ClientAddress = Annotated[str, Depends(client_address)]
+
 # Every request about a user's conversation presents its token (owners.py).
 ConversationToken = Annotated[
     str | None,

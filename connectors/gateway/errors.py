@@ -30,11 +30,13 @@ UNAVAILABLE_MESSAGES = {
 class ApiError(Exception):
     """The base of every error we answer: HTTP status, a stable code and a bilingual message."""
 
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(self, status: int, code: str, message: str,
+                 headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
+        self.headers = headers  # sent with the error (Retry-After on 429)
 
 
 class UpstreamError(ApiError):
@@ -89,7 +91,7 @@ def install_error_handlers(app: FastAPI, probe: OutageProbe = _as_is) -> None:
 
     async def api_error(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, ApiError)
-        return error_response(exc.status, exc.code, exc.message)
+        return error_response(exc.status, exc.code, exc.message, exc.headers)
 
     async def upstream(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, UpstreamError)

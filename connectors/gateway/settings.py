@@ -47,6 +47,17 @@ class Settings(BaseSettings):
     # Knowledge editors (routes/kb.py): a guide may hold ~100 KB of text, an import all of them.
     kb_max_body_bytes: int = Field(default=4 * 1024 * 1024, description="body limit under /api/kb/")
     kb_apply_wait_s: float = Field(default=3.0, ge=0, description="how long a write waits for chat to use it")
+    # Rate limits (ratelimit.py), in `limits` notation; XS_RATE_LIMITS=off turns all of them off.
+    # Per address limits are generous: a government office or a school shares one address.
+    xs_rate_limits: str = "on"
+    xs_rate_turn_sender: str = "30/minute;300/hour"
+    xs_rate_turn_ip: str = "600/minute"
+    xs_rate_session_ip: str = "300/minute"
+    xs_rate_queue_sender: str = "6/hour"
+    xs_rate_queue_ip: str = "120/hour"
+    xs_rate_ticket_ip: str = "30/hour"
+    xs_rate_rating_ip: str = "120/hour"
+    xs_rate_login_ip: str = "30/minute"
 
 
 @lru_cache

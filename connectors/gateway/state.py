@@ -12,6 +12,7 @@ from connectors.gateway.conversations import ConversationStore
 from connectors.gateway.handoff.wiring import Handoff
 from connectors.gateway.owners import Owners
 from connectors.gateway.rasa_client import RasaClient
+from connectors.gateway.ratelimit import RateLimits
 from connectors.gateway.settings import Settings
 from connectors.gateway.wechat.service import WeChatService
 
@@ -34,6 +35,7 @@ class AppState:
     outbox: Outbox
     handoff: Handoff  # accounts, the handoff queue and its turn hook (connectors/gateway/handoff/)
     owners: Owners  # conversation tokens (owners.py)
+    limits: RateLimits  # rate limits (ratelimit.py)
     wechat: WeChatService = field(init=False)
 
     @classmethod
@@ -45,10 +47,11 @@ class AppState:
         http = http or httpx.AsyncClient(timeout=settings.health_timeout_s)
         store = ConversationStore(redis)
         outbox = Outbox(store)
-        handoff = Handoff.build(settings, redis, store, outbox)
+        limits = RateLimits.from_settings(settings)
+        handoff = Handoff.build(settings, redis, store, outbox, limits)
         chat = ChatService(rasa, store, max_message_chars=settings.max_message_chars,
                            turn_timeout_s=settings.rasa_timeout_s, hooks=[handoff.hook])
-        state = cls(settings, rasa, redis, http, store, chat, outbox, handoff, Owners(redis))
+        state = cls(settings, rasa, redis, http, store, chat, outbox, handoff, Owners(redis), limits)
         state.wechat = WeChatService(state)
         outbox.register("wechat", state.wechat.push)
         return state

@@ -126,6 +126,12 @@ class SocketIOChannel:
         session = await self.sio.get_session(sid)
         return str(session["session_id"]) if session.get("session_id") else None
 
+    def _client(self, sid: str) -> str:
+        """The socket's client address (engine.io's environ always says 127.0.0.1; the scope knows)."""
+        environ = self.sio.get_environ(sid) or {}
+        client = (environ.get("asgi.scope") or {}).get("client")
+        return str(client[0]) if client else ""
+
     def _browser(self, sid: str) -> str | None:
         """The socket's `xs_browser` cookie (set by SocketIOMiddleware), if any."""
         environ = self.sio.get_environ(sid) or {}
@@ -147,6 +153,10 @@ class SocketIOChannel:
                 except ApiError:  # someone else's (or another channel's) id: start afresh
                     log.info("session id refused", extra={"fields": {"sender_id": claimed}})
             if admission is None:
+                wait = await self.state.limits.over("session_ip", self._client(sid))
+                if wait is not None:
+                    return _error("rate_limited", f"操作太频繁了，请 {wait} 秒后再试 / Too many new "
+                                  f"conversations; please retry in {wait} s.")
                 admission = await owners.admit(uuid.uuid4().hex, CHANNEL, None, browser=browser)
         except RedisError as exc:
             log.warning("session_request failed: %s", exc)
@@ -174,6 +184,17 @@ class SocketIOChannel:
             return _error("no_session", "请先建立会话 / Send session_request first.")
         client_id = data.get("client_id")
         client_id = client_id if isinstance(client_id, str) and _CLIENT_ID.match(client_id) else None
+        try:
+            limits = self.state.limits
+            wait = (await limits.over("turn_ip", self._client(sid))
+                    or await limits.over("turn_sender", session_id))
+        except RedisError:
+            wait = None  # the turn itself reports the outage
+        if wait is not None:
+            message = (f"您发送得太快了，请 {wait} 秒后再试 / You are sending too fast; "
+                       f"please retry in {wait} s.")
+            await self.sio.emit("bot_uttered", {"text": message}, to=sid)
+            return _error("rate_limited", message)
         return await self._turn(sid, session_id, text, client_id)
 
     async def _turn(self, sid: str, session_id: str, text: str, client_id: str | None) -> dict[str, Any]:
@@ -187,7 +208,7 @@ class SocketIOChannel:
                     return {"ok": True, "seq": seen or None, "duplicate": True}
             await self.signal(session_id, {"typing": {"who": "bot", "on": True}})
             try:
-                turned = await state.chat.turn(session_id, text, CHANNEL)
+                turned = await state.chat.turn(session_id, text, CHANNEL, client=self._client(sid))
             finally:
                 await self.signal(session_id, {"typing": {"who": "bot", "on": False}})
         except (ApiError, RedisError) as exc:

@@ -20,6 +20,7 @@ from connectors.gateway.chat import TurnContext
 from connectors.gateway.handoff import keys
 from connectors.gateway.handoff.feedback import Feedback
 from connectors.gateway.handoff.service import HandoffService, Place
+from connectors.gateway.ratelimit import RateLimits
 from connectors.gateway.redis_types import text_map
 from contract.turn import (
     HANDOFF,
@@ -77,9 +78,10 @@ def queued_text(place: Place) -> str:
 class HandoffHook:
     """Registered on ChatService.hooks."""
 
-    def __init__(self, service: HandoffService, feedback: Feedback) -> None:
+    def __init__(self, service: HandoffService, feedback: Feedback, limits: RateLimits) -> None:
         self.service = service
         self.feedback = feedback
+        self.limits = limits
 
     def prefetch(self, pipe: Pipeline, sender_id: str) -> int:
         """Note the conversation as recent and read its handoff status, on the turn's first trip."""
@@ -105,9 +107,9 @@ class HandoffHook:
             await self.service.user_message(sender_id, ctx.entry)
             return _reply(sender_id, [], outcome=HANDOFF, handoff=keys.AGENT)
         if status == keys.MESSAGE:
-            return await self._take_message(sender_id, text, conv)
+            return await self._take_message(ctx, conv)
         if status == keys.RATING:
-            return await self._rating(sender_id, text, conv)
+            return await self._rating(ctx, conv)
         if status == keys.COMMENT:
             return await self._comment(sender_id, text)
         if text.startswith((keys.RATE + "{", keys.SKIP_COMMENT)):
@@ -130,6 +132,12 @@ class HandoffHook:
             return _reply(sender_id, [text_out], outcome=HANDOFF, intent=turn.intent,
                           buttons=[Button(title="不留言了，继续问小申", payload=keys.LEAVE)],
                           custom={"handoff": {"status": "offline", "back": back}})
+        wait = (await self.limits.over("queue_sender", sender_id)
+                or await self.limits.over("queue_ip", ctx.client))
+        if wait is not None:  # many requests for a person in a short time: not queued again
+            return _reply(sender_id, [f"您转人工的请求太频繁了，请 {_minutes(wait)} 分钟后再试；"
+                                      "急事可拨打 12345 市民服务热线。现在小申继续为您服务。"],
+                          outcome=HANDOFF, intent=turn.intent, custom={"handoff": {"status": "limited"}})
         reason = "asked" if turn.intent == INTENT_ASK_HUMAN else f"offer:{turn.intent or ''}"
         place = await self.service.enqueue(sender_id, reason, channel)
         return _reply(sender_id, [f"好的，已为您转接人工客服（店小二）。{queued_text(place)}"],
@@ -148,25 +156,36 @@ class HandoffHook:
         return _reply(sender_id, ["您当前没有在排队，有问题可以直接问我。"], outcome=SMALLTALK,
                       custom={"handoff": {"status": "none"}})
 
-    async def _take_message(self, sender_id: str, text: str, conv: dict[str, str]) -> ChatReply:
+    async def _take_message(self, ctx: TurnContext, conv: dict[str, str]) -> ChatReply:
+        sender_id, text = ctx.sender_id, ctx.text
         pending = "\n".join(filter(None, [conv.get("pending_text", ""), text.strip()]))
         contact = find_contact(text)
         if contact is None:
             await self.service.move(sender_id, keys.MESSAGE, keys.MESSAGE, pending_text=pending[-4000:])
             return _reply(sender_id, ["收到。请再留下您的联系方式（手机号或邮箱），方便店小二联系您。"],
                           outcome=HANDOFF, buttons=[Button(title="不留言了", payload=keys.LEAVE)])
+        if await self.limits.over("ticket_ip", ctx.client) is not None:
+            await self.service.move(sender_id, keys.MESSAGE, "", pending_text="")
+            return _reply(sender_id, ["从您的网络留下的留言太多了，这条没有保存；"
+                                      "请稍后再试，或拨打 12345 市民服务热线。"],
+                          outcome=HANDOFF, custom={"handoff": {"status": "limited"}})
         ticket = await self.feedback.create_ticket(sender_id, pending, contact, conv.get("channel", ""))
         await self.service.move(sender_id, keys.MESSAGE, "", pending_text="")
         return _reply(sender_id, [f"已收到您的留言（编号 {ticket['id']}），店小二上班后会尽快与您联系。"
                                   "现在小申继续为您服务。"],
                       outcome=HANDOFF, custom={"handoff": {"status": "none", "ticket": ticket["id"]}})
 
-    async def _rating(self, sender_id: str, text: str, conv: dict[str, str]) -> ChatReply | None:
-        score, comment = self._parse_rating(text)
+    async def _rating(self, ctx: TurnContext, conv: dict[str, str]) -> ChatReply | None:
+        sender_id = ctx.sender_id
+        score, comment = self._parse_rating(ctx.text)
         if score is None:
             # Not a rating: the prompt lapses and the bot answers as usual.
             await self.service.move(sender_id, keys.RATING, "")
             return None
+        if await self.limits.over("rating_ip", ctx.client) is not None:
+            await self.service.move(sender_id, keys.RATING, "")
+            return _reply(sender_id, ["从您的网络提交的评价太多了，这次评价没有记录，请稍后再试。"],
+                          outcome=SMALLTALK)
         await self.feedback.rate(sender_id, score, conv.get("agent", ""), comment)
         if comment or score > COMMENT_PROMPT_MAX:
             # Satisfied users are not held up: their next message goes to the bot again. A comment

@@ -17,6 +17,7 @@ from connectors.gateway.handoff.feedback import Feedback
 from connectors.gateway.handoff.hook import HandoffHook
 from connectors.gateway.handoff.hours import ServiceHours
 from connectors.gateway.handoff.service import HandoffService
+from connectors.gateway.ratelimit import RateLimits
 from connectors.gateway.settings import Settings
 
 log = logging.getLogger("xiaoshen.handoff")
@@ -45,7 +46,7 @@ class Handoff:
 
     @classmethod
     def build(cls, settings: Settings, redis: aioredis.Redis, store: ConversationStore,
-              outbox: Outbox) -> Handoff:
+              outbox: Outbox, limits: RateLimits | None = None) -> Handoff:
         """Wire accounts, the handoff service and its turn hook (ChatService takes the hook)."""
         accounts = Accounts(redis, settings.token_ttl_s)
         hours_file = _path(settings.service_hours_file)
@@ -54,7 +55,7 @@ class Handoff:
                                  max_concurrent=settings.handoff_max_concurrent,
                                  default_handle_s=settings.handoff_default_handle_s)
         feedback = Feedback(redis, service.events)
-        hook = HandoffHook(service, feedback)
+        hook = HandoffHook(service, feedback, limits or RateLimits(False))
         return cls(accounts, service, feedback, hook, load_canned(settings))
 
     async def start(self, settings: Settings) -> None:

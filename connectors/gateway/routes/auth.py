@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictStr
 from redis.exceptions import RedisError
 
 from connectors.gateway.auth import ROLES, LoginThrottled, Principal, valid_username
-from connectors.gateway.deps import AdminUser, CurrentUser, StateDep, bearer_token
+from connectors.gateway.deps import AdminUser, ClientAddress, CurrentUser, StateDep, bearer_token
 from connectors.gateway.errors import ApiError
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
@@ -46,11 +46,14 @@ def _unavailable(exc: Exception) -> ApiError:
 
 
 @router.post("/login", response_model=TokenOut)
-async def login(state: StateDep, username: Annotated[str, Form(max_length=64)],
+async def login(state: StateDep, client: ClientAddress, username: Annotated[str, Form(max_length=64)],
                 password: Annotated[str, Form(max_length=128)]) -> TokenOut:
-    """Exchange a user name and password for a bearer token (OAuth2 password flow)."""
+    """Exchange a user name and password for a bearer token (OAuth2 password flow).
+
+    Attempts are limited per client address (429 with Retry-After)."""
     accounts = state.handoff.accounts
     try:
+        await state.limits.check("login_ip", client)
         settings = state.settings
         await accounts.bootstrap(settings.xs_admin_user, settings.xs_admin_password.get_secret_value())
         user = await accounts.authenticate(username.strip().lower(), password)

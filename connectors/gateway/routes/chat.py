@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, StrictStr, StringConstraints
 
-from connectors.gateway.deps import ConversationToken, StateDep
+from connectors.gateway.deps import ClientAddress, ConversationToken, StateDep
 from connectors.gateway.owners import WECHAT, wrong_channel
 from contract.turn import ChatReply
 
@@ -27,18 +27,24 @@ class ChatIn(BaseModel):
 
 
 @router.post("/chat", response_model=ChatReply)
-async def chat(body: ChatIn, state: StateDep, token: ConversationToken = None) -> ChatReply:
+async def chat(body: ChatIn, state: StateDep, client: ClientAddress,
+               token: ConversationToken = None) -> ChatReply:
     """Send one message to 小申 and get its reply plus the structured turn block.
 
     The first turn of a new `sender_id` answers its `conversation_token`; every later turn sends it
     in `X-Conversation-Token` (403 otherwise, and nothing is stored). The message rules (empty, too
-    long, control characters) are the chat service's, for every channel.
+    long, control characters) are the chat service's, for every channel. Too many turns from one
+    conversation or address answer 429 with Retry-After.
     """
     if body.channel == WECHAT:  # WeChat's users write through /wechat/miniprogram only
         raise wrong_channel(WECHAT)
+    await state.limits.check("turn_ip", client)
     admission = await state.owners.admit(body.sender_id, body.channel, token)
     try:
-        reply = (await state.chat.turn(body.sender_id, body.message, body.channel)).reply
+        if admission.started:
+            await state.limits.check("session_ip", client)
+        await state.limits.check("turn_sender", body.sender_id)
+        reply = (await state.chat.turn(body.sender_id, body.message, body.channel, client=client)).reply
     except BaseException:
         await state.owners.release(admission)  # a failed first turn leaves the id free again
         raise
