@@ -9,6 +9,7 @@ from sanic import Sanic, response
 from sanic.request import Request
 
 from actions.services import ActionSettings, services
+from contract.pii import MaskingFormatter
 
 log = logging.getLogger("actions")
 
@@ -48,8 +49,12 @@ def build_app() -> Sanic:
 
 def main() -> None:
     settings = ActionSettings()
-    logging.basicConfig(level=settings.log_level,
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.basicConfig(level=settings.log_level)
+    for handler in logging.getLogger().handlers:  # every line masked, Sanic's and rasa_sdk's too
+        handler.setFormatter(MaskingFormatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    for name in ("sanic.root", "sanic.error", "sanic.access", "rasa_sdk"):
+        for handler in logging.getLogger(name).handlers:
+            handler.setFormatter(MaskingFormatter(handler.formatter._fmt if handler.formatter else None))
     build_app().run(settings.actions_host, settings.actions_port, workers=1, access_log=False)
 
 

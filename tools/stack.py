@@ -204,6 +204,7 @@ class Stack:
             str(RASA_VENV / "bin" / "rasa"), "run", "--enable-api", "--auth-token", self.rasa_token,
             "-i", "127.0.0.1", "-p", str(self.ports.rasa), "--model", str(model),
             "--endpoints", str(endpoints), "--credentials", "bot/credentials.yml",
+            "--logging-config-file", str(ROOT / "config" / "rasa_logging.yml"),
         ], env)
         say(f"starting the gateway on 127.0.0.1:{self.ports.gateway}")
         self._spawn("gateway", [
