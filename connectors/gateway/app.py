@@ -58,7 +58,10 @@ def create_app(settings: Settings | None = None,
         finally:
             await state.close()
 
-    app = FastAPI(title="小申 gateway", version="0.1.0", lifespan=lifespan)
+    docs = settings.xs_api_docs
+    app = FastAPI(title="小申 gateway", version="0.1.0", lifespan=lifespan,
+                  docs_url="/docs" if docs else None, redoc_url="/redoc" if docs else None,
+                  openapi_url="/openapi.json" if docs else None)
     socketio = channels.install(app, settings)  # socket.io at /socket.io/
     install_error_handlers(app, name_outage)
 

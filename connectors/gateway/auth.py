@@ -24,8 +24,9 @@ from connectors.gateway.redis_types import hash_mapping, optional_text, text_lis
 
 log = logging.getLogger("xiaoshen.auth")
 
-Role = Literal["admin", "editor", "agent"]
-ROLES: Final[tuple[Role, ...]] = ("admin", "editor", "agent")
+# `reviewer` publishes guides (PUT/DELETE of the editors' API); `admin` holds every role.
+Role = Literal["admin", "editor", "reviewer", "agent"]
+ROLES: Final[tuple[Role, ...]] = ("admin", "editor", "reviewer", "agent")
 _SCRYPT_N: Final = 2**14
 _SCRYPT_R: Final = 8
 _SCRYPT_P: Final = 1
@@ -55,6 +56,15 @@ def verify_password(password: str, stored: str) -> bool:
     return hmac.compare_digest(got, base64.b64decode(digest))
 
 
+# Checked against for unknown names, so a login costs one scrypt whether the name exists or not.
+_DUMMY_HASH: Final = hash_password(secrets.token_urlsafe(16))
+
+
+def token_key(token: str) -> str:
+    """Where a bearer token's session lives: only its SHA-256 is stored, never the token."""
+    return "xs:token:" + hashlib.sha256(token.encode()).hexdigest()
+
+
 def valid_username(name: str) -> bool:
     return 1 <= len(name) <= 64 and set(name) <= USERNAME_CHARS
 
@@ -69,7 +79,8 @@ class Principal:
     max_concurrent: int | None = None
 
     def has(self, role: str) -> bool:
-        return role in self.roles
+        """Holds the role (an admin holds every role, also ones added later)."""
+        return role in self.roles or "admin" in self.roles
 
     @property
     def label(self) -> str:
@@ -150,16 +161,20 @@ class Accounts:
         return generated
 
     # --- login and tokens --------------------------------------------------------------------
-    async def authenticate(self, username: str, password: str) -> Principal | None:
-        """The user when the password is right; raises LoginThrottled after repeated failures."""
-        fail_key = f"xs:login:fail:{username}"
+    async def authenticate(self, username: str, password: str, client: str = "") -> Principal | None:
+        """The user when the password is right; raises LoginThrottled after repeated failures.
+
+        Failures are counted per name *and* client address: someone guessing from elsewhere
+        cannot lock the real user out (guessing from many addresses is met by the per-address
+        limit on every login, ratelimit.py)."""
+        fail_key = f"xs:login:fail:{username}:{client}"
         if int(await self.redis.get(fail_key) or 0) >= MAX_FAILED_LOGINS:
             raise LoginThrottled(username)
         stored: str | None = None
         if valid_username(username):
             stored = optional_text(await self.redis.hget(f"xs:user:{username}", "password"))
-        # Hash anyway for unknown users, so timing does not reveal which names exist.
-        ok = verify_password(password, stored or hash_password("x")) and stored is not None
+        # One scrypt for unknown users too, so timing does not reveal which names exist.
+        ok = verify_password(password, stored or _DUMMY_HASH) and stored is not None
         if not ok:
             async with self.redis.pipeline(transaction=True) as pipe:
                 pipe.incr(fail_key)
@@ -172,8 +187,8 @@ class Accounts:
     async def issue_token(self, user: Principal) -> str:
         token = secrets.token_urlsafe(32)
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.set(f"xs:token:{token}", json.dumps({"username": user.username}), ex=self.token_ttl_s)
-            pipe.sadd(f"xs:user:{user.username}:tokens", token)
+            pipe.set(token_key(token), json.dumps({"username": user.username}), ex=self.token_ttl_s)
+            pipe.sadd(f"xs:user:{user.username}:tokens", token_key(token))
             pipe.expire(f"xs:user:{user.username}:tokens", self.token_ttl_s)
             await pipe.execute()
         return token
@@ -182,19 +197,20 @@ class Accounts:
         """The user a token belongs to, or None when it is unknown, expired or revoked."""
         if not token or len(token) > 128:
             return None
-        raw = await self.redis.get(f"xs:token:{token}")
+        raw = await self.redis.get(token_key(token))
         if raw is None:
             return None
         return await self.get_user(json.loads(raw)["username"])
 
     async def revoke(self, token: str) -> None:
-        raw = await self.redis.get(f"xs:token:{token}")
-        await self.redis.delete(f"xs:token:{token}")
+        key = token_key(token)
+        raw = await self.redis.get(key)
+        await self.redis.delete(key)
         if raw:
-            await self.redis.srem(f"xs:user:{json.loads(raw)['username']}:tokens", token)
+            await self.redis.srem(f"xs:user:{json.loads(raw)['username']}:tokens", key)
 
     async def revoke_user_tokens(self, username: str) -> None:
-        tokens = text_list(await self.redis.smembers(f"xs:user:{username}:tokens"))
-        if tokens:
-            await self.redis.delete(*[f"xs:token:{t}" for t in tokens])
+        keys = text_list(await self.redis.smembers(f"xs:user:{username}:tokens"))  # token_key()s
+        if keys:
+            await self.redis.delete(*keys)
         await self.redis.delete(f"xs:user:{username}:tokens")

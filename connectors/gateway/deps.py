@@ -68,4 +68,5 @@ def require_role(role: str) -> Callable[..., Awaitable[Principal]]:
 
 AdminUser = Annotated[Principal, Depends(require_role("admin"))]
 EditorUser = Annotated[Principal, Depends(require_role("editor"))]
+ReviewerUser = Annotated[Principal, Depends(require_role("reviewer"))]  # publishes guides
 AgentUser = Annotated[Principal, Depends(require_role("agent"))]

@@ -26,6 +26,8 @@ class Settings(BaseSettings):
     max_message_chars: int = 2000
     max_body_bytes: int = Field(default=64 * 1024, description="larger request bodies get 413")
     log_level: str = "INFO"
+    # /docs, /redoc and /openapi.json: XS_API_DOCS=false in production hides the API's map.
+    xs_api_docs: bool = True
     # Channels (connectors/gateway/channels/): the web widget over socket.io and WeChat.
     # Comma-separated origins allowed to embed the widget; the gateway's own origin always is.
     cors_allowed_origins: str = ""

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 
 import pytest
@@ -18,11 +19,72 @@ TOKEN, AES_KEY, APPID = "AAAAA", "A" * 43, "wxba5fad812f8e6fb9"
 TIMESTAMP, NONCE = "1714036504", "1514711492"
 OFFICIAL_SIGNATURE = "f464b24fc39322e44b38aa78f5edd27bd1441696"
 
+# The encrypted-message sample of WeChat's 消息加解密说明 and its WXBizMsgCrypt demo code (published
+# for 企业微信, whose receive id is the corp id; the algorithm is the one mini-program safe mode uses
+# with the appid). Data, byte for byte as published: a POST push and the GET URL check's echostr.
+SAMPLE_TOKEN, SAMPLE_APPID = "QDG6eK", "wx5823bf96d3bd56c7"
+SAMPLE_AES_KEY = "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C"
+SAMPLE_TIMESTAMP, SAMPLE_NONCE = "1409659813", "1372623149"
+SAMPLE_MSG_SIGNATURE = "477715d11cdb4164915debcba66cb864d751f3e6"
+SAMPLE_ENCRYPT = (
+    "RypEvHKD8QQKFhvQ6QleEB4J58tiPdvo+rtK1I9qca6aM/wvqnLSV5zEPeusUiX5L5X/0lWfrf0QADHHhGd3QczcdCUpj911L3vg3W/s"
+    "YYvuJTs3TUUkSUXxaccAS0qhxchrRYt66wiSpGLYL42aM6A8dTT+6k4aSknmPj48kzJs8qLjvd4Xgpue06DOdnLxAUHzM6+kDZ+H"
+    "MZfJYuR+LtwGc2hgf5gsijff0ekUNXZiqATP7PF5mZxZ3Izoun1s4zG4LUMnvw2r+KqCKIw+3IQH03v+BCA9nMELNqbSf6tiWSrX"
+    "JB3LAVGUcallcrw8V2t9EL4EhzJWrQUax5wLVMNS0+rUPA3k22Ncx4XXZS9o0MBH27Bo6BpNelZpS+/uh9KsNlY6bHCmJU9p8g7m"
+    "3fVKn28H3KDYA5Pl/T8Z1ptDAVe0lXdQ2YoyyH2uyPIGHBZZIs2pDBS8R07+qN+E7Q=="
+)
+SAMPLE_PLAINTEXT = (
+    "<xml><ToUserName><![CDATA[wx5823bf96d3bd56c7]]></ToUserName>\n"
+    "<FromUserName><![CDATA[mycreate]]></FromUserName>\n"
+    "<CreateTime>1409659813</CreateTime>\n"
+    "<MsgType><![CDATA[text]]></MsgType>\n"
+    "<Content><![CDATA[hello]]></Content>\n"
+    "<MsgId>4561255354251345929</MsgId>\n"
+    "<AgentID>218</AgentID>\n"
+    "</xml>"
+)
+SAMPLE_ECHO = ("1409659589", "263014780", "5c45ff5e21c57e6ad56bac8758b79b1d9ac89fd3",
+               "P9nAzCzyDtyTWESHep1vC5X9xho/qYX3Zpb4yKa9SKld1DsH3Iyt3tP3zNdtp+4RPcs8TgAE7OaBO+FZXvnaqQ==",
+               "1616140317555161061")  # timestamp, nonce, msg_signature, echostr, its plaintext
+
 
 def test_official_url_signature_vector() -> None:
     assert signature(TOKEN, TIMESTAMP, NONCE) == OFFICIAL_SIGNATURE
     assert check_signature(OFFICIAL_SIGNATURE, TOKEN, TIMESTAMP, NONCE)
     wechatpy_check_signature(TOKEN, OFFICIAL_SIGNATURE, TIMESTAMP, NONCE)  # raises if they disagree
+
+
+def test_official_encrypted_message_vector() -> None:
+    assert signature(SAMPLE_TOKEN, SAMPLE_TIMESTAMP, SAMPLE_NONCE, SAMPLE_ENCRYPT) == SAMPLE_MSG_SIGNATURE
+    assert check_signature(SAMPLE_MSG_SIGNATURE, SAMPLE_TOKEN, SAMPLE_TIMESTAMP, SAMPLE_NONCE, SAMPLE_ENCRYPT)
+    assert WeChatCipher(SAMPLE_AES_KEY, SAMPLE_APPID).decrypt(SAMPLE_ENCRYPT) == SAMPLE_PLAINTEXT
+
+
+def test_official_url_check_echostr_vector() -> None:
+    timestamp, nonce, msg_signature, echostr, plain = SAMPLE_ECHO
+    assert check_signature(msg_signature, SAMPLE_TOKEN, timestamp, nonce, echostr)
+    assert WeChatCipher(SAMPLE_AES_KEY, SAMPLE_APPID).decrypt(echostr) == plain
+
+
+@pytest.mark.parametrize(
+    "parts",
+    [
+        (SAMPLE_TOKEN, SAMPLE_TIMESTAMP, "1372623148", SAMPLE_ENCRYPT),  # another nonce
+        (SAMPLE_TOKEN, "1409659814", SAMPLE_NONCE, SAMPLE_ENCRYPT),  # another timestamp
+        ("QDG6eL", SAMPLE_TIMESTAMP, SAMPLE_NONCE, SAMPLE_ENCRYPT),  # another token
+        (SAMPLE_TOKEN, SAMPLE_TIMESTAMP, SAMPLE_NONCE, SAMPLE_ENCRYPT.replace("R", "S", 1)),  # other body
+    ],
+)
+def test_the_official_signature_covers_every_part(parts: tuple[str, ...]) -> None:
+    assert not check_signature(SAMPLE_MSG_SIGNATURE, *parts)
+
+
+def test_the_official_ciphertext_is_refused_for_another_appid_or_when_cut() -> None:
+    with pytest.raises(WeChatCryptoError, match="appid"):
+        WeChatCipher(SAMPLE_AES_KEY, "wx0000000000000000").decrypt(SAMPLE_ENCRYPT)
+    last_block_dropped = base64.b64encode(base64.b64decode(SAMPLE_ENCRYPT)[:-16]).decode()
+    with pytest.raises(WeChatCryptoError, match=r"padding|length"):
+        WeChatCipher(SAMPLE_AES_KEY, SAMPLE_APPID).decrypt(last_block_dropped)
 
 
 def test_a_changed_signature_or_nonce_fails() -> None:

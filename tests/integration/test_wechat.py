@@ -1,5 +1,8 @@
 """The WeChat mini-program channel end to end: wechatpy plays WeChat's side (signing and
-encrypting pushes), a local stand-in plays WeChat's server API, the real stack answers."""
+encrypting pushes), a local stand-in plays WeChat's server API, the real stack answers.
+
+The gateway has an EncodingAESKey, so it takes safe-mode pushes only; plaintext pushes appear here
+only to be refused (plaintext parsing and the push rules: tests/gateway/test_wechat_push_rules.py)."""
 
 from __future__ import annotations
 
@@ -125,12 +128,12 @@ def test_url_verification_echoes_only_with_the_right_signature(wechat: httpx.Cli
     assert_error(forged, 403, "invalid_signature")
 
 
-def test_plaintext_xml_question_is_answered_and_a_number_picks_a_choice(
+def test_xml_question_is_answered_and_a_number_picks_a_choice(
     wechat: httpx.Client, wechat_api: FakeWeChatApi
 ) -> None:
     openid = new_openid()
     started = time.perf_counter()
-    resp = push_plain(wechat, text_push(openid, "开公司要带什么材料？"))
+    resp = push_safe(wechat, text_push(openid, "开公司要带什么材料？"), fmt="xml")
     assert resp.status_code == 200 and resp.text == "success"
     assert time.perf_counter() - started < 5
     [answer] = wechat_api.wait_sends(openid, 1)
@@ -142,7 +145,7 @@ def test_plaintext_xml_question_is_answered_and_a_number_picks_a_choice(
 
     menu = dict(re.findall(r"^(\d+)\. (.+)$", answer.split("回复 1")[0].split("\n\n")[-1], re.M))
     pick = menu["2"]
-    push_plain(wechat, text_push(openid, "2"))
+    push_safe(wechat, text_push(openid, "2"), fmt="xml")
     second = wechat_api.wait_sends(openid, 2)[1]
     assert f"】{pick}" in second, f"reply 2 should answer {pick!r}: {second[:80]!r}"
 
@@ -174,6 +177,8 @@ def test_forged_or_foreign_pushes_get_403_and_no_answer(
     openid = new_openid()
     forged = push_plain(wechat, text_push(openid, "你好"), query={**_signed_query(), "signature": "f" * 40})
     assert_error(forged, 403, "invalid_signature")
+    # Correctly signed but in plaintext: with a key set only encrypted pushes are taken.
+    assert_error(push_plain(wechat, text_push(openid, "你好")), 403, "encryption_required")
     assert_error(push_safe(wechat, text_push(openid, "你好"), tamper=True), 403, "invalid_signature")
     assert_error(
         push_safe(wechat, text_push(openid, "你好"), appid="wx0000000000000000"), 403, "invalid_encryption"
@@ -187,7 +192,7 @@ def test_forged_or_foreign_pushes_get_403_and_no_answer(
 def test_enter_session_image_and_card(wechat: httpx.Client, wechat_api: FakeWeChatApi) -> None:
     openid = new_openid()
     now = int(time.time())
-    push_plain(
+    push_safe(
         wechat,
         {
             "ToUserName": "gh_test",
@@ -201,7 +206,7 @@ def test_enter_session_image_and_card(wechat: httpx.Client, wechat_api: FakeWeCh
     )
     [greeting] = wechat_api.wait_sends(openid, 1)
     assert "小申" in greeting
-    push_plain(
+    push_safe(
         wechat,
         {
             "ToUserName": "gh_test",
@@ -212,10 +217,11 @@ def test_enter_session_image_and_card(wechat: httpx.Client, wechat_api: FakeWeCh
             "MediaId": "m1",
             "MsgId": str(secrets.randbelow(10**18)),
         },
+        fmt="xml",
     )
     image_reply = wechat_api.wait_sends(openid, 2)[1]
     assert "图片" in image_reply and "文字" in image_reply
-    push_plain(
+    push_safe(
         wechat,
         {
             "ToUserName": "gh_test",
@@ -240,14 +246,14 @@ def test_refused_send_is_queued_and_delivered_with_the_next_message(
 ) -> None:
     openid = new_openid()
     wechat_api.refuse.append(45047)  # quota reached for the next send
-    push_plain(wechat, text_push(openid, "开公司要带什么材料？"))
+    push_safe(wechat, text_push(openid, "开公司要带什么材料？"))
     deadline = time.time() + 30
     while time.time() < deadline and not any(
         c["errcode"] == 45047 for c in wechat_api.calls if c["body"].get("touser") == openid
     ):
         time.sleep(0.1)
     assert wechat_api.sends(openid) == []
-    push_plain(wechat, text_push(openid, "你好"))
+    push_safe(wechat, text_push(openid, "你好"))
     delivered = wechat_api.wait_sends(openid, 2)
     assert delivered[0].startswith("您有未读消息") and "企业设立登记" in delivered[0]
     assert "小申" in delivered[1]
@@ -268,7 +274,7 @@ def test_push_is_acknowledged_within_5_seconds_while_the_bot_is_slow(stack: Stac
     ):
         openid = new_openid()
         started = time.perf_counter()
-        resp = push_plain(client, text_push(openid, "你好"))
+        resp = push_safe(client, text_push(openid, "你好"))
         elapsed = time.perf_counter() - started
         assert resp.status_code == 200 and resp.text == "success"
         assert elapsed < 5, f"acknowledged after {elapsed:.1f} s"

@@ -205,14 +205,20 @@ class HandoffService:
         await self.events.publish({"type": "claimed", "sender_id": sender_id, "agent": agent.username})
         self._later(self.update_positions())
 
-    async def _require_holder(self, sender_id: str, agent: Principal) -> dict[str, str]:
+    async def _require_holder(self, sender_id: str, agent: Principal, *,
+                              admin_may: bool = False) -> dict[str, str]:
+        """The conversation, when `agent` holds it (or, with admin_may, an admin writes into one
+        some agent holds); 409 not_holder otherwise."""
         conv = await self.status(sender_id)
-        if conv.get("status") != keys.AGENT or conv.get("agent") != agent.username:
+        held = conv.get("status") == keys.AGENT
+        if admin_may and held and agent.has("admin"):
+            return conv
+        if not held or conv.get("agent") != agent.username:
             raise HandoffError(409, "not_holder", "您未接入该会话 / You do not hold this conversation.")
         return conv
 
     async def agent_message(self, sender_id: str, agent: Principal, text: str) -> Entry:
-        await self._require_holder(sender_id, agent)
+        await self._require_holder(sender_id, agent, admin_may=True)
         entry = await self.outbox.send(sender_id, "agent", text, author=agent.label,
                                        custom={"handoff": {"status": keys.AGENT, "agent": agent.label}})
         await self.events.publish({"type": "message", "sender_id": sender_id, "entry": entry})
@@ -240,7 +246,10 @@ class HandoffService:
                                    "from": agent.username, "agent": to})
 
     async def add_note(self, sender_id: str, agent: Principal, text: str) -> dict[str, Any]:
-        """A private note on the conversation: agents see it, the user never does."""
+        """A private note on the conversation: agents see it, the user never does. Only the agent
+        holding it writes one (and admins, into any conversation)."""
+        if not agent.has("admin"):
+            await self._require_holder(sender_id, agent)
         note = {"ts": time.time(), "author": agent.username, "text": text}
         await self.redis.rpush(keys.notes(sender_id), json.dumps(note, ensure_ascii=False))
         await self.redis.expire(keys.notes(sender_id), scripts.TTL_S)

@@ -56,7 +56,7 @@ async def login(state: StateDep, client: ClientAddress, username: Annotated[str,
         await state.limits.check("login_ip", client)
         settings = state.settings
         await accounts.bootstrap(settings.xs_admin_user, settings.xs_admin_password.get_secret_value())
-        user = await accounts.authenticate(username.strip().lower(), password)
+        user = await accounts.authenticate(username.strip().lower(), password, client)
         if user is None:
             raise ApiError(401, "invalid_credentials", "用户名或密码错误 / Wrong user name or password.")
         return TokenOut(access_token=await accounts.issue_token(user))

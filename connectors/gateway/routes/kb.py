@@ -2,8 +2,10 @@
 
 Guides are the YAML files plus the editors' overlay in Redis (knowledge_base.overlay); a write is
 published to the action server, which answers with it within about a second, without retraining.
-Every route needs the `editor` role. A write waits (up to KB_APPLY_WAIT_S) until the chat uses it
-and says so in `live`. `ETag`/`If-Match` protect against overwriting a colleague's change.
+Reading needs the `editor` role; writing publishes at once and needs `reviewer` (admins hold
+every role; drafts and review come with the editors' workspace). A write waits (up to
+KB_APPLY_WAIT_S) until the chat uses it and says so in `live`. `ETag`/`If-Match` protect against
+overwriting a colleague's change.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 from redis.exceptions import RedisError
 
-from connectors.gateway.deps import EditorUser, StateDep
+from connectors.gateway.deps import EditorUser, ReviewerUser, StateDep
 from connectors.gateway.errors import ApiError
 from connectors.gateway.state import AppState
 from knowledge_base.overlay import AsyncOverlay, Entry, Snapshot, VersionConflict, seed_guides
@@ -177,7 +179,7 @@ async def get_guide(guide_id: str, state: StateDep, _: EditorUser) -> Response:
 
 @router.put("/guides/{guide_id}", response_model=WriteOut,
             responses={201: {"model": WriteOut}, 422: {"description": "invalid guide, each field named"}})
-async def put_guide(guide_id: str, request: Request, state: StateDep, user: EditorUser,
+async def put_guide(guide_id: str, request: Request, state: StateDep, user: ReviewerUser,
                     if_match: IfMatch = None) -> Response:
     """Create or replace a guide (the body's id, if given, must match the URL)."""
     expected = _expected(if_match)
@@ -207,7 +209,7 @@ async def put_guide(guide_id: str, request: Request, state: StateDep, user: Edit
 
 
 @router.delete("/guides/{guide_id}", response_model=WriteOut)
-async def delete_guide(guide_id: str, state: StateDep, user: EditorUser,
+async def delete_guide(guide_id: str, state: StateDep, user: ReviewerUser,
                        if_match: IfMatch = None) -> WriteOut:
     """Delete a guide (a file guide too: it stays hidden until reverted); 404 if there is none."""
     expected = _expected(if_match)
@@ -226,7 +228,7 @@ async def delete_guide(guide_id: str, state: StateDep, user: EditorUser,
 
 
 @router.post("/guides/{guide_id}/revert", response_model=WriteOut)
-async def revert_guide(guide_id: str, state: StateDep, user: EditorUser) -> WriteOut:
+async def revert_guide(guide_id: str, state: StateDep, user: ReviewerUser) -> WriteOut:
     """Undo the editors' changes to a file guide (or undelete it): the YAML version answers again."""
     files = await asyncio.to_thread(seed_guides)
     if guide_id not in files:
@@ -255,7 +257,7 @@ async def export_guides(state: StateDep, _: EditorUser) -> Response:
 
 @router.post("/import", response_model=ImportOut,
              responses={422: {"description": "invalid guides, each field named; nothing imported"}})
-async def import_guides(request: Request, state: StateDep, user: EditorUser,
+async def import_guides(request: Request, state: StateDep, user: ReviewerUser,
                         mode: Annotated[Literal["merge", "replace"], Query()] = "merge") -> Response:
     """Create or replace many guides at once, all or nothing; `mode=replace` also deletes the rest."""
     guides, errors = parse_guides(await _json_body(request))

@@ -6,6 +6,10 @@ goes out through the customer-service API. WeChat allows 5 such messages within 
 user's last message: a turn is sent as one message, the 5th slot is kept for "reply to see
 more", and anything beyond (or refused with 45015/45047) is queued and sent with the user's next
 message.
+
+A push is taken only when it is signed, within 5 minutes of its timestamp, encrypted whenever an
+EncodingAESKey is set (safe mode; no plaintext fallback) and its (timestamp, nonce) pair has not
+carried another message before.
 """
 
 from __future__ import annotations
@@ -13,10 +17,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
+import time
 import unicodedata
 import weakref
 from collections.abc import Mapping
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Final
 
 from redis.exceptions import RedisError
 
@@ -35,16 +42,63 @@ QUOTA = 5
 SEEN_TTL_S = 3600
 CHOICES_TTL_S = 24 * 3600
 PENDING_TTL_S = 7 * 24 * 3600
+PUSH_WINDOW_S = 300  # how far a push's timestamp may be from our clock, either way
+# A (timestamp, nonce) pair is acceptable from T - 300 to T + 300 of our clock, so it is
+# remembered for 600 s after it was first seen, and a minute more for clock drift between gateways.
+NONCE_TTL_S = 2 * PUSH_WINDOW_S + 60
+_TIMESTAMP: Final = re.compile(r"[0-9]{1,12}")  # ASCII digits only: int() would take "１２" or " 1"
 
 SORRY = "抱歉，小申暂时无法回答，请稍后再试，或拨打 12345 市民服务热线。"
 IMAGE_REPLY = "小申暂时看不懂图片。请用文字描述您想办理的事项，例如“开公司要带什么材料？”"
 UNSUPPORTED_REPLY = "小申目前只能处理文字消息，请直接输入您的问题。"
 MORE_WAITING = "还有新消息未显示。为避免打扰，请回复任意内容继续查看。"
 PENDING_HEADER = "您有未读消息："
+TOO_LONG_REPLY = "您的消息有点长，小申一次最多能读 {limit} 个字。请分几次发送，或简要说说您想办理的事项。"
 
 
 class PushRejected(ApiError):
     """A push that must be refused: status and the contract's error code/message."""
+
+
+@dataclass(frozen=True)
+class Push:
+    """An opened push: its fields, and the signed (timestamp, nonce) it came with."""
+
+    fields: dict[str, str]
+    timestamp: str
+    nonce: str
+
+    @property
+    def message_id(self) -> str:
+        """What WeChat's retries share: MsgId, or sender + CreateTime for events."""
+        if self.fields.get("MsgId"):
+            return self.fields["MsgId"]
+        return f"{self.fields['FromUserName']}:{self.fields.get('CreateTime', '')}"
+
+
+# Atomically: a (timestamp, nonce) pair that carried another message is a replay (-1); the pair is
+# bound to this message, which is new (1) or a retry already taken (0). Nothing is written unless
+# the whole script runs, so a push answered 503 (Redis down) is taken when WeChat retries it.
+ADMIT: Final = """
+local owner = redis.call('GET', KEYS[1])
+if owner and owner ~= ARGV[1] then return -1 end
+if not owner then redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2]) end
+if redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[3]) then return 1 end
+return 0
+"""
+
+
+def check_timestamp(timestamp: str, now: float) -> None:
+    """403 stale_push unless the timestamp is a number of seconds within 300 s of `now`."""
+    if not _TIMESTAMP.fullmatch(timestamp):
+        raise PushRejected(403, "stale_push", "时间戳无效 / The timestamp is missing or not a number.")
+    if abs(int(timestamp) - now) > PUSH_WINDOW_S:
+        raise PushRejected(
+            403,
+            "stale_push",
+            f"消息时间戳与当前时间相差超过 {PUSH_WINDOW_S} 秒 / "
+            f"The push's timestamp is more than {PUSH_WINDOW_S} s from now.",
+        )
 
 
 def sender_id(openid: str) -> str:
@@ -64,6 +118,7 @@ class WeChatService:
         self.token = s.wechat_token.get_secret_value()
         self.appid = s.wechat_appid
         aes = s.wechat_aes_key.get_secret_value()
+        self.safe_mode = bool(aes)  # a key set means encrypted pushes only, even when it is unusable
         self.cipher: WeChatCipher | None = None
         try:
             self.cipher = WeChatCipher(aes, self.appid) if aes else None
@@ -77,6 +132,7 @@ class WeChatService:
         )
         self._tasks: set[asyncio.Task[None]] = set()
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+        self._admit = state.redis.register_script(ADMIT)
 
     @property
     def configured(self) -> bool:
@@ -90,15 +146,22 @@ class WeChatService:
 
     # --- the push endpoint ----------------------------------------------------------------------
     def verify_url(self, signature: str, timestamp: str, nonce: str) -> bool:
-        return check_signature(signature, self.token, timestamp, nonce)
+        """True when the signature matches WECHAT_TOKEN; a signed but stale timestamp is a 403."""
+        if not check_signature(signature, self.token, timestamp, nonce):
+            return False
+        check_timestamp(timestamp, time.time())
+        return True
 
-    def open_push(self, query: Mapping[str, str], body: bytes) -> dict[str, str]:
-        """The push's fields after checking its signature (and decrypting it in safe mode)."""
+    def open_push(self, query: Mapping[str, str], body: bytes) -> Push:
+        """The push after checking its signature and timestamp (and decrypting it in safe mode).
+
+        Signatures are checked first, so a forged push learns nothing but "invalid_signature".
+        """
         timestamp, nonce = query.get("timestamp", ""), query.get("nonce", "")
         try:
             fields, _ = parse_body(body)
         except BadMessage as exc:
-            if not self.verify_url(query.get("signature", ""), timestamp, nonce):
+            if not check_signature(query.get("signature", ""), self.token, timestamp, nonce):
                 raise PushRejected(403, "invalid_signature", _BAD_SIGNATURE) from exc
             raise PushRejected(
                 400, "invalid_body", "消息体不是有效的 XML 或 JSON / The body is neither XML nor JSON."
@@ -109,6 +172,7 @@ class WeChatService:
                 query.get("msg_signature", ""), self.token, timestamp, nonce, encrypted or ""
             ):
                 raise PushRejected(403, "invalid_signature", _BAD_SIGNATURE)
+            check_timestamp(timestamp, time.time())
             if self.cipher is None:
                 raise PushRejected(
                     503, "wechat_not_configured", "未配置 WECHAT_AES_KEY / Safe mode needs WECHAT_AES_KEY."
@@ -119,23 +183,40 @@ class WeChatService:
                 raise PushRejected(
                     403, "invalid_encryption", "消息解密失败或 appid 不符 / Decryption or appid check failed."
                 ) from exc
-        elif not self.verify_url(query.get("signature", ""), timestamp, nonce):
-            raise PushRejected(403, "invalid_signature", _BAD_SIGNATURE)
+        else:
+            if not check_signature(query.get("signature", ""), self.token, timestamp, nonce):
+                raise PushRejected(403, "invalid_signature", _BAD_SIGNATURE)
+            if self.safe_mode:
+                # The plaintext signature covers neither the body nor the mode: it is the very
+                # `signature` WeChat puts on every safe-mode push, so it proves nothing here.
+                raise PushRejected(
+                    403,
+                    "encryption_required",
+                    "已启用安全模式，只接受加密消息 / Safe mode is on: only encrypted pushes are accepted.",
+                )
+            check_timestamp(timestamp, time.time())
         if not fields.get("FromUserName") or not fields.get("MsgType"):
             raise PushRejected(
                 400, "invalid_body", "缺少 FromUserName 或 MsgType / FromUserName or MsgType missing."
             )
-        return fields
+        return Push(fields, timestamp, nonce)
 
-    async def accept(self, fields: dict[str, str]) -> bool:
-        """Schedule the push unless it was already seen (WeChat's retries); True when new."""
-        if fields.get("MsgId"):
-            key = f"xs:wechat:seen:{fields['MsgId']}"
-        else:
-            key = f"xs:wechat:seen:{fields['FromUserName']}:{fields.get('CreateTime', '')}"
-        if not await self.state.redis.set(key, "1", nx=True, ex=SEEN_TTL_S):
+    async def accept(self, push: Push) -> bool:
+        """Schedule the push unless it was already taken (WeChat's retries); True when new.
+
+        A (timestamp, nonce) pair that already carried another message is a replay: 403.
+        """
+        admitted = await self._admit(
+            keys=[f"xs:wechat:nonce:{push.timestamp}:{push.nonce}", f"xs:wechat:seen:{push.message_id}"],
+            args=[push.message_id, NONCE_TTL_S, SEEN_TTL_S],
+        )
+        if int(admitted) < 0:
+            raise PushRejected(
+                403, "replayed_push", "该时间戳和随机数已被使用 / This timestamp and nonce were already used."
+            )
+        if not int(admitted):
             return False
-        task = asyncio.create_task(self._process(fields))
+        task = asyncio.create_task(self._process(push.fields))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return True
@@ -197,7 +278,10 @@ class WeChatService:
             await self._say(openid, SORRY)
             return
         except ApiError as exc:  # the channel's input rules (too long, empty after cleaning)
-            await self._say(openid, exc.message)
+            if exc.code == "message_too_long":
+                await self._say(openid, TOO_LONG_REPLY.format(limit=self.state.chat.max_message_chars))
+            else:
+                await self._say(openid, exc.message)
             return
         if reply.messages:
             await self._send_rich(openid, [m.model_dump() for m in reply.messages])
