@@ -288,6 +288,15 @@ def test_pages_forbid_foreign_scripts_and_serve_bundles_locally(stack: Stack) ->
         assert resp.status_code == 200
         assert "script-src 'self';" in resp.headers["content-security-policy"]
         assert not re.search(r"https?://", re.sub(r"<code>.*?</code>", "", resp.text))
+    host = stack.gateway_url.removeprefix("http://")
+    for path in ("/widget/", "/widget/rasa-webchat/", "/agents", "/guides/ent-setup"):
+        csp = httpx.get(stack.gateway_url + path).headers["content-security-policy"]
+        assert "frame-ancestors" in csp, path
+        assert not re.search(r"(?<![\w/])(ws|wss):(?!//)", csp), f"{path} lets scripts reach any websocket"
+        if path != "/guides/ent-setup":
+            assert f"connect-src 'self' ws://{host} wss://{host};" in csp, path
+        if path != "/widget/rasa-webchat/":  # its React bundle injects <style> elements
+            assert "unsafe-inline" not in csp, path
     for path in ("/widget/xiaoshen.js", "/widget/vendor/socket.io.min.js", "/widget/vendor/rasa-webchat.js"):
         resp = httpx.get(stack.gateway_url + path)
         assert resp.status_code == 200 and "javascript" in resp.headers["content-type"], path

@@ -13,6 +13,7 @@ import redis.asyncio as aioredis
 from connectors.gateway.handoff import keys, scripts
 from connectors.gateway.handoff.events import EventHub
 from connectors.gateway.redis_types import hash_mapping, text_list, text_map
+from knowledge_base.markup import plain_text
 
 log = logging.getLogger("xiaoshen.handoff.feedback")
 
@@ -38,7 +39,9 @@ class Feedback:
 
     # --- 留言 tickets ---------------------------------------------------------------------------
     async def create_ticket(self, sender_id: str, text: str, contact: str, channel: str) -> dict[str, Any]:
-        """A message left outside service hours; agents see open tickets first."""
+        """A message left outside service hours; agents see open tickets first. Markup in it is
+        reduced to its text (knowledge_base/markup.py)."""
+        text = plain_text(text)
         ticket_id = await self._new_id("ticket", "T")
         now = time.time()
         data = {"id": ticket_id, "sender_id": sender_id, "text": text, "contact": contact,
@@ -60,6 +63,7 @@ class Feedback:
         return [_load(t) for t in found if t]
 
     async def resolve_ticket(self, ticket_id: str, agent: str, note: str) -> dict[str, Any] | None:
+        note = plain_text(note)
         if not await self.redis.zrem(keys.TICKETS_OPEN, ticket_id):
             return None
         await self.redis.hset(keys.ticket(ticket_id), mapping={
@@ -92,6 +96,7 @@ class Feedback:
 
     async def add_comment(self, sender_id: str, comment: str) -> None:
         """Attach the optional comment to the conversation's latest rating (and its follow-up)."""
+        comment = plain_text(comment)
         raw = await self.redis.lindex(keys.rating(sender_id), -1)
         if raw is None:
             return
@@ -112,6 +117,7 @@ class Feedback:
 
     async def rectify(self, item_id: str, admin: str, rectification: str) -> dict[str, Any] | None:
         """Record how a 差评 was rectified; the item leaves the open list."""
+        rectification = plain_text(rectification)
         if not await self.redis.zrem(keys.FOLLOWUPS_OPEN, item_id):
             return None
         await self.redis.hset(keys.followup(item_id), mapping={

@@ -36,6 +36,7 @@ from connectors.gateway.redis_types import (
     text_list,
     text_map,
 )
+from knowledge_base.markup import plain_text
 
 log = logging.getLogger("xiaoshen.handoff")
 HANDLE_EWMA_ALPHA = 0.2
@@ -250,7 +251,7 @@ class HandoffService:
         holding it writes one (and admins, into any conversation)."""
         if not agent.has("admin"):
             await self._require_holder(sender_id, agent)
-        note = {"ts": time.time(), "author": agent.username, "text": text}
+        note = {"ts": time.time(), "author": agent.username, "text": plain_text(text)}
         await self.redis.rpush(keys.notes(sender_id), json.dumps(note, ensure_ascii=False))
         await self.redis.expire(keys.notes(sender_id), scripts.TTL_S)
         await self.events.publish({"type": "note", "sender_id": sender_id, "note": note})

@@ -19,6 +19,7 @@ from connectors.gateway.handoff.hours import ServiceHours
 from connectors.gateway.handoff.service import HandoffService
 from connectors.gateway.ratelimit import RateLimits
 from connectors.gateway.settings import Settings
+from knowledge_base.markup import plain_text
 
 log = logging.getLogger("xiaoshen.handoff")
 ROOT = Path(__file__).resolve().parents[3]
@@ -33,7 +34,7 @@ def load_canned(settings: Settings) -> list[str]:
     path = _path(settings.canned_replies_file)
     if not path.exists():
         return []
-    return [str(x) for x in yaml.safe_load(path.read_text(encoding="utf-8")) or []]
+    return [plain_text(str(x)) for x in yaml.safe_load(path.read_text(encoding="utf-8")) or []]
 
 
 @dataclass

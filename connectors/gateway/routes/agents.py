@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, Query, Request, WebSocket, WebSocketDisconnect
 from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
@@ -22,6 +22,7 @@ from redis.exceptions import RedisError
 
 from connectors.gateway.auth import Principal
 from connectors.gateway.channels.widget import allowed_origins
+from connectors.gateway.csp import own_sockets
 from connectors.gateway.deps import AdminUser, AgentUser, ConversationToken, StateDep
 from connectors.gateway.errors import ApiError
 from connectors.gateway.handoff import keys
@@ -37,7 +38,7 @@ console_router = APIRouter(tags=["agents"], include_in_schema=False)
 
 STATIC = Path(__file__).resolve().parent.parent / "static" / "agents"
 STATIC_FILES = {"app.js": "text/javascript", "style.css": "text/css"}
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; connect-src 'self' ws: wss:; "
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; connect-src 'self' {sockets}; "
        "img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
 WS_AUTH_TIMEOUT_S = 10.0
 MAX_TEXT = 2000
@@ -280,25 +281,26 @@ async def user_typing(sender_id: SenderId, body: TypingIn, state: StateDep,
 
 
 # --- the console -----------------------------------------------------------------------------------
-def _static(name: str, media_type: str) -> Response:
+def _static(name: str, media_type: str, request: Request) -> Response:
+    csp = CSP.format(sockets=own_sockets(request))
     return FileResponse(STATIC / name, media_type=media_type,
-                        headers={"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff",
+                        headers={"Content-Security-Policy": csp, "X-Content-Type-Options": "nosniff",
                                  "Cache-Control": "no-cache"})
 
 
 @console_router.get("/agents")
-async def console_page() -> Response:
+async def console_page(request: Request) -> Response:
     """The agents' console (店小二工作台)."""
-    response = _static("index.html", "text/html; charset=utf-8")
+    response = _static("index.html", "text/html; charset=utf-8", request)
     response.headers["X-Frame-Options"] = "DENY"
     return response
 
 
 @console_router.get("/agents/static/{name}")
-async def console_static(name: str) -> Response:
+async def console_static(name: str, request: Request) -> Response:
     if name not in STATIC_FILES:
         raise ApiError(404, "not_found", "文件不存在 / Not found.")
-    return _static(name, STATIC_FILES[name])
+    return _static(name, STATIC_FILES[name], request)
 
 
 @router.websocket("/ws")

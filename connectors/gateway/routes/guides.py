@@ -8,6 +8,7 @@ import re
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
 
+from connectors.gateway.csp import style_hash
 from connectors.gateway.deps import StateDep
 from connectors.gateway.errors import ApiError
 from connectors.gateway.routes.kb import _view
@@ -16,7 +17,15 @@ from knowledge_base.schema import GUIDE_ID_PATTERN, Guide
 
 router = APIRouter(tags=["guides"])
 _LIST_ITEM = re.compile(r"^\s*(?:[-*]|\d+[.、])\s+")
-_CSP = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
+_STYLE = (
+    'body{font:16px/1.7 system-ui,"PingFang SC","Microsoft YaHei",sans-serif;max-width:46rem;'
+    'margin:0 auto;padding:1rem;color:#1d2733}h1{font-size:1.5rem}h2{font-size:1.15rem;'
+    'border-left:4px solid #1565c0;padding-left:.5rem;margin-top:1.6rem}.aka,footer{color:#5a6470;'
+    'font-size:.9rem}footer{margin-top:2rem;border-top:1px solid #ddd;padding-top:.8rem}'
+)
+# Only this page's own <style> (by its hash, no 'unsafe-inline'); never framed.
+_CSP = (f"default-src 'none'; style-src {style_hash(_STYLE)}; base-uri 'none'; form-action 'none'; "
+        "frame-ancestors 'none'")
 
 
 def _text_block(text: str) -> str:
@@ -53,10 +62,7 @@ def render_guide(guide: Guide) -> str:
 <html lang="zh-CN"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{html.escape(guide.title)} · 小申办事指南</title>
-<style>body{{font:16px/1.7 system-ui,"PingFang SC","Microsoft YaHei",sans-serif;max-width:46rem;
-margin:0 auto;padding:1rem;color:#1d2733}}h1{{font-size:1.5rem}}h2{{font-size:1.15rem;
-border-left:4px solid #1565c0;padding-left:.5rem;margin-top:1.6rem}}.aka,footer{{color:#5a6470;
-font-size:.9rem}}footer{{margin-top:2rem;border-top:1px solid #ddd;padding-top:.8rem}}</style>
+<style>{_STYLE}</style>
 </head><body><main>{body}</main></body></html>"""
 
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, RedirectResponse
 
+from connectors.gateway.csp import own_sockets
 from connectors.gateway.errors import ApiError
 
 router = APIRouter(prefix="/widget", tags=["widget"])
@@ -19,16 +20,19 @@ router = APIRouter(prefix="/widget", tags=["widget"])
 STATIC = Path(__file__).resolve().parent.parent / "static" / "widget"
 NODE_MODULES = Path(__file__).resolve().parents[2] / "widget" / "node_modules"
 
-# Pages may run only our own scripts and talk only to us (plus socket.io's websocket).
+# Pages may run only our own scripts and styles and talk only to us (plus our own socket.io
+# websocket, filled in per request: {sockets}); they may be framed only by our own pages.
 PAGE_CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-    "img-src 'self' data:; connect-src 'self' ws: wss:; frame-ancestors 'self'; "
+    "default-src 'self'; script-src 'self'; style-src 'self'; "
+    "img-src 'self' data:; connect-src 'self' {sockets}; frame-ancestors 'self'; "
     "base-uri 'none'; form-action 'none'"
 )
-# rasa-webchat's React bundle sets inline styles and asks Google Fonts; the font fails offline.
+# rasa-webchat's React bundle injects <style> elements (so 'unsafe-inline' for styles stays) and
+# asks Google Fonts; the font fails offline.
 WEBCHAT_CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-    "img-src 'self' data:; font-src 'self' data:; connect-src 'self' ws: wss:; base-uri 'none'"
+    "img-src 'self' data:; font-src 'self' data:; connect-src 'self' {sockets}; "
+    "frame-ancestors 'self'; base-uri 'none'; form-action 'none'"
 )
 
 _OWN = {
@@ -43,12 +47,12 @@ _VENDOR = {
 }
 
 
-def _page(name: str, csp: str) -> FileResponse:
+def _page(name: str, csp: str, request: Request) -> FileResponse:
     return FileResponse(
         STATIC / name,
         media_type="text/html; charset=utf-8",
         headers={
-            "Content-Security-Policy": csp,
+            "Content-Security-Policy": csp.format(sockets=own_sockets(request)),
             "X-Content-Type-Options": "nosniff",
             "Cache-Control": "no-cache",
         },
@@ -61,15 +65,15 @@ async def widget_root() -> RedirectResponse:
 
 
 @router.get("/", include_in_schema=False)
-async def demo() -> FileResponse:
+async def demo(request: Request) -> FileResponse:
     """The demo page: our widget embedded with one <script>."""
-    return _page("index.html", PAGE_CSP)
+    return _page("index.html", PAGE_CSP, request)
 
 
 @router.get("/rasa-webchat/", include_in_schema=False)
-async def webchat_demo() -> FileResponse:
+async def webchat_demo(request: Request) -> FileResponse:
     """The npm rasa-webchat@1.0.1 bundle talking to this gateway's socket.io endpoint."""
-    return _page("rasa-webchat.html", WEBCHAT_CSP)
+    return _page("rasa-webchat.html", WEBCHAT_CSP, request)
 
 
 @router.get("/vendor/{name}", include_in_schema=False)
