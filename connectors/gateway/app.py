@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from connectors.gateway import channels
 from connectors.gateway.errors import error_response, install_error_handlers
@@ -18,24 +18,61 @@ from connectors.gateway.state import AppState
 
 
 class BodyLimit:
-    """413 for a declared body over the limit, before anything reads it (a plain ASGI middleware:
-    Starlette's BaseHTTPMiddleware costs a few ms per request)."""
+    """413 for a body over the limit, before any route reads it (a plain ASGI middleware:
+    Starlette's BaseHTTPMiddleware costs a few ms per request).
+
+    A declared Content-Length is checked at once; a body without one (chunked transfer encoding)
+    is read here up to the limit and handed on only if it fits, so a client cannot stream past it.
+    """
 
     def __init__(self, app: ASGIApp, settings: Settings) -> None:
         self.app = app
         self.settings = settings
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            editing = scope["path"].startswith("/api/kb/")  # guides and imports are bigger than chat
-            limit = self.settings.kb_max_body_bytes if editing else self.settings.max_body_bytes
-            length = dict(scope["headers"]).get(b"content-length", b"")
-            if length.isdigit() and int(length) > limit:
-                response = error_response(413, "body_too_large",
-                                          f"请求体过大（上限 {limit} 字节）/ Request body too large.")
-                await response(scope, receive, send)
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        editing = scope["path"].startswith("/api/kb/")  # guides and imports are bigger than chat
+        limit = self.settings.kb_max_body_bytes if editing else self.settings.max_body_bytes
+        headers = dict(scope["headers"])
+        length = headers.get(b"content-length", b"")
+        too_large = error_response(413, "body_too_large",
+                                   f"请求体过大（上限 {limit} 字节）/ Request body too large.")
+        if length.isdigit():
+            if int(length) > limit:
+                await too_large(scope, receive, send)
                 return
-        await self.app(scope, receive, send)
+            await self.app(scope, receive, send)
+            return
+        if b"chunked" not in headers.get(b"transfer-encoding", b"").lower():
+            await self.app(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":  # the client went away
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                await too_large(scope, receive, send)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
 
 
 def create_app(settings: Settings | None = None,
