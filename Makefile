@@ -4,7 +4,7 @@ SHELL := /bin/bash
 APP_PY := .venvs/app/bin/python
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: help setup prepare run test lint eval bench clean
+.PHONY: help setup prepare run test lint eval bench purge clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -32,6 +32,9 @@ bench: setup ## run the benchmarks and update docs/benchmarks.md
 	@$(APP_PY) benchmarks/bench_handoff.py
 	@$(APP_PY) benchmarks/bench_editor.py
 	@$(APP_PY) benchmarks/bench_turn.py
+
+purge: setup ## delete conversations and 留言 past XS_RETENTION_DAYS (default 30; SENDER=id deletes one now)
+	$(APP_PY) -m tools.purge $(if $(SENDER),--sender $(SENDER))
 
 clean: ## remove environments, models and runtime state
 	rm -rf .venvs models var .pytest_cache

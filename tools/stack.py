@@ -145,6 +145,9 @@ class Stack:
     log_to_files: bool = False
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     rasa_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    # Our own Redis requires this password (a fresh one each start unless REDIS_PASSWORD is set).
+    redis_password: str = field(default_factory=lambda: os.environ.get("REDIS_PASSWORD")
+                                or secrets.token_urlsafe(24))
     extra_env: dict[str, str] = field(default_factory=dict)  # e.g. XS_ADMIN_USER for the tests
 
     @property
@@ -153,7 +156,7 @@ class Stack:
 
     @property
     def effective_redis_url(self) -> str:
-        return self.redis_url or f"redis://127.0.0.1:{self.ports.redis}/0"
+        return self.redis_url or f"redis://:{self.redis_password}@127.0.0.1:{self.ports.redis}/0"
 
     def _spawn(self, name: str, argv: list[str], env: dict[str, str]) -> None:
         out = None
@@ -168,12 +171,22 @@ class Stack:
         """Start our own Redis with an append-only file, so a restart keeps conversations."""
         data = self.run_dir / "redis"
         data.mkdir(parents=True, exist_ok=True)
+        # The password goes in a file only we can read, not on the command line (ps shows that).
+        conf = self.run_dir / "redis.conf"
+        conf.touch(mode=0o600)
+        conf.chmod(0o600)
+        conf.write_text(f"requirepass {self.redis_password}\n", encoding="utf-8")
         self._spawn("redis", [
-            redis_server_binary(), "--port", str(self.ports.redis), "--bind", "127.0.0.1",
+            redis_server_binary(), str(conf), "--port", str(self.ports.redis), "--bind", "127.0.0.1",
             "--dir", str(data), "--appendonly", "yes", "--appendfsync", "everysec",
             "--save", "", "--protected-mode", "yes", "--loglevel", "warning",
         ], _env())
         self._wait_tcp(self.ports.redis, "redis", 30)
+        # Where maintenance commands (`make purge`) find this Redis and its password.
+        url_file = self.run_dir / "redis.url"
+        url_file.touch(mode=0o600)
+        url_file.chmod(0o600)
+        url_file.write_text(self.effective_redis_url + "\n", encoding="utf-8")
 
     def stop_redis(self) -> None:
         """Shut Redis down gracefully (it flushes its append-only file)."""
