@@ -91,11 +91,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--misses", action="store_true", help="list every wrong item and turn")
     args = parser.parse_args(argv)
     run = Run()
-    with with_tokens(httpx.Client(base_url=args.url, timeout=60)) as client, \
-            ThreadPoolExecutor(WORKERS) as pool:
-        for path in args.files:
-            print("\n".join(evaluate_file(client, pool, path, run, args.misses)))
-            print()
+    try:
+        with with_tokens(httpx.Client(base_url=args.url, timeout=60)) as client, \
+                ThreadPoolExecutor(WORKERS) as pool:
+            for path in args.files:
+                print("\n".join(evaluate_file(client, pool, path, run, args.misses)))
+                print()
+    except httpx.TransportError as e:
+        sys.exit(f"no bot answering at {args.url} ({e}): start it with `make run`")
     print("\n".join(run.closing_lines()))
     sys.exit(0)
 

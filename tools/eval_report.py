@@ -194,7 +194,7 @@ def score_questions(items: Sequence[Item], gots: Sequence[Got]) -> QuestionScore
     if len(items) != len(gots):
         raise ValueError(f"{len(items)} items but {len(gots)} replies")
     score = QuestionScore(n=len(items))
-    for index, (item, got) in enumerate(zip(items, gots)):
+    for index, (item, got) in enumerate(zip(items, gots, strict=True)):
         score.outcomes[got.outcome] += 1
         right, right_section = service_right(item, got), section_right(item, got)
         wrong = confident_wrong(item, got)
@@ -248,7 +248,8 @@ def question_report(name: str, items: Sequence[Item], gots: Sequence[Got], score
                      f"({s.n_section} with a section)  in top-3 {_fmt(_share(s.top3_in, s.n_in))}  "
                      f"confident wrong {_pct(s.wrong_in, s.n_in)}")
     if s.n_out:
-        lines.append(f"out of catalog ({s.n_out}): out_of_scope (right) {_fmt(_share(s.right_out, s.n_out))}  "
+        lines.append(f"out of catalog ({s.n_out}): "
+                     f"out_of_scope (right) {_fmt(_share(s.right_out, s.n_out))}  "
                      f"not answered (clarify/handoff/…) {_fmt(_share(s.not_answered_out, s.n_out))}  "
                      f"answered with a catalog guide (confident wrong) {_pct(s.answered_out, s.n_out)}")
     if s.n_in and s.n_out:
@@ -311,12 +312,12 @@ def score_dialogues(dialogues: Sequence[Item], gots: Sequence[Sequence[Got]]) ->
     if len(dialogues) != len(gots):
         raise ValueError(f"{len(dialogues)} dialogues but {len(gots)} reply lists")
     score = DialogueScore(dialogues=len(dialogues))
-    for d, (dialogue, replies) in enumerate(zip(dialogues, gots)):
+    for d, (dialogue, replies) in enumerate(zip(dialogues, gots, strict=True)):
         turns = dialogue["turns"]
         if len(turns) != len(replies):
             raise ValueError(f"dialogue {dialogue.get('id', d)}: {len(turns)} turns, {len(replies)} replies")
-        rights = [turn_right(turn, got) for turn, got in zip(turns, replies)]
-        for t, (turn, got, right) in enumerate(zip(turns, replies, rights)):
+        rights = [turn_right(turn, got) for turn, got in zip(turns, replies, strict=True)]
+        for t, (turn, got, right) in enumerate(zip(turns, replies, rights, strict=True)):
             score.outcomes[got.outcome] += 1
             tally = score.by_outcome.setdefault(expected_outcome(turn), [0, 0])
             tally[0] += 1

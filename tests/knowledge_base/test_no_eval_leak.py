@@ -157,7 +157,7 @@ def copied_examples(questions: Iterable[tuple[str, str]], sources: Iterable[Sour
 
 def quoted_questions(questions: Iterable[tuple[str, str]], sources: Iterable[Source]) -> list[Leak]:
     """Texts containing a dev question of MIN_QUOTED or more characters (after leak_key)."""
-    long = {}
+    long: dict[str, tuple[str, str]] = {}
     for question, name in questions:
         key = leak_key(question)
         if len(key) >= MIN_QUOTED:
@@ -222,7 +222,8 @@ def test_different_questions_do_not(a: str, b: str) -> None:
 
 def test_the_checks_find_planted_leaks() -> None:
     dev = [("开公司需要带什么材料？", "dev.jsonl"), ("多少钱", "dev.jsonl")]
-    examples = [Source("a.yml", "开公司 带什么材料"), Source("b.yml", "开公司带什么"), Source("c.yml", "多少钱！")]
+    examples = [Source("a.yml", "开公司 带什么材料"), Source("b.yml", "开公司带什么"),
+                Source("c.yml", "多少钱！")]
     assert [leak.source.where for leak in copied_examples(dev, examples)] == ["a.yml", "c.yml"]
     texts = [Source("s1", "问：开公司要带什么材料。答：见下"), Source("s2", "一共多少钱")]
     # 多少钱 is too short to count as quoted; the long question is found inside running text.
