@@ -15,7 +15,7 @@ from knowledge_base.constants import SECTION_TITLES, SECTIONS
 from knowledge_base.engine import Candidate, KnowledgeBase, decide
 from knowledge_base.normalize import normalize
 from knowledge_base.scope import elsewhere, uncovered_objects
-from knowledge_base.sections import detect_section, mentions_name, warm_up
+from knowledge_base.sections import detect_section, mentions_name, read_section, warm_up
 
 # When NLU judged the message out of scope, only a near-certain guide match is answered.
 STRICT_ANSWER_MIN: Final = 0.85
@@ -23,8 +23,22 @@ STRICT_ANSWER_MIN: Final = 0.85
 FOLLOW_UP_CONFIDENCE: Final = 0.8
 MAX_ANSWER_CHARS: Final = 420
 
+# A correction names another service than the one under discussion: that one is set aside.
 _CORRECTION = re.compile(
-    r"(不是这个|不是这|不对|搞错|错了|我问的是|我说的是|我想问的是|不是问|not this|wrong)")
+    r"(不是这个|不是这|不对|搞错|错了|我问的是|我说的是|我想问的是|不是问|not this|wrong"
+    r"|^\W{0,2}(啊|哦|噢|呃|嗯)?\W?(不是|弗是|勿是)[^，,。\s]{0,12}[，,\s]+(我|是|要|其实))")
+# A detail about a person, then "can they apply?": eligibility of the service under discussion,
+# whatever else the details happen to match (户口, 退休金 …).
+_ABOUT_SOMEONE = re.compile(
+    r"(他|她|伊|我|侬|阿拉|家里|老人|孩子|小孩|小囡|囡囡|儿子|女儿|外婆|奶奶|爷爷|外公|邻居|朋友|老公|老婆"
+    r"|爸|妈|公司).{0,24}(能|可以|好|够|符合|有没有).{0,4}(领|申请|办|报|拿|享受|条件|资格)"
+    r"|\b(can|could|may) (he|she|i|they|we|my \w+)( still)? (apply|get|qualify|claim)"
+    r"|\b(is|am|are) (he|she|i|they|we|my \w+) (eligible|qualified)", re.IGNORECASE)
+# A switch asks the same thing about another service ("X呢？", "what about X?", "sorry, I meant
+# X"): the section under discussion carries over when the message asks none of its own.
+_SWITCH = re.compile(
+    r"(呢\W*$|^\W*(and |so |ok,? )?(what|how) about|i meant|actually|^\W*sorry"
+    r"|我是想问|我是问|那\S{1,12}的话)", re.IGNORECASE)
 
 
 @dataclass
@@ -152,9 +166,18 @@ class GuideService:
         top = candidates[0] if candidates else None
         # The section cue is read with the likely service's own names taken out.
         names = self._names(top.service_id) if top else []
-        section = section_hint or detect_section(text, names)
-
-        follow_up = bool(ctx.service_id) and section is not None and not correcting and not strict
+        reading = read_section(text, names)
+        asked = section_hint or reading.section
+        follow_up = bool(ctx.service_id) and asked is not None and not correcting and not strict
+        section = asked
+        if ctx.section and not section_hint and (correcting or _SWITCH.search(text)):
+            # "不对，是个体户" / "一业一证呢？" keep asking what was asked, unless a section is
+            # named outright (a classifier's guess from the rest of the sentence is not enough).
+            if asked is None or (correcting and reading.source == "classifier"):
+                section = ctx.section
+        if (ctx.service_id and asked == "eligibility" and not correcting and top
+                and _ABOUT_SOMEONE.search(text) and not self._names_title(text, top.service_id)):
+            return self.answer(ctx.service_id, "eligibility", FOLLOW_UP_CONFIDENCE, candidates)
         if verdict.outcome == ANSWER and top and (not strict or top.score >= STRICT_ANSWER_MIN):
             objects = uncovered_objects(text, self._text(top.service_id))
             if objects:
@@ -175,6 +198,11 @@ class GuideService:
         if verdict.outcome == CLARIFY and not strict:
             return self.clarify(verdict.candidates, section)
         return self.out_of_scope(candidates)
+
+    def _names_title(self, text: str, service_id: str) -> bool:
+        """The text names this service by its title (not merely by a shared alias word)."""
+        entry = self.kb.get(service_id)
+        return entry is not None and mentions_name(text, [entry.title])
 
     def _text(self, service_id: str) -> str:
         """Everything a guide says (names and sections), to check what it deals with."""

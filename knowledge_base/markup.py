@@ -21,10 +21,15 @@ _SCRIPT_URL: Final = re.compile(r"(?:java|vb)script\s*:|\]\(\s*data\s*:", re.IGN
 MARKUP_MESSAGE: Final = "不允许包含 HTML 或脚本标记 / HTML or script markup is not allowed"
 
 
+# What an HTML parser would not call a tag ("< script>") but a careless renderer might.
+_SPACED_TAG: Final = re.compile(r"<\s+/?\s*(script|iframe|object|embed|style|svg|img|math)\b", re.IGNORECASE)
+
+
 def has_markup(text: str) -> bool:
-    """True when the text holds HTML (tags, comments) or a script URL."""
+    """True when the text holds HTML (tags, comments), a script URL or a spaced-out dangerous tag."""
     bare = _AUTOLINK.sub(r"\1", text)
-    return nh3.is_html(bare) or bool(_SCRIPT_URL.search(html.unescape(bare)))
+    return (nh3.is_html(bare) or bool(_SCRIPT_URL.search(html.unescape(bare)))
+            or bool(_SPACED_TAG.search(bare)))
 
 
 def plain_text(text: str) -> str:
@@ -34,4 +39,5 @@ def plain_text(text: str) -> str:
         return text
     bare = _AUTOLINK.sub(r"\1", text)
     cleaned = html.unescape(nh3.clean(bare, tags=set())) if nh3.is_html(bare) else html.unescape(bare)
+    cleaned = _SPACED_TAG.sub(lambda m: "＜" + m.group(0)[1:], cleaned)
     return _SCRIPT_URL.sub(lambda m: m.group(0).replace(":", "："), cleaned)

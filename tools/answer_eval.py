@@ -6,8 +6,10 @@ The same figures as `make eval` (tools/eval_report.py), in process and without R
 is decided in a fresh conversation (empty Context). A line whose service is null / "none" /
 "out_of_scope" is out of catalog: right only when out_of_scope. NLU's out-of-scope intent (which
 makes the bot stricter) is not applied, so out-of-catalog figures are the worst case, and handoff or
-smalltalk never occur. Dialogue files are skipped: GuideService keeps no conversation state (the
-action rebuilds its Context from Rasa's slots each turn), so only the running bot can play them.
+smalltalk never occur. Dialogue files are played with the slots the guide action would set
+(service and section after an answer, candidates after a question back); turns the bot answers
+without the guide action (smalltalk, handoff) are left out of the figures and change no slot, so
+dialogue figures here are the guide turns only — `make eval` plays whole dialogues on the bot.
 """
 
 from __future__ import annotations
@@ -17,13 +19,16 @@ from pathlib import Path
 
 from actions.complaint import without_complaint
 from actions.guide_service import Context, GuideService, Reply
+from contract.turn import ANSWER, CLARIFY
 from knowledge_base.engine import KnowledgeBase
 from tools.eval_report import (
     Got,
     Run,
+    dialogue_report,
     is_dialogue_file,
     question_report,
     read_jsonl,
+    score_dialogues,
     score_questions,
 )
 
@@ -34,15 +39,36 @@ def got_from_reply(reply: Reply) -> Got:
                tuple(c.service_id for c in reply.candidates))
 
 
+GUIDE_TURNS = ("answer", "out_of_scope", "clarify", None)
+
+
+def play(guides: GuideService, turns: list[dict[str, object]]) -> list[Got]:
+    """One dialogue's guide turns, with the slots ActionAnswerGuide would keep between them."""
+    ctx = Context()
+    gots = []
+    for turn in turns:
+        reply = guides.decide(without_complaint(str(turn["q"])), ctx)
+        gots.append(got_from_reply(reply))
+        if reply.outcome == ANSWER:
+            ctx = Context(service_id=reply.service_id, section=reply.section)
+        elif reply.outcome == CLARIFY:
+            ctx = Context(ctx.service_id, ctx.section, reply.section,
+                          [c.service_id for c in reply.candidates])
+    return gots
+
+
 def evaluate_file(guides: GuideService, path: Path, run: Run, misses: bool) -> list[str]:
     """Decide every question of one file, add it to `run`, and return its report lines."""
     rows = read_jsonl(path)
     if not rows:
         return [f"== {path}: no lines, skipped"]
     if is_dialogue_file(rows):
-        return [f"== {path}: skipped, {len(rows)} dialogues: GuideService keeps no conversation "
-                "context (Rasa's slots do), so dialogues run only against the bot: "
-                f"make eval FILE={path}"]
+        dialogues = [dict(d, turns=[t for t in d["turns"] if t.get("outcome") in GUIDE_TURNS])
+                     for d in rows]
+        dialogues = [d for d in dialogues if d["turns"]]
+        replies = [play(guides, d["turns"]) for d in dialogues]
+        return dialogue_report(f"{path} (guide turns, simulated slots)", dialogues, replies,
+                               score_dialogues(dialogues, replies), misses=misses)
     gots = [got_from_reply(guides.decide(without_complaint(row["q"]), Context())) for row in rows]
     run.add_questions(rows, gots)
     return question_report(str(path), rows, gots, score_questions(rows, gots), misses=misses)

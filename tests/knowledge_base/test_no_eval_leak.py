@@ -130,7 +130,9 @@ def tuning_questions(directory: Path = TUNE_DIR) -> Iterator[Source]:
     for path in sorted(directory.glob("*.jsonl")):
         for number, line in enumerate(path.read_text("utf-8").splitlines(), 1):
             if line.strip():
-                yield Source(f"{_rel(path)}:{number}", str(json.loads(line)["q"]))
+                row = json.loads(line)
+                for item in row.get("turns") or [row]:  # dialogue files: every turn
+                    yield Source(f"{_rel(path)}:{number}", str(item["q"]))
 
 
 def dev_questions(directory: Path = EVAL_DIR) -> list[tuple[str, str]]:

@@ -11,7 +11,7 @@ from typing import Any, cast
 import httpx
 import pytest
 
-from actions.guide_service import GuideService, Reply
+from actions.guide_service import Context, GuideService, Reply
 from knowledge_base.engine import Candidate
 from tools import answer_eval
 from tools import eval as http_eval
@@ -251,14 +251,25 @@ def test_eval_asks_each_question_in_a_new_conversation(tmp_path: Path) -> None:
 
 
 class FakeGuides:
-    def decide(self, text: str, ctx: object) -> Reply:
+    def __init__(self) -> None:
+        self.contexts: list[Context] = []
+
+    def decide(self, text: str, ctx: Context) -> Reply:
+        self.contexts.append(ctx)
         return Reply("answer", "s1", "materials", 0.9, [Candidate("s1", "t", 0.9)])
 
 
-def test_answer_eval_scores_questions_and_skips_dialogues(tmp_path: Path) -> None:
-    guides = cast(GuideService, FakeGuides())
+def test_answer_eval_plays_the_guide_turns_of_dialogues_with_slots_and_scores_questions(
+        tmp_path: Path) -> None:
+    fake = FakeGuides()
+    guides = cast(GuideService, fake)
     run = answer_eval.Run()
-    skipped = answer_eval.evaluate_file(guides, _write(tmp_path / "d.jsonl", DIALOGUES), run, False)
-    assert len(skipped) == 1 and "skipped, 3 dialogues" in skipped[0] and "make eval FILE=" in skipped[0]
+    lines = answer_eval.evaluate_file(guides, _write(tmp_path / "d.jsonl", DIALOGUES), run, False)
+    # smalltalk and handoff turns are Rasa's: left out; 5 guide turns, 2 right (d1 t1, d3 t2)
+    assert "3 dialogues, 5 turns" in lines[0] and "guide turns" in lines[0]
+    assert lines[1].startswith("turn accuracy 0.400 (2/5)")
+    second = fake.contexts[1]  # d1's correction: decided with the first answer in its slots
+    assert second.service_id == "s1" and second.section == "materials"
+    assert fake.contexts[2].service_id is None  # a new dialogue starts empty
     answer_eval.evaluate_file(guides, _write(tmp_path / "q.jsonl", ITEMS[:3]), run, False)
     assert run.closing_lines() == ["top1=0.667 section=0.333"]
