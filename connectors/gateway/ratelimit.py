@@ -20,6 +20,7 @@ from typing import Final
 from limits import RateLimitItem, parse_many
 from limits.aio.storage import RedisStorage
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from connectors.gateway.errors import ApiError
 from connectors.gateway.settings import Settings
@@ -75,7 +76,11 @@ class RateLimits:
         if not self.enabled or self.limiter is None or not key:
             return None
         for item in self.rules.get(rule, []):
-            if not await self.limiter.hit(item, rule, key):
+            try:
+                allowed = await self.limiter.hit(item, rule, key)
+            except RedisConnectionError:  # a dropped pooled connection: once more on a fresh one
+                allowed = await self.limiter.hit(item, rule, key)
+            if not allowed:
                 stats = await self.limiter.get_window_stats(item, rule, key)
                 return max(1, math.ceil(stats.reset_time - time.time()))
         return None

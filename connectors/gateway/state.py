@@ -6,6 +6,10 @@ from dataclasses import dataclass, field
 
 import httpx
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from connectors.gateway.chat import ChatService, Outbox
 from connectors.gateway.conversations import ConversationStore
@@ -18,9 +22,13 @@ from connectors.gateway.wechat.service import WeChatService
 
 
 def redis_client(settings: Settings) -> aioredis.Redis:
-    """Short timeouts: an outage must become a 503 quickly, never a hung request."""
+    """Short timeouts: an outage must become a 503 quickly, never a hung request. A connection
+    that dropped (a pooled socket the server closed, a restart) is retried twice on a fresh one
+    before the request fails."""
     return aioredis.Redis.from_url(
-        settings.redis_url, socket_connect_timeout=2, socket_timeout=5, decode_responses=True
+        settings.redis_url, socket_connect_timeout=2, socket_timeout=5, decode_responses=True,
+        retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 2),
+        retry_on_error=[RedisConnectionError, RedisTimeoutError],
     )
 
 

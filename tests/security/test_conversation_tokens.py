@@ -142,7 +142,7 @@ def test_two_first_turns_racing_for_one_id_give_it_to_exactly_one(stack: Stack) 
         results = list(pool.map(first_turn, range(6)))
     owners = [r for r in results if r.status_code == 200]
     assert len(owners) == 1, [r.status_code for r in results]
-    assert all(r.status_code == 403 for r in results if r is not owners[0])
+    assert all(r.status_code == 403 for r in results if r is not owners[0]), [r.text for r in results]
 
 
 # --- the widget's socket.io ------------------------------------------------------------------------

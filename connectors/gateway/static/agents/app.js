@@ -275,10 +275,14 @@ $("close").addEventListener("click", async () => {
 });
 
 async function sendReply() {
-  const text = $("reply-text").value.trim();
+  // The box is emptied at once, so what the agent types while this one is sent is kept; a message
+  // that fails comes back into an empty box.
+  const box = $("reply-text");
+  const text = box.value.trim();
   if (!text) return;
+  box.value = "";
   const entry = await act("POST", "/messages", { text });
-  if (entry) { $("reply-text").value = ""; appendEntry(entry); sendTyping(false); }
+  if (entry) { appendEntry(entry); sendTyping(false); } else if (!box.value) box.value = text;
 }
 $("reply-form").addEventListener("submit", (ev) => { ev.preventDefault(); sendReply(); });
 $("reply-text").addEventListener("keydown", (ev) => { if (ev.key === "Enter" && !ev.shiftKey) { ev.preventDefault(); sendReply(); } });
@@ -300,8 +304,11 @@ $("reply-text").addEventListener("input", () => {
 
 $("note-form").addEventListener("submit", async (ev) => {
   ev.preventDefault();
-  const text = $("note-text").value.trim();
-  if (text && await act("POST", "/notes", { text })) $("note-text").value = "";
+  const box = $("note-text");
+  const text = box.value.trim();
+  if (!text) return;
+  box.value = "";
+  if (!await act("POST", "/notes", { text }) && !box.value) box.value = text;
 });
 
 if (state.token) start();
