@@ -152,4 +152,4 @@ class Owners:
     def matches(stored_hash: str, presented: str | None) -> bool:
         if not stored_hash or not presented:
             return False
-        return hmac.compare_digest(stored_hash, digest(presented))
+        return hmac.compare_digest(stored_hash.encode(), digest(presented).encode())

@@ -28,7 +28,10 @@ def signature(*parts: str) -> str:
 
 
 def check_signature(expected: str, *parts: str) -> bool:
-    return bool(expected) and hmac.compare_digest(signature(*parts), expected.lower())
+    """Constant-time; compared as bytes, so a forged non-ASCII signature is simply wrong (as str,
+    compare_digest raises TypeError on it)."""
+    return bool(expected) and hmac.compare_digest(signature(*parts).encode(),
+                                                  expected.lower().encode("utf-8", "replace"))
 
 
 class WeChatCipher:

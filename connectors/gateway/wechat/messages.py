@@ -21,7 +21,10 @@ class BadMessage(ValueError):
 
 def parse_body(raw: bytes | str) -> tuple[dict[str, str], str]:
     """The push's fields as strings and its format ("xml" or "json")."""
-    text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+    try:
+        text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+    except UnicodeDecodeError as exc:
+        raise BadMessage("the body is not UTF-8") from exc
     text = text.strip()
     if text.startswith("<"):
         if "<!DOCTYPE" in text.upper() or "<!ENTITY" in text.upper():
