@@ -128,6 +128,9 @@ class ActionAnswerGuide(Action):
                 SlotSet(c.SLOT_CANDIDATES, [cand.service_id for cand in reply.candidates]),
                 SlotSet(c.SLOT_PENDING_SECTION, reply.section),
             ]
+        elif reply.search_down:
+            # The reply offers a person itself: no second offer on top after two outages.
+            events += [SlotSet(c.SLOT_HANDOFF_OFFERED, True), SlotSet(c.SLOT_MISSES, 0.0)]
         elif not complaint:
             misses = float(tracker.get_slot(c.SLOT_MISSES) or 0) + 1
             if misses >= c.MISSES_BEFORE_OFFER:

@@ -63,6 +63,7 @@ class Reply:
     text: str = ""
     buttons: list[dict[str, str]] = field(default_factory=list)
     card: dict[str, object] | None = None
+    search_down: bool = False  # the knowledge base could not be searched (the reply offers a person)
 
 
 def _shorten(text: str, limit: int = MAX_ANSWER_CHARS) -> str:
@@ -115,7 +116,7 @@ class GuideService:
         text = ("抱歉，办事指南查询暂时不可用。您可以稍后再问，或者转人工客服（店小二），"
                 "也可以拨打 12345 市民服务热线。")
         return Reply(OUT_OF_SCOPE, None, None, 0.0, [], text,
-                        [{"title": "转人工客服", "payload": ASK_HUMAN}])
+                     [{"title": "转人工客服", "payload": ASK_HUMAN}], search_down=True)
 
     def out_of_scope(self, candidates: list[Candidate]) -> Reply:
         text = (

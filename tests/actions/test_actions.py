@@ -178,7 +178,19 @@ async def test_a_search_outage_says_so_and_offers_a_person(
     assert messages[0]["buttons"] == [{"title": "转人工客服", "payload": ASK_HUMAN}]
     assert (turn["outcome"], turn["service_id"], turn["section"], turn["confidence"]) == (
         "out_of_scope", None, None, 0.0)
-    assert slots == {c.SLOT_HANDOFF_OFFERED: False, c.SLOT_MISSES: 1.0}
+    # The reply itself offered a person: "好的" now hands off, and no miss is counted.
+    assert slots == {c.SLOT_HANDOFF_OFFERED: True, c.SLOT_MISSES: 0.0}
+
+
+async def test_a_second_outage_in_a_row_offers_a_person_once(
+        kb: KnowledgeBase, monkeypatch: pytest.MonkeyPatch) -> None:
+    def down(query: str, k: int = 10) -> list[Any]:
+        raise SearchError("connection refused")
+
+    monkeypatch.setattr(kb.backend, "search", down)
+    _, messages, _ = await run(ActionAnswerGuide(), tracker("开公司要带什么材料", "ask_guide", misses=1.0))
+    said = texts(messages)
+    assert len(said) == 1 and "暂时不可用" in said[0], said  # not "shall I find you a person?" too
 
 
 # --- handoff, yes and no, small talk ---------------------------------------------------------------
