@@ -11,28 +11,25 @@ import logging
 import threading
 from dataclasses import dataclass
 
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
 from actions.guide_service import GuideService
 from knowledge_base.engine import KnowledgeBase
+from knowledge_base.factory import SearchSettings
 from knowledge_base.live import LiveUpdates, initial_guides
-from knowledge_base.search import create_backend
 from knowledge_base.store import load_guides
 
 log = logging.getLogger(__name__)
 
 
-class ActionSettings(BaseSettings):
-    """The action server's environment."""
+class ActionSettings(SearchSettings):
+    """The action server's environment (the search backend's part is SearchSettings')."""
 
     model_config = SettingsConfigDict(env_prefix="", extra="ignore")
 
     actions_host: str = "127.0.0.1"
     actions_port: int = 5055
     redis_url: str = ""  # empty: answer from the guide files only, no editors' overlay
-    xs_search_backend: str = "embedded"
-    es_url: str = ""
-    xs_es_plain_json: bool = False
     log_level: str = "INFO"
 
 
@@ -48,9 +45,7 @@ class Services:
     @classmethod
     def build(cls, settings: ActionSettings) -> Services:
         """Load files ⊕ the editors' overlay into a KnowledgeBase on the configured backend."""
-        backend = create_backend(settings.xs_search_backend, settings.es_url or None,
-                                 plain_json=settings.xs_es_plain_json)
-        kb = KnowledgeBase(backend)
+        kb = settings.knowledge_base()
         files = {g.id: g for g in load_guides(kb.guides_dir).guides}  # logs each refused guide
         url = settings.redis_url or None
         guides, version = initial_guides(url, files)

@@ -1,24 +1,28 @@
-"""Building the KnowledgeBase a process uses, from the environment."""
+"""Which search backend a process uses: one settings class read from the environment, shared by
+the action server (ActionSettings extends it) and the indexing command."""
 
 from __future__ import annotations
 
-import os
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from knowledge_base.engine import KnowledgeBase
-from knowledge_base.search import create_backend
+from knowledge_base.search import SearchBackend, create_backend
 
 
-def backend_kind() -> str:
-    """`XS_SEARCH_BACKEND`: embedded (default) or elasticsearch."""
-    return os.environ.get("XS_SEARCH_BACKEND", "embedded")
+class SearchSettings(BaseSettings):
+    """`XS_SEARCH_BACKEND`: embedded (default) or elasticsearch, at `ES_URL`;
+    `XS_ES_PLAIN_JSON=1` sends plain JSON media types to ES-API-compatible servers that refuse
+    Elasticsearch's vendor type."""
 
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore")
 
-def kb_from_env() -> KnowledgeBase:
-    """A KnowledgeBase on the backend the environment names (not loaded yet).
+    xs_search_backend: str = "embedded"
+    es_url: str = ""
+    xs_es_plain_json: bool = False
 
-    XS_SEARCH_BACKEND=elasticsearch uses ES_URL; XS_ES_PLAIN_JSON=1 sends plain JSON media types
-    for ES-API-compatible servers that refuse Elasticsearch's vendor type.
-    """
-    plain = os.environ.get("XS_ES_PLAIN_JSON", "") in ("1", "true", "yes")
-    backend = create_backend(backend_kind(), os.environ.get("ES_URL"), plain_json=plain)
-    return KnowledgeBase(backend)
+    def backend(self) -> SearchBackend:
+        return create_backend(self.xs_search_backend, self.es_url or None, plain_json=self.xs_es_plain_json)
+
+    def knowledge_base(self) -> KnowledgeBase:
+        """A KnowledgeBase on this backend (not loaded yet)."""
+        return KnowledgeBase(self.backend())

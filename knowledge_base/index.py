@@ -10,13 +10,14 @@ from __future__ import annotations
 import sys
 import time
 
-from knowledge_base.factory import backend_kind, kb_from_env
+from knowledge_base.factory import SearchSettings
 
 
 def main() -> int:
     started = time.perf_counter()
-    kb = kb_from_env()
-    print(f"[index] backend: {backend_kind()}; validating and indexing guides …", file=sys.stderr)
+    settings = SearchSettings()
+    kb = settings.knowledge_base()
+    print(f"[index] backend: {settings.xs_search_backend}; validating and indexing guides …", file=sys.stderr)
     result = kb.load()
     for err in result.errors:
         print(f"[index] refused {err}", file=sys.stderr)
