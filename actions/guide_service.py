@@ -14,7 +14,7 @@ from contract.turn import ANSWER, ASK_HUMAN, CLARIFY, OUT_OF_SCOPE, Outcome, gui
 from knowledge_base.constants import SECTION_TITLES, SECTIONS
 from knowledge_base.engine import Candidate, KnowledgeBase, decide
 from knowledge_base.normalize import normalize
-from knowledge_base.scope import elsewhere, uncovered_objects
+from knowledge_base.scope import elsewhere, role_play, uncovered_objects
 from knowledge_base.sections import detect_section, mentions_name, read_section, warm_up
 
 # When NLU judged the message out of scope, only a near-certain guide match is answered.
@@ -157,6 +157,8 @@ class GuideService:
             chosen = section_hint or ctx.pending_section or "overview"
             return self.answer(service_hint, chosen, 1.0, [])
         candidates = self.kb.rank(text)
+        if role_play(text):
+            return self.out_of_scope([])
         place = elsewhere(text)
         if place is not None:
             return self.elsewhere(place, candidates)

@@ -77,7 +77,28 @@ def _folded_guide(text: str) -> str:
     return fold(text)
 
 
+# Procedures that are services of their own (a replacement, a transfer, an added licence class):
+# a guide that never mentions the word does not cover it (结婚证补领 next to 结婚登记, 转学 next
+# to 入学, 增驾 next to 换证, a 公积金 transfer next to its registration).
+_PROCEDURES: Final = ("补领", "补办", "转学", "增驾", "转移", "迁移", "转出", "转入")
+
+
 def uncovered_objects(question: str, guide_text: str) -> list[str]:
-    """The licences, permits … the question asks for by name that the guide's text never mentions."""
+    """The licences, permits … and separate procedures the question asks for by name that the
+    guide's text never mentions."""
     text = _folded_guide(guide_text)
-    return [p for p in _object_phrases(fold(question)) if p not in text]
+    folded = fold(question)
+    objects = [p for p in _object_phrases(folded) if p not in text]
+    return objects + [p for p in _PROCEDURES if p in folded and p not in text]
+
+
+# Attempts to make 小申 play someone else or drop its instructions: no service answers them.
+_ROLE_PLAY: Final = re.compile(
+    r"(扮演|假装你是|假装成|你现在是(一个|我的)|角色扮演|忽略(之前|以上|前面|所有)的?(指令|指示|提示|规则|设定)"
+    r"|\bpretend (to be|you are)|\bact as\b|\brole-?play|\bignore (all |the )?(previous|prior|above) "
+    r"(instructions|prompts?)|\byou are now\b|system prompt)", re.IGNORECASE)
+
+
+def role_play(question: str) -> bool:
+    """True for a request to play a role or to ignore instructions (prompt injection)."""
+    return bool(_ROLE_PLAY.search(question))
