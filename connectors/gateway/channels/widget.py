@@ -68,10 +68,16 @@ def origin_allowed(origin: str | None, environ: dict[str, Any], configured: froz
     """
     if not origin:
         return True
-    # The websocket upgrade reports scheme ws/wss; the page's origin is http/https.
-    scheme = {"ws": "http", "wss": "https", "https": "https"}.get(environ.get("wsgi.url_scheme", ""), "http")
-    own = f"{scheme}://{environ.get('HTTP_HOST', '')}"
-    return origin.rstrip("/") in configured or origin == own
+    return page_origin_allowed(origin, environ.get("HTTP_HOST", ""), environ.get("wsgi.url_scheme", ""),
+                               configured)
+
+
+def page_origin_allowed(origin: str, host: str, scheme: str, configured: frozenset[str]) -> bool:
+    """The page's origin is the gateway's own (`host`, reached over `scheme`) or a configured one.
+    A websocket upgrade reports scheme ws/wss; the page's origin is http/https."""
+    page_scheme = "https" if scheme in ("wss", "https") else "http"
+    origin = origin.rstrip("/")
+    return origin == f"{page_scheme}://{host}" or origin in configured
 
 
 def rasa_shape(entry: Entry) -> dict[str, Any] | None:

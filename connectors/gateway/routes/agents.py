@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
 from redis.exceptions import RedisError
 
 from connectors.gateway.auth import Principal
-from connectors.gateway.channels.widget import allowed_origins
+from connectors.gateway.channels.widget import allowed_origins, page_origin_allowed
 from connectors.gateway.csp import own_sockets
 from connectors.gateway.deps import AdminUser, AgentUser, ConversationToken, StateDep
 from connectors.gateway.errors import ApiError
@@ -311,8 +311,8 @@ async def console_ws(ws: WebSocket) -> None:
     WebSocket hijacking with an agent's token); clients that send no Origin are not browsers."""
     state: AppState = ws.app.state.xs
     origin = ws.headers.get("origin")
-    if origin and not console_origin_allowed(origin, ws.headers.get("host", ""), ws.url.scheme,
-                                              allowed_origins(state.settings)):
+    if origin and not page_origin_allowed(origin, ws.headers.get("host", ""), ws.url.scheme,
+                                          allowed_origins(state.settings)):
         log.warning("console socket from a foreign origin refused",
                     extra={"fields": {"origin": origin[:200]}})
         await ws.close(code=4403)
@@ -349,13 +349,6 @@ async def console_ws(ws: WebSocket) -> None:
         service.events.unsubscribe(queue)
         with contextlib.suppress(Exception):
             await service.offline(agent.username)
-
-
-def console_origin_allowed(origin: str, host: str, scheme: str, configured: frozenset[str]) -> bool:
-    """The gateway's own origin, or one configured in CORS_ALLOWED_ORIGINS."""
-    page_scheme = "https" if scheme in ("wss", "https") else "http"
-    origin = origin.rstrip("/")
-    return origin == f"{page_scheme}://{host}" or origin in configured
 
 
 async def _pump(ws: WebSocket, queue: asyncio.Queue[dict[str, Any]]) -> None:
