@@ -111,14 +111,16 @@ class Gateway:
 
 
 @pytest.fixture
-def make_gateway(settings: Settings) -> Iterator[Callable[[], Gateway]]:
+def make_gateway(settings: Settings) -> Iterator[Callable[..., Gateway]]:
     """Start gateways ("processes") sharing the test's Redis; each is stopped at the end.
 
     Their users keep their conversation tokens across gateways (one TokenJar)."""
     started: list[TestClient] = []
     jar = TokenJar()
 
-    def make() -> Gateway:
+    def make(**overrides: Any) -> Gateway:
+        """A gateway on the test's settings, with `overrides` (any Settings field) on top."""
+        chosen = Settings(**{**settings.model_dump(), **overrides}) if overrides else settings
         rasa = ScriptedRasa()
 
         def state(s: Settings) -> AppState:
@@ -126,7 +128,7 @@ def make_gateway(settings: Settings) -> Iterator[Callable[[], Gateway]]:
             built.handoff.service.hours = ServiceHours.always()
             return built
 
-        client = jar.attach(TestClient(create_app(settings, make_state=state)))
+        client = jar.attach(TestClient(create_app(chosen, make_state=state)))
         client.__enter__()
         started.append(client)
         return Gateway(client, rasa)
