@@ -15,6 +15,8 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import constants as c
 from actions.complaint import is_complaint, without_complaint
+from actions.declaration_service import is_request
+from actions.declarations import start as start_declaration
 from actions.guide_service import Context, Reply
 from actions.services import services
 from contract.turn import (
@@ -111,6 +113,10 @@ class ActionAnswerGuide(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
         intent, _ = _intent(tracker)
+        if is_request(tracker.latest_message.get("text") or ""):
+            started = await start_declaration(dispatcher, tracker)
+            if dispatcher.messages:  # it was a declaration request (else: answer the question)
+                return started
         complaint = is_complaint(tracker.latest_message.get("text") or "", intent)
         reply = _decide(tracker, strict=intent in (c.INTENT_OUT_OF_SCOPE, c.INTENT_COMPLAIN))
         if complaint:

@@ -41,3 +41,13 @@ ACTION_HANDOFF: Final = "action_handoff"
 ACTION_AFFIRM: Final = "action_affirm"
 ACTION_DENY: Final = "action_deny"
 ACTION_SMALLTALK: Final = "action_smalltalk"
+
+# smart declarations (actions/declarations.py; the form's question slots are dq_<field>)
+INTENT_DECLARE: Final = "declare"
+ENTITY_DECLARATION: Final = "declaration"
+SLOT_DECLARATION: Final = "declaration"  # the interview's Progress (declarations.interview)
+SLOT_DECLARATION_REF: Final = "declaration_ref"  # the conversation's last 申报编号
+FORM_DECLARATION: Final = "declaration_form"
+ACTION_DECLARATION_START: Final = "action_declaration_start"
+VALIDATE_DECLARATION_FORM: Final = "validate_declaration_form"
+ACTION_DECLARATION_END: Final = "action_declaration_end"

@@ -13,11 +13,16 @@ from dataclasses import dataclass
 
 from pydantic_settings import SettingsConfigDict
 
+from actions.declaration_service import DeclarationService
 from actions.guide_service import GuideService
+from declarations.catalog import load_catalog
+from declarations.prefill import LocalCitizenData
 from knowledge_base.engine import KnowledgeBase
 from knowledge_base.factory import SearchSettings
 from knowledge_base.live import LiveUpdates, initial_guides
 from knowledge_base.store import load_guides
+from records.db import Database, DatabaseSettings
+from records.declarations import SqlDeclarationStore
 
 log = logging.getLogger(__name__)
 
@@ -33,14 +38,30 @@ class ActionSettings(SearchSettings):
     log_level: str = "INFO"
 
 
+def build_declarations(db: Database) -> DeclarationService:
+    """Declarations from declarations/data over the database of record and the citizen-data stand-in."""
+    db.migrate()
+    catalog = load_catalog()  # a bad file stops the start, naming the file and field
+    log.info("declarations loaded: %s", ", ".join(sorted(catalog.declarations)))
+    return DeclarationService(catalog, SqlDeclarationStore(db), LocalCitizenData())
+
+
 @dataclass
 class Services:
-    """What the actions use: the knowledge base, the guide service on it, the overlay listener."""
+    """What the actions use: the knowledge base, the guide service on it, the overlay listener,
+    and the declarations (built on first use: they open the database)."""
 
     settings: ActionSettings
     kb: KnowledgeBase
     guides: GuideService
     live: LiveUpdates | None = None
+    _declarations: DeclarationService | None = None
+
+    @property
+    def declarations(self) -> DeclarationService:
+        if self._declarations is None:
+            self._declarations = build_declarations(Database.from_settings(DatabaseSettings()))
+        return self._declarations
 
     @classmethod
     def build(cls, settings: ActionSettings) -> Services:
@@ -55,9 +76,9 @@ class Services:
         return cls(settings, kb, GuideService(kb), live)
 
     @classmethod
-    def of(cls, kb: KnowledgeBase) -> Services:
+    def of(cls, kb: KnowledgeBase, declarations: DeclarationService | None = None) -> Services:
         """Services around a KnowledgeBase that is already loaded (tests)."""
-        return cls(ActionSettings(), kb, GuideService(kb))
+        return cls(ActionSettings(), kb, GuideService(kb), None, declarations)
 
 
 _lock = threading.Lock()

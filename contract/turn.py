@@ -59,10 +59,10 @@ class TurnBlock(TypedDict, total=False):
 
 def turn_block(outcome: Outcome, *, intent: str | None, confidence: float,
                service_id: str | None = None, section: str | None = None,
-               candidates: list[str] | None = None) -> TurnBlock:
+               candidates: list[str] | None = None, declaration: dict[str, Any] | None = None) -> TurnBlock:
     """The turn block an action sends; service and section only where the outcome has them."""
     named = outcome in WITH_SERVICE
-    return TurnBlock(
+    block = TurnBlock(
         outcome=outcome,
         service_id=service_id if named else None,
         section=section if named else None,
@@ -71,6 +71,9 @@ def turn_block(outcome: Outcome, *, intent: str | None, confidence: float,
         confidence=round(float(confidence), 4),
         handoff=HANDOFF_NONE,
     )
+    if declaration is not None:
+        block["declaration"] = declaration
+    return block
 
 
 def guide_payload(service_id: str, section: str | None = None) -> str:

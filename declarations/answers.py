@@ -91,7 +91,7 @@ def _number(text: str) -> float | None:
 def _choice(q: Question, text: str) -> Checked:
     t = _compact(text).lower()
     for i, opt in enumerate(q.options, start=1):
-        names = {opt.label.lower(), opt.value, str(i), *(a.lower() for a in opt.aliases)}
+        names = {opt.label.lower(), opt.value, _compact(opt.value), str(i), *(a.lower() for a in opt.aliases)}
         if t in names:
             return Valid(opt.value)
     hits = [opt for opt in q.options
@@ -136,6 +136,7 @@ def check_answer(q: Question, text: str, *, today: dt.date | None = None) -> Che
         if not re.fullmatch(r"\d{17}[\dX]", id_number):
             return Invalid("身份证号应为 18 位（最后一位可以是 X），请核对后重新输入。")
         try:
+            ric.get_birth_date(id_number)  # a wrong date is the likelier typo than the check digit
             ric.validate(id_number)
         except stdnum_errors.InvalidChecksum:
             return Invalid("身份证号的校验位不对，可能有一位输错了，请核对后重新输入。")

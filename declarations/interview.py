@@ -42,6 +42,7 @@ class Progress:
     asked: list[str] = field(default_factory=list)  # fields in the order answered (for 上一步)
     ref: str | None = None
     reason: str | None = None  # why it ended early (a stop's reason) or paused (handoff)
+    draft_id: str | None = None  # its row in the database of record
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -122,9 +123,11 @@ class Prefilled:
 
 
 def prefill(decl: Declaration, answers: dict[str, Any], source: PrefillSource) -> Prefilled:
-    """With consent given and identity answered: what the citizen-data source fills in.
+    """With consent given and identity answered: what the citizen-data source fills in now.
 
-    Only questions with a `prefill` path and no answer yet are filled; `user_only` ones never are.
+    Only questions that apply, have a `prefill` path and no answer yet are filled; `user_only`
+    ones never are. It runs after every answer, so a question that comes to apply later (or a
+    company named later) is filled when it does.
     """
     ident = identity(decl, answers)
     empty = Prefilled({}, {}, {}, False)
@@ -133,14 +136,22 @@ def prefill(decl: Declaration, answers: dict[str, Any], source: PrefillSource) -
     person = source.person(*ident)
     if person is None:
         return empty
-    lookup = Lookup(source, person)
+    company = next((answers.get(q.field) for q in decl.questions if q.identifies == "company"), None)
+    lookup = Lookup(source, person, str(company) if company and company != SKIPPED else None)
     filled: dict[str, str] = {}
     records: dict[str, str] = {}
-    for q in decl.questions:
-        if q.prefill and not q.user_only and answers.get(q.field) is None:
-            found = lookup.get(q.prefill)
-            if found is not None:
-                filled[q.field], records[q.field] = found.value, found.record
+    working = dict(answers)
+    while True:  # a filled answer can make further questions apply (户籍 → 户籍地址)
+        new = 0
+        for q in visible(decl, working):
+            if q.prefill and not q.user_only and working.get(q.field) is None:
+                found = lookup.get(q.prefill)
+                if found is not None:
+                    filled[q.field], records[q.field] = found.value, found.record
+                    working[q.field] = found.value
+                    new += 1
+        if not new:
+            break
     exempt = {m.exempt_if_record: lookup.has(m.exempt_if_record)
               for m in decl.materials if m.exempt_if_record}
     return Prefilled(filled, records, exempt, True)
@@ -161,11 +172,15 @@ def checklist(decl: Declaration, answers: dict[str, Any], progress: Progress) ->
 
 def application(decl: Declaration, answers: dict[str, Any], progress: Progress) -> list[dict[str, Any]]:
     """The application form's fields with their values and where each value came from."""
-    vals = values(decl, answers)
+    shown = {q.field for q in visible(decl, answers)}
+    vals = {k: v for k, v in values(decl, answers).items()
+            if k in shown or decl.question(k) is None}  # a hidden question's old answer is not used
     derived = {d.field for d in decl.derived}
     out: list[dict[str, Any]] = []
     for f in decl.application:
         if f.when is not None and not f.when.holds(vals):
+            continue
+        if decl.question(f.source) is not None and f.source not in shown:
             continue
         value = vals.get(f.source)
         source: str | None

@@ -26,7 +26,7 @@ VAR = ROOT / "var"
 RASA_VENV = ROOT / ".venvs" / "rasa"
 APP_VENV = ROOT / ".venvs" / "app"
 MODELS = ROOT / "models"
-TRAINING_INPUTS = ("config.yml", "bot/domain.yml", "bot/data", "var/nlu", "var/jieba_dict")
+TRAINING_INPUTS = ("config.yml", "var/domain", "bot/data", "var/nlu", "var/jieba_dict")
 
 
 def say(msg: str) -> None:
@@ -94,7 +94,7 @@ def ensure_model() -> Path:
     started = time.time()
     subprocess.run(
         [str(RASA_VENV / "bin" / "rasa"), "train", "--config", "config.yml",
-         "--domain", "bot/domain.yml", "--data", "bot/data", "var/nlu",
+         "--domain", "var/domain", "--data", "bot/data", "var/nlu",
          "--out", str(MODELS), "--fixed-model-name", model.name.removesuffix(".tar.gz")],
         cwd=ROOT, check=True, env=_env(),
     )

@@ -68,8 +68,11 @@ def texts(messages: list[dict[str, Any]]) -> list[str]:
 
 
 def test_action_names_are_the_domains() -> None:
+    from actions.declarations import ActionDeclarationEnd, ActionDeclarationStart, ValidateDeclarationForm
+
     names = [a().name() for a in (ActionAnswerGuide, ActionHandoff, ActionSmalltalk, ActionAffirm,
-                                  ActionDeny)]
+                                  ActionDeny, ActionDeclarationStart, ValidateDeclarationForm,
+                                  ActionDeclarationEnd)]
     assert sorted(names) == sorted(DOMAIN["actions"])
 
 
