@@ -21,7 +21,7 @@ def _sent_by_actions() -> set[str]:
 
 def _problems(*extra_data: str) -> list[str]:
     """Errors and warnings of `rasa data validate`, less "unused" responses the actions send."""
-    code, output = run_rasa(["data", "validate", "--domain", "bot/domain.yml",
+    code, output = run_rasa(["data", "validate", "--domain", "var/domain",
                              "--data", *TRAINING_DATA, *extra_data, "--config", "config.yml"], 180)
     problems = [line for line in output.splitlines() if _ERROR.search(line)]
     if code != 0:
