@@ -155,6 +155,12 @@ class Stack:
         return f"http://127.0.0.1:{self.ports.gateway}"
 
     @property
+    def database_url(self) -> str:
+        """The database of record: XS_DATABASE_URL (PostgreSQL by URL), else a SQLite file here."""
+        return (self.extra_env.get("XS_DATABASE_URL") or os.environ.get("XS_DATABASE_URL")
+                or f"sqlite:///{self.run_dir / 'xiaoshen.db'}")
+
+    @property
     def effective_redis_url(self) -> str:
         return self.redis_url or f"redis://:{self.redis_password}@127.0.0.1:{self.ports.redis}/0"
 
@@ -210,6 +216,10 @@ class Stack:
             RASA_URL=f"http://127.0.0.1:{self.ports.rasa}", RASA_TOKEN=self.rasa_token,
             ACTIONS_URL=f"http://127.0.0.1:{self.ports.actions}", **self.extra_env,
         )
+        env["XS_DATABASE_URL"] = self.database_url
+        say("bringing the database of record to the newest schema")
+        subprocess.run([str(APP_VENV / "bin" / "python"), "-m", "records", "migrate"],
+                       cwd=ROOT, check=True, env=env)
         say(f"starting the action server on 127.0.0.1:{self.ports.actions}")
         self._spawn("actions", [str(APP_VENV / "bin" / "python"), "-m", "actions.server"], env)
         say(f"starting Rasa on 127.0.0.1:{self.ports.rasa} (loading the model takes ~30 s)")

@@ -7,6 +7,8 @@ from functools import lru_cache
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from records.db import DatabaseSettings
+
 
 class Settings(BaseSettings):
     """One settings object for the gateway, injected so tests can override it."""
@@ -24,6 +26,8 @@ class Settings(BaseSettings):
     rasa_timeout_s: float = 30.0
     health_timeout_s: float = 2.0
     max_message_chars: int = 2000
+    # The database of record (declarations; records/db.py): SQLite file by default, PostgreSQL by URL.
+    xs_database_url: str = DatabaseSettings().database_url
     max_body_bytes: int = Field(default=64 * 1024, description="larger request bodies get 413")
     log_level: str = "INFO"
     # /docs, /redoc and /openapi.json: XS_API_DOCS=false in production hides the API's map.

@@ -19,6 +19,9 @@ from connectors.gateway.rasa_client import RasaClient
 from connectors.gateway.ratelimit import RateLimits
 from connectors.gateway.settings import Settings
 from connectors.gateway.wechat.service import WeChatService
+from declarations.catalog import Catalog, load_catalog
+from records.db import Database
+from records.declarations import DeclarationStore, SqlDeclarationStore
 
 
 def redis_client(settings: Settings) -> aioredis.Redis:
@@ -44,11 +47,14 @@ class AppState:
     handoff: Handoff  # accounts, the handoff queue and its turn hook (connectors/gateway/handoff/)
     owners: Owners  # conversation tokens (owners.py)
     limits: RateLimits  # rate limits (ratelimit.py)
+    declarations: DeclarationStore  # smart declarations' records (records/declarations.py)
+    declaration_catalog: Catalog
     wechat: WeChatService = field(init=False)
 
     @classmethod
     def create(cls, settings: Settings, *, redis: aioredis.Redis | None = None,
-               rasa: RasaClient | None = None, http: httpx.AsyncClient | None = None) -> AppState:
+               rasa: RasaClient | None = None, http: httpx.AsyncClient | None = None,
+               declarations: DeclarationStore | None = None) -> AppState:
         """Wire every part from settings; any client given is used instead of a new one."""
         rasa = rasa or RasaClient(settings.rasa_url, settings.rasa_token, settings.rasa_timeout_s)
         redis = redis or redis_client(settings)
@@ -59,7 +65,10 @@ class AppState:
         handoff = Handoff.build(settings, redis, store, outbox, limits)
         chat = ChatService(rasa, store, max_message_chars=settings.max_message_chars,
                            turn_timeout_s=settings.rasa_timeout_s, hooks=[handoff.hook])
-        state = cls(settings, rasa, redis, http, store, chat, outbox, handoff, Owners(redis), limits)
+        if declarations is None:  # connects lazily: the database is opened by the first query
+            declarations = SqlDeclarationStore(Database(settings.xs_database_url))
+        state = cls(settings, rasa, redis, http, store, chat, outbox, handoff, Owners(redis), limits,
+                    declarations, load_catalog())
         state.wechat = WeChatService(state)
         outbox.register("wechat", state.wechat.push)
         return state
