@@ -146,9 +146,12 @@ def prefill(decl: Declaration, answers: dict[str, Any], source: PrefillSource) -
         for q in visible(decl, working):
             if q.prefill and not q.user_only and working.get(q.field) is None:
                 found = lookup.get(q.prefill)
-                if found is not None:
-                    filled[q.field], records[q.field] = found.value, found.record
-                    working[q.field] = found.value
+                value = found.value if found is not None else None
+                if found is not None and q.prefill_map is not None:
+                    value = q.prefill_map.get(found.value)
+                if found is not None and value is not None:
+                    filled[q.field], records[q.field] = value, found.record
+                    working[q.field] = value
                     new += 1
         if not new:
             break

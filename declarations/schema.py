@@ -132,6 +132,8 @@ class Question(BaseModel):
     when: Condition | None = None  # asked only when this holds
     # where a consented value comes from, e.g. applicant.hukou.address (declarations/prefill.py)
     prefill: Annotated[str, Field(pattern=r"^[a-z_]+(\.[a-z_]+)+$")] | None = None
+    # a record's wording → this question's answer, e.g. {已婚: "yes", 未婚: "no"} (others: not pre-filled)
+    prefill_map: dict[str, str] | None = None
     user_only: bool = False  # the user must state it themselves: never pre-filled
     # applicant: the name / id_number the pre-fill lookup checks together; company: a 统一社会信用代码
     # whose register entry the `company.*` pre-fill paths read.
@@ -149,6 +151,8 @@ class Question(BaseModel):
             raise ValueError("only a choice question has options")
         if self.prefill and self.user_only:
             raise ValueError("a user_only question cannot be pre-filled")
+        if self.prefill_map is not None and not self.prefill:
+            raise ValueError("prefill_map needs a prefill path")
         if self.identifies == "applicant" and self.type not in ("name", "id_number"):
             raise ValueError("only a name or id_number question identifies the applicant")
         if self.identifies == "company" and self.type != "uscc":
