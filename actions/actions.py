@@ -15,7 +15,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import constants as c
 from actions.complaint import is_complaint, without_complaint
-from actions.declaration_service import is_request
+from actions.declaration_service import declare_payload, is_request
 from actions.declarations import start as start_declaration
 from actions.guide_service import Context, Reply
 from actions.services import services
@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 
 OFFER_BUTTONS = [{"title": "好的，转人工", "payload": AFFIRM}, {"title": "不用了", "payload": DENY}]
 OFFER_AFTER_MISSES = "看来我暂时没能帮上您。需要为您转接人工客服（店小二）吗？"
+DECLARE_BUTTON = "帮我申报（智能申报）"
 OFFER_AFTER_COMPLAINT = "非常抱歉给您带来了不好的体验。需要为您转接人工客服（店小二）吗？"
 
 
@@ -119,6 +120,11 @@ class ActionAnswerGuide(Action):
                 return started
         complaint = is_complaint(tracker.latest_message.get("text") or "", intent)
         reply = _decide(tracker, strict=intent in (c.INTENT_OUT_OF_SCOPE, c.INTENT_COMPLAIN))
+        declaration = (services().catalog.for_service(reply.service_id)
+                       if reply.outcome == ANSWER and reply.service_id else None)
+        if declaration is not None:  # the guide's own way in to its smart declaration
+            declare = {"title": DECLARE_BUTTON, "payload": declare_payload(declaration.id)}
+            reply.buttons = [*reply.buttons, declare]
         if complaint:
             dispatcher.utter_message(text=OFFER_AFTER_COMPLAINT, buttons=OFFER_BUTTONS)
         if not complaint or reply.outcome != OUT_OF_SCOPE:

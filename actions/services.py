@@ -15,7 +15,7 @@ from pydantic_settings import SettingsConfigDict
 
 from actions.declaration_service import DeclarationService
 from actions.guide_service import GuideService
-from declarations.catalog import load_catalog
+from declarations.catalog import Catalog, load_catalog
 from declarations.prefill import LocalCitizenData
 from knowledge_base.engine import KnowledgeBase
 from knowledge_base.factory import SearchSettings
@@ -38,10 +38,9 @@ class ActionSettings(SearchSettings):
     log_level: str = "INFO"
 
 
-def build_declarations(db: Database) -> DeclarationService:
+def build_declarations(db: Database, catalog: Catalog) -> DeclarationService:
     """Declarations from declarations/data over the database of record and the citizen-data stand-in."""
     db.migrate()
-    catalog = load_catalog()  # a bad file stops the start, naming the file and field
     log.info("declarations loaded: %s", ", ".join(sorted(catalog.declarations)))
     return DeclarationService(catalog, SqlDeclarationStore(db), LocalCitizenData())
 
@@ -56,11 +55,21 @@ class Services:
     guides: GuideService
     live: LiveUpdates | None = None
     _declarations: DeclarationService | None = None
+    _catalog: Catalog | None = None
+
+    @property
+    def catalog(self) -> Catalog:
+        """The declarations' data files (no database needed to know which services have one)."""
+        if self._declarations is not None:
+            return self._declarations.catalog
+        if self._catalog is None:
+            self._catalog = load_catalog()  # a bad file stops here, naming the file and field
+        return self._catalog
 
     @property
     def declarations(self) -> DeclarationService:
         if self._declarations is None:
-            self._declarations = build_declarations(Database.from_settings(DatabaseSettings()))
+            self._declarations = build_declarations(Database.from_settings(DatabaseSettings()), self.catalog)
         return self._declarations
 
     @classmethod

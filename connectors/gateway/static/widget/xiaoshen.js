@@ -283,6 +283,55 @@
     return body;
   }
 
+  // A finished smart declaration: reference number, checklist (to tick off), what is exempt, the
+  // pre-filled application with where each value came from, the next step and the print page.
+  function renderDeclaration(bubble, d) {
+    var SOURCE = { user: "您填写", prefill: "电子证照", derived: "自动计算" };
+    var box = el("div", "xs-card xs-decl");
+    box.appendChild(el("h3", "xs-card-title", (d.title || "") + " · 申报已生成"));
+    box.appendChild(el("p", "xs-decl-ref", "申报编号：" + d.ref));
+    var needed = (d.checklist || []).filter(function (m) { return !m.exempt; });
+    var exempt = (d.checklist || []).filter(function (m) { return m.exempt; });
+    box.appendChild(el("h4", null, "需要准备的材料（" + needed.length + " 项）"));
+    var list = el("ul", "xs-checklist");
+    needed.forEach(function (m) {
+      var li = el("li");
+      var id = "xs-chk-" + randomId().slice(0, 8);
+      var tick = el("input");
+      tick.type = "checkbox";
+      tick.id = id;
+      var lab = el("label", null, m.name);
+      lab.htmlFor = id;
+      li.appendChild(tick);
+      li.appendChild(lab);
+      li.appendChild(el("div", "xs-decl-why", m.why));
+      list.appendChild(li);
+    });
+    box.appendChild(list);
+    if (exempt.length) {
+      box.appendChild(el("h4", null, "免交（窗口在线核验）"));
+      var ex = el("ul", "xs-list");
+      exempt.forEach(function (m) { ex.appendChild(el("li", "xs-decl-exempt", m.name)); });
+      box.appendChild(ex);
+    }
+    var filled = (d.application || []).filter(function (f) { return f.source === "prefill" || f.source === "derived"; });
+    box.appendChild(el("h4", null, "《" + (d.application_form || "申请表") + "》已预填 " + (d.application || []).length
+      + " 项（" + filled.length + " 项来自电子证照或自动计算）"));
+    var table = el("dl", "xs-decl-fields");
+    (d.application || []).forEach(function (f) {
+      table.appendChild(el("dt", null, f.label));
+      table.appendChild(el("dd", null, (f.value || "（未填）") + (f.source ? "  ·" + SOURCE[f.source] : "")));
+    });
+    box.appendChild(table);
+    if (d.submit) box.appendChild(el("p", "xs-decl-next", "下一步：" + d.submit.channel + "。" + d.submit.next_step));
+    var print = el("a", "xs-card-more", "打印材料清单");
+    print.href = origin + "/declarations/" + encodeURIComponent(d.ref);
+    print.target = "_blank";
+    print.rel = "noopener";
+    box.appendChild(print);
+    bubble.appendChild(box);
+  }
+
   function renderRating(bubble, rating) {
     var box = el("div", "xs-rating");
     box.appendChild(el("p", null, "请对本次服务进行评价（好差评）："));
@@ -332,11 +381,17 @@
     li.appendChild(bubble);
     var card = custom.card && custom.card.type === "guide" ? custom.card : null;
     var body = card ? renderCard(bubble, card) : bubble;
-    if (entry.text) renderText(body, entry.text, card && card.section === "materials");
+    if (custom.declaration_card) renderDeclaration(bubble, custom.declaration_card);  // the card says it all
+    else if (entry.text) renderText(body, entry.text, card && card.section === "materials");
     // A rating prompt carries its options in custom.rating; its buttons would show them twice.
     if (entry.buttons && entry.buttons.length && !custom.rating) {
-      if (card) entry.buttons.forEach(function (b) { titles[b.payload] = b.title; });  // the tabs show them
-      else bubble.appendChild(buttonRow(entry.buttons));
+      if (card) {
+        entry.buttons.forEach(function (b) { titles[b.payload] = b.title; });  // the tabs show sections
+        var others = entry.buttons.filter(function (b) { return String(b.payload).indexOf("/ask_guide") !== 0; });
+        if (others.length) bubble.appendChild(buttonRow(others));  // e.g. 智能申报 under a guide answer
+      } else if (!custom.declaration_card) {
+        bubble.appendChild(buttonRow(entry.buttons));
+      }
     }
     if (custom.step) renderStep(bubble, custom.step);
     if (custom.rating) renderRating(bubble, custom.rating);
