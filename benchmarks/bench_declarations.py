@@ -22,14 +22,14 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from actions.declaration_service import DeclarationService  # noqa: E402
-from benchmarks.report import percentile, publish  # noqa: E402
-from declarations.catalog import load_catalog  # noqa: E402
-from declarations.interview import CONFIRM, CONSENT, Progress  # noqa: E402
-from declarations.prefill import LocalCitizenData  # noqa: E402
-from declarations.schema import Declaration  # noqa: E402
-from records.db import Database  # noqa: E402
-from records.declarations import SqlDeclarationStore  # noqa: E402
+from actions.declaration_service import DeclarationService
+from benchmarks.report import percentile, publish
+from declarations.catalog import load_catalog
+from declarations.interview import CONFIRM, CONSENT, Progress
+from declarations.prefill import LocalCitizenData
+from declarations.schema import Declaration
+from records.db import Database
+from records.declarations import SqlDeclarationStore
 
 ROOT = Path(__file__).resolve().parent.parent
 CASES = ROOT / "tests" / "declarations" / "cases"
@@ -101,7 +101,9 @@ def main() -> None:
         db = Database(f"sqlite:///{Path(tmp) / 'bench.db'}")
         db.migrate()
         svc = DeclarationService(load_catalog(), SqlDeclarationStore(db), LocalCitizenData())
-        rows, timings, shares = [], [], []
+        rows: list[str] = []
+        timings: list[float] = []
+        shares: list[float] = []
         for decl in sorted(svc.catalog.declarations.values(), key=lambda d: d.id):
             with_share, with_asked, note1 = run_one(svc, decl, True, timings)
             without_share, without_asked, note2 = run_one(svc, decl, False, timings)

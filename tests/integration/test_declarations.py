@@ -49,6 +49,7 @@ def test_a_straight_path_through_every_declaration(decl_id: str, chat: Chat, gat
     situation = next(s for s in CASES[decl_id]["situations"] if not s.get("stop"))
     answers = {k: str(v) for k, v in situation["answers"].items()}
     reply = chat(f"帮我申报{decl.title}")
+    token = reply["conversation_token"]
     state = block(reply)
     assert state["id"] == decl_id and reply["turn"]["service_id"] == decl.service_id
     asked = 0
@@ -69,7 +70,7 @@ def test_a_straight_path_through_every_declaration(decl_id: str, chat: Chat, gat
     assert set(situation.get("materials_include", [])) <= names
     assert not set(situation.get("materials_exclude", [])) & names
 
-    own = gateway.get(f"/api/declarations/{state['ref']}")  # the TokenJar sends this conversation's token
+    own = gateway.get(f"/api/declarations/{state['ref']}", headers={"X-Conversation-Token": token})
     assert own.status_code == 200, own.text
     assert own.json()["checklist"] == card["checklist"]
     stranger = httpx.get(f"{gateway.base_url}/api/declarations/{state['ref']}",

@@ -21,6 +21,7 @@ from connectors.gateway.owners import forbidden
 from connectors.gateway.routes.widget import STATIC
 
 router = APIRouter(tags=["declarations"])
+PAGES = STATIC.parent / "declarations"
 
 Ref = Annotated[str, Path(pattern=r"^XS\d{8}-[A-Za-z0-9]{6}$",
                           description="申报编号, e.g. XS20261202-7KQ2MD")]
@@ -75,7 +76,7 @@ async def get_declaration(ref: Ref, state: StateDep, token: ConversationToken = 
 @router.get("/declarations/{ref}", include_in_schema=False)
 async def print_page(ref: Ref, request: Request) -> FileResponse:
     """The checklist to print (its script fetches the record with the conversation's token)."""
-    return FileResponse(STATIC / "declarations" / "print.html", media_type="text/html; charset=utf-8",
+    return FileResponse(PAGES / "print.html", media_type="text/html; charset=utf-8",
                         headers={"Content-Security-Policy": PAGE_CSP, "X-Content-Type-Options": "nosniff",
                                  "Cache-Control": "no-store"})
 
@@ -85,5 +86,5 @@ async def print_asset(name: str) -> FileResponse:
     media = {"print.js": "application/javascript; charset=utf-8", "print.css": "text/css; charset=utf-8"}
     if name not in media:
         raise ApiError(404, "not_found", "没有这个文件 / No such file.")
-    return FileResponse(STATIC / "declarations" / name, media_type=media[name],
+    return FileResponse(PAGES / name, media_type=media[name],
                         headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "no-cache"})
