@@ -73,3 +73,30 @@ def test_the_print_page_holds_no_data_and_allows_only_its_own_script(
     assert "script-src 'self'" in page.headers["content-security-policy"]
     assert page.headers["cache-control"] == "no-store"
     assert gw.client.get("/declarations/static/print.js").status_code == 200
+
+
+def test_an_agent_sees_the_unfinished_declaration_and_hands_it_back(
+        make_gateway: Callable[..., Gateway], tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'records.db'}"
+    db = Database(url)
+    db.migrate()
+    gw = make_gateway(xs_database_url=url)
+    gw.add_user("xiaowang", ["agent"])
+    user = "web-decl-midway"
+    gw.chat(user, "你好")
+    SqlDeclarationStore(db).save(DeclarationDraft(
+        declaration_id="elder-allowance", service_id="elder-allowance", sender_id=user, resume_code="MID234",
+        status="paused", answers={"consent": "no", "applicant_role": "agent", "elder_name": "王建国"},
+        progress={"id": "elder-allowance", "status": "paused", "provenance": {
+            "elder_name": {"source": "user", "record": None}}}))
+    gw.chat(user, "转人工")
+    assert gw.agent("POST", f"/conversations/{user}/claim", "xiaowang").status_code == 200
+    conv = gw.agent("GET", f"/conversations/{user}", "xiaowang").json()
+    decl = conv["declaration"]
+    assert decl["title"] == "老年综合津贴申领" and decl["resume_code"] == "MID234"
+    assert {"label": "老人姓名", "value": "王建国"}.items() <= next(
+        a for a in decl["answers"] if a["field"] == "elder_name").items()
+    assert "代办人本人有效身份证件" in {m["name"] for m in decl["checklist"]}  # 代办 was answered
+    assert gw.agent("POST", f"/conversations/{user}/close", "xiaowang").status_code == 200
+    last = gw.messages(user)[-1]
+    assert "继续申报" in [b["payload"] for b in last["buttons"]] and "老年综合津贴" in last["text"]

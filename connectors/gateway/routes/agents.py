@@ -30,6 +30,8 @@ from connectors.gateway.handoff.hook import RECENT
 from connectors.gateway.handoff.service import HandoffError
 from connectors.gateway.redis_types import scored
 from connectors.gateway.state import AppState
+from declarations import interview as iv
+from declarations.interview import Progress
 
 log = logging.getLogger("xiaoshen.agents")
 router = APIRouter(prefix="/api/agents", tags=["agents"])
@@ -153,7 +155,21 @@ async def conversation(sender_id: SenderId, state: StateDep, _: AgentUser) -> di
         "messages": [dict(e) for e in await state.store.history(sender_id, 0, limit=5000)],
         "notes": await ho.service.notes(sender_id),
         "ratings": await ho.feedback.ratings(sender_id),
+        "declaration": await open_declaration(state, sender_id),
     }
+
+
+async def open_declaration(state: AppState, sender_id: str) -> dict[str, Any] | None:
+    """The conversation's unfinished smart declaration as the 店小二 sees it: answers so far (with
+    where each came from) and the checklist they give, or None."""
+    draft = await asyncio.to_thread(state.declarations.latest_open, sender_id)
+    decl = state.declaration_catalog.get(draft.declaration_id) if draft else None
+    progress = Progress.from_dict(draft.progress) if draft else None
+    if draft is None or decl is None or progress is None:
+        return None
+    return {"id": decl.id, "title": decl.title, "status": draft.status, "resume_code": draft.resume_code,
+            "answers": iv.summary(decl, draft.answers, progress),
+            "checklist": iv.checklist(decl, draft.answers, progress)}
 
 
 @router.post("/conversations/{sender_id}/claim")
@@ -191,8 +207,14 @@ async def note(sender_id: SenderId, body: TextIn, state: StateDep, agent: AgentU
 
 @router.post("/conversations/{sender_id}/close")
 async def close(sender_id: SenderId, state: StateDep, agent: AgentUser) -> dict[str, Any]:
-    """Hand the conversation back to the bot and ask the user for 好差评."""
+    """Hand the conversation back to the bot and ask the user for 好差评; an unfinished declaration
+    is offered to be continued where it stopped."""
     await _do(state.handoff.service.close(sender_id, agent))
+    pending = await open_declaration(state, sender_id)
+    if pending is not None:
+        await state.outbox.send(sender_id, "system",
+                                f"您的“{pending['title']}”申报还没填完，可以接着刚才的地方继续。",
+                                buttons=[{"title": "继续申报", "payload": "继续申报"}])
     return {"sender_id": sender_id, "status": "closed"}
 
 

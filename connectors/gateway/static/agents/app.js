@@ -224,6 +224,21 @@ function showTyping(on) {
   if (on) showTyping.timer = setTimeout(() => { $("typing").hidden = true; }, 8000);
 }
 
+// The user's unfinished smart declaration: what they answered so far and the checklist it gives.
+function renderDeclaration(d) {
+  $("declaration").hidden = !d;
+  if (!d) return;
+  const SOURCE = { user: "用户填写", prefill: "电子证照", derived: "自动计算" };
+  $("decl-head").textContent = d.title + " · 续办码 " + d.resume_code + "（结束服务后用户可接着填）";
+  const answers = $("decl-answers"); answers.replaceChildren();
+  d.answers.forEach((a) => {
+    answers.append(el("dt", a.label));
+    answers.append(el("dd", (a.value || "（未答）") + (a.source ? " · " + SOURCE[a.source] : "")));
+  });
+  const list = $("decl-checklist"); list.replaceChildren();
+  d.checklist.forEach((m) => list.append(el("li", m.name + (m.exempt ? "（免交）" : "") + "：" + m.why)));
+}
+
 async function openConv(senderId) {
   state.selected = senderId;
   document.querySelectorAll(".list li").forEach((li) => li.classList.toggle("active", li.dataset.sender === senderId));
@@ -238,6 +253,7 @@ async function openConv(senderId) {
   conv.messages.forEach(appendEntry);
   $("notes").replaceChildren();
   conv.notes.forEach(renderNote);
+  renderDeclaration(conv.declaration);
   const ratings = $("ratings"); ratings.replaceChildren();
   conv.ratings.forEach((r) => ratings.append(item(r.label + " (" + r.score + ")", r.comment || "", null)));
   const mine = conv.status === "agent" && conv.agent === state.me.username;
