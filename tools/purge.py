@@ -97,6 +97,31 @@ def default_redis_url() -> str:
     return running.read_text(encoding="utf-8").strip() if running.exists() else "redis://127.0.0.1:6379/0"
 
 
+def default_database_url() -> str | None:
+    if os.environ.get("XS_DATABASE_URL"):
+        return os.environ["XS_DATABASE_URL"]
+    running = Path(__file__).resolve().parents[1] / "var" / "run" / "xiaoshen.db"
+    return f"sqlite:///{running}" if running.exists() else None
+
+
+def purge_drafts(database_url: str | None, days: float, dry_run: bool) -> int:
+    """Unfinished declaration drafts not touched for `days` (submitted records are kept)."""
+    if not database_url or dry_run:
+        return 0
+    import datetime as dt
+
+    from records.db import Database
+    from records.declarations import SqlDeclarationStore
+
+    db = Database(database_url)
+    try:
+        db.migrate()
+        cutoff = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=days)
+        return SqlDeclarationStore(db).purge_before(cutoff)
+    finally:
+        db.dispose()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -106,11 +131,14 @@ def main() -> None:
     parser.add_argument("--sender", action="append", default=[], help="purge this conversation now")
     parser.add_argument("--dry-run", action="store_true")
     parser.add_argument("--redis-url", default=default_redis_url())
+    parser.add_argument("--database-url", default=default_database_url(),
+                        help="the database of record (XS_DATABASE_URL): stale declaration drafts go too")
     args = parser.parse_args()
     if args.days < 0:
         parser.error("--days must not be negative")
     conversations, tickets = asyncio.run(purge(args.redis_url, args.days, args.sender, args.dry_run))
-    print(f"purged conversations={conversations} tickets={tickets}")
+    drafts = purge_drafts(args.database_url, args.days, args.dry_run)
+    print(f"purged conversations={conversations} tickets={tickets} declaration_drafts={drafts}")
 
 
 if __name__ == "__main__":

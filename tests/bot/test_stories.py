@@ -58,6 +58,7 @@ TURNS: dict[str, list[Expect]] = {
         Expect("out_of_scope", says=OFFER),
         Expect("handoff"),
     ],
+    "a request for a smart declaration": [Expect("declaration", "elder-allowance", says="授权")],
     "a complaint, an offer of a person, and no": [
         Expect("out_of_scope", says=APOLOGY),
         Expect("smalltalk"),

@@ -21,6 +21,7 @@ from wechatpy.crypto import WeChatCrypto
 
 from tests.conftest import ARTIFACTS
 from tests.integration.fakes import FakeWeChatApi, SlowRasa, extra_gateway
+from tools.chat_client import with_tokens
 from tools.stack import Stack
 
 TOKEN = "xiaoshen-test-token"
@@ -320,3 +321,28 @@ async def test_agent_replies_reach_wechat_within_the_5_message_window(
     finally:
         await service.close()
         await redis.aclose()
+
+
+def test_a_declaration_paused_on_the_web_resumes_on_wechat_with_its_code(
+    stack: Stack, wechat: httpx.Client, wechat_api: FakeWeChatApi
+) -> None:
+    sender = "web-" + uuid.uuid4().hex[:10]
+    with with_tokens(httpx.Client(base_url=stack.gateway_url, timeout=60)) as web:
+        def say(message: str) -> dict[str, Any]:
+            resp = web.post("/api/chat", json={"sender_id": sender, "message": message, "channel": "web"})
+            assert resp.status_code == 200, resp.text
+            return resp.json()  # type: ignore[no-any-return]
+
+        say("帮我申报老年综合津贴")
+        say("不同意")
+        paused = say("先暂停，晚点再办")
+    assert paused["turn"]["declaration"]["status"] == "paused"
+    code = "\n".join(m["text"] or "" for m in paused["messages"]).split("续办码：", 1)[1][:6]
+    openid = new_openid()
+    push_safe(wechat, text_push(openid, f"续办 {code}"), fmt="xml")
+    [resumed] = wechat_api.wait_sends(openid, 1)
+    assert "恢复" in resumed and "老人本人申请" in resumed
+    assert re.search(r"^2\. 子女或他人代办$", resumed, re.M), "choices are numbered for 回复 1/2"
+    push_safe(wechat, text_push(openid, "2"), fmt="xml")
+    second = wechat_api.wait_sends(openid, 2)[1]
+    assert "老人的姓名" in second, second[:120]
