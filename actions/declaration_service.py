@@ -33,7 +33,10 @@ _PAUSE = re.compile(r"(暂停|先保存|保存一下|稍后再|下次再|回头�
 _BACK = re.compile(r"^\W*(上一步|上一题|返回上一|退回上一|back)\W*$", re.IGNORECASE)
 _SKIP = re.compile(r"^\W*(跳过|略过|不填|没有|无|skip)\W*$", re.IGNORECASE)
 _CHANGE = re.compile(r"(改一下|修改|更改|改成|改为|重新填|填错了|改下|换一下)")
-_HUMAN = re.compile(r"(转人工|人工客服|真人|店小二|找人工|human|agent)", re.IGNORECASE)
+# Mid-interview the words are answers (a name, an address), so NLU's intent is not trusted here:
+# only an explicit request for a person, or the button's payload, hands over.
+_HUMAN = re.compile(r"(转人工|人工客服|人工服务|找人工|真人|店小二|找客服|联系客服|\bhuman\b|real person"
+                    r"|talk to (an )?agent)", re.IGNORECASE)
 _QUESTION = re.compile(r"[?？]|吗\W*$|呢\W*$"
                        r"|(什么|怎么|多久|多长时间|哪里|哪儿|哪个|多少|能不能|可不可以|是否|为什么)")
 # A request to fill in a declaration (not a question about one).
@@ -89,8 +92,8 @@ def looks_like_question(text: str) -> bool:
     return bool(_QUESTION.search(text))
 
 
-def wants_human(text: str, intent: str | None) -> bool:
-    return text.strip() == ASK_HUMAN or intent == "ask_human" or bool(_HUMAN.search(text))
+def wants_human(text: str) -> bool:
+    return text.strip() == ASK_HUMAN or bool(_HUMAN.search(text))
 
 
 def declare_payload(declaration_id: str) -> str:
@@ -158,7 +161,7 @@ class DeclarationService:
         return step
 
     def turn(self, decl: Declaration, answers: dict[str, Any], progress: Progress, asking: str | None,
-             text: str, intent: str | None, *, answers_guide: bool) -> Step:
+             text: str, *, answers_guide: bool) -> Step:
         """The user's message while the interview asks `asking`.
 
         `answers_guide` says whether a confident guide answer exists for the message (the caller
@@ -166,7 +169,7 @@ class DeclarationService:
         """
         step = Step(decl, progress)
         answers = dict(answers)
-        if wants_human(text, intent):
+        if wants_human(text):
             progress.status, progress.reason = "paused", "handoff"
             return step
         if _CANCEL.search(text):

@@ -215,7 +215,6 @@ class ValidateDeclarationForm(FormValidationAction):
         answers = answers_from_slots(decl, tracker.slots)
         requested = tracker.get_slot(REQUESTED_SLOT)
         text = (tracker.latest_message.get("text") or "").strip()
-        intent, _ = _intent(tracker)
         guide_reply = None
         if requested is None:
             step = svc.begin(decl, answers, progress)
@@ -223,8 +222,7 @@ class ValidateDeclarationForm(FormValidationAction):
             asking = str(requested).removeprefix("dq_")
             answers[asking] = None  # the slot holds the raw words until they are checked
             guide_reply = _guide_answer(tracker, text)
-            step = svc.turn(decl, answers, progress, asking, text, intent,
-                            answers_guide=guide_reply is not None)
+            step = svc.turn(decl, answers, progress, asking, text, answers_guide=guide_reply is not None)
             if asking not in step.changes:
                 step.changes[asking] = None
         if step.guide_text and guide_reply is not None:

@@ -80,7 +80,7 @@ def run_one(svc: DeclarationService, decl: Declaration, consent: bool,
         field = step.asking
         said = _typed(decl, field, table_answers, persona, consent)
         started = time.perf_counter()
-        step = svc.turn(decl, answers, progress, field, said, None, answers_guide=False)
+        step = svc.turn(decl, answers, progress, field, said, answers_guide=False)
         answers.update(step.changes)
         progress.draft_id = svc.save(step, answers, f"bench-{decl.id}-{consent}", progress.draft_id)
         timings.append(time.perf_counter() - started)

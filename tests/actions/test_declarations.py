@@ -233,7 +233,7 @@ async def test_asking_for_a_person_in_the_middle_pauses_and_hands_off() -> None:
     form = Form()
     await form.say("帮我申报老年综合津贴", "declare")
     await form.say("不同意")
-    await form.say("转人工", "ask_human")
+    await form.say("帮我转人工客服", "ask_human")
     assert form.turn["outcome"] == "handoff"
     assert form.turn["declaration"]["status"] == "paused"
 
