@@ -19,6 +19,7 @@ from records.db import Database
 from records.models import DeclarationRow
 
 OPEN_STATUSES = ("asking", "confirming", "paused")
+RESUME_DAYS = 7  # a 续办码 finds a draft changed within this many days (the bot says so when pausing)
 _REF_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 
 
@@ -124,7 +125,14 @@ class SqlDeclarationStore:
 
     def by_resume_code(self, code: str) -> DeclarationDraft | None:
         found = self._one(resume_code=code.strip().upper())
-        return found if found is not None and found.status in OPEN_STATUSES else None
+        if found is None or found.status not in OPEN_STATUSES or found.updated_at is None:
+            return None
+        changed = found.updated_at
+        if changed.tzinfo is None:  # SQLite hands back naive UTC
+            changed = changed.replace(tzinfo=dt.timezone.utc)
+        if dt.datetime.now(dt.timezone.utc) - changed > dt.timedelta(days=RESUME_DAYS):
+            return None  # expired: the draft stays until the retention purge, but cannot be resumed
+        return found
 
     def latest_open(self, sender_id: str) -> DeclarationDraft | None:
         with self.db.sessions() as session:

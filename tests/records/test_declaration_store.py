@@ -52,6 +52,21 @@ class TestDeclarationStore:
         assert store.by_resume_code("DONE22") is None
         assert store.by_resume_code("NOPE22") is None
 
+    def test_a_resume_code_expires_after_seven_days(self, store: SqlDeclarationStore) -> None:
+        from sqlalchemy import update
+
+        from records.models import DeclarationRow
+
+        draft = _draft(code="OLD234")
+        store.save(draft)
+        assert store.by_resume_code("OLD234") is not None
+        eight_days_ago = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=8)
+        with store.db.sessions.begin() as session:
+            session.execute(update(DeclarationRow).where(DeclarationRow.id == draft.id)
+                            .values(updated_at=eight_days_ago))
+        assert store.by_resume_code("OLD234") is None
+        assert store.get(draft.id) is not None  # kept until the retention purge
+
     def test_submit_gives_a_reference_number_and_keeps_the_record(self, store: SqlDeclarationStore) -> None:
         draft = _draft()
         draft.checklist = [{"name": "身份证", "why": "核验身份", "exempt": False}]
