@@ -6,6 +6,7 @@ stack the same way.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import secrets
@@ -144,6 +145,7 @@ class Stack:
     redis_url: str | None = None  # external Redis; None starts our own
     log_to_files: bool = False
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    launched: dict[str, tuple[list[str], dict[str, str]]] = field(default_factory=dict)  # for restarts
     rasa_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     # Our own Redis requires this password (a fresh one each start unless REDIS_PASSWORD is set).
     redis_password: str = field(default_factory=lambda: os.environ.get("REDIS_PASSWORD")
@@ -171,6 +173,20 @@ class Stack:
         # Own process group, so Ctrl-C in the terminal reaches us first and we stop children in order.
         self.procs[name] = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=out, stderr=out,
                                             start_new_session=True)
+        self.launched[name] = (argv, env)
+
+    def kill_and_restart(self, *names: str, timeout_s: float = 300) -> None:
+        """Kill these processes outright (SIGKILL, as a crash would), start them again as they were
+        started, and wait until the whole stack is healthy (fault tests)."""
+        for name in names:
+            proc = self.procs.pop(name)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+        for name in names:
+            argv, env = self.launched[name]
+            self._spawn(name, argv, env)
+        self.wait_healthy(timeout_s)
 
     # --- Redis -----------------------------------------------------------------------------
     def start_redis(self) -> None:

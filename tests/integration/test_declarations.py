@@ -16,6 +16,7 @@ import yaml
 
 from declarations.catalog import load_catalog
 from tests.integration.conftest import Chat
+from tools.stack import Stack
 
 CATALOG = load_catalog()
 _TABLES = [yaml.safe_load(p.read_text(encoding="utf-8"))
@@ -125,3 +126,22 @@ def test_pause_and_resume_in_another_conversation_with_the_code(chat: Chat, gate
     assert resp.status_code == 200, resp.text
     state = block(resp.json())
     assert state["status"] == "asking" and state["field"] == "elder_name"
+
+
+def test_a_declaration_survives_killing_the_gateway_and_rasa(chat: Chat, stack: Stack) -> None:
+    """Mid-interview, the gateway and Rasa are killed and started again: the same conversation
+    (its token) carries on at the question it was at, with the answers given before."""
+    block(chat("帮我申报老年综合津贴"))
+    for said in ("不同意", "子女或他人代办"):
+        block(chat(said))
+    assert block(chat(ELDER[0]))["field"] == "elder_id_number"
+    stack.kill_and_restart("gateway", "rasa")
+    reply = chat(ELDER[1])
+    assert block(reply)["field"] == "ethnicity"
+    for said in ("汉族", "是", "上海市黄浦区顺昌路412弄17号302室", "是", "13900001001", "社保卡", "王小明",
+                 "110105198001010016"):
+        reply = chat(said)
+    assert block(reply)["status"] == "confirming"
+    summary = reply["messages"][-1]["text"] or ""
+    assert "子女或他人代办" in summary and "王建国" in summary  # answers from before the restart
+    assert block(chat("确认提交"))["status"] == "done"
