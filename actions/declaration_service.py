@@ -40,8 +40,11 @@ _HUMAN = re.compile(r"(转人工|人工客服|人工服务|找人工|真人|店�
 _QUESTION = re.compile(r"[?？]|吗\W*$|呢\W*$"
                        r"|(什么|怎么|多久|多长时间|哪里|哪儿|哪个|多少|能不能|可不可以|是否|为什么)")
 # A request to fill in a declaration (not a question about one).
-_REQUEST = re.compile(r"(帮我申报|帮我申请|我要申报|我想申报|智能申报|在线申报|帮我填|帮忙填|填一下|填表|"
-                      r"开始申报|申报一下|帮我办|代我填|apply for me|fill (it|the form))", re.IGNORECASE)
+# A request to fill in a declaration (not a question about one): someone asks 小申 to do it.
+_REQUEST = re.compile(r"(帮我(直接)?(申报|申请|填|办一下|办吧|办了)|直接帮我(办|申请|填)|帮忙填|替我填|给我填"
+                      r"|帮我把申请表|我要申报|我想申报|智能申报|在线申报|开始申报|help me apply|apply for me"
+                      r"|fill (it |the form |the application )?(in )?(it )?for me|fill in the application)",
+                      re.IGNORECASE)
 _RESUME = re.compile(r"(续办|继续申报|接着填|继续填|接着办|继续办理|恢复申报|resume)", re.IGNORECASE)
 _CODE = re.compile(r"(?<![A-Za-z0-9])([A-HJ-NP-Za-hj-np-z2-9]{6})(?![A-Za-z0-9])")
 _REF = re.compile(r"XS\d{8}-[A-Z2-9]{6}", re.IGNORECASE)

@@ -113,6 +113,8 @@ async def start(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[Even
     svc: DeclarationService = services().declarations
     text = (tracker.latest_message.get("text") or "").strip()
     entity = next(tracker.get_latest_entity_values(c.ENTITY_DECLARATION), None)
+    if not entity and not (is_request(text) or svc.is_resume(text) or svc.is_query(text)):
+        return []  # NLU heard a request, the words do not make one: the caller answers the question
     if not entity and svc.is_query(text) and not svc.is_resume(text):
         return _query(dispatcher, tracker, svc, text)
     old_decl, _ = _progress(tracker)
@@ -140,13 +142,17 @@ async def start(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[Even
         return [*_reset(old_decl), *_restore(decl, dict(target.answers), progress),
                 SlotSet(c.SLOT_SERVICE, decl.service_id), FollowupAction(c.FORM_DECLARATION)]
     decl = svc.pick(text, entity=str(entity) if entity else None, service_id=None)
+    service_id: str | None = None
     if decl is None:
         service_id = _service_in(tracker, text)
         decl = svc.catalog.for_service(service_id) if service_id else None
-        if decl is None and service_id and text and not is_request(text):
-            return []  # not a request after all: the caller answers it as a question
     if decl is None:
         menu = svc.menu()
+        guide = services().kb.get(service_id) if service_id else None
+        if guide is not None:  # asked to fill in a service we cannot declare yet
+            dispatcher.utter_message(text=f"“{guide.title}”目前还不能在小申里智能申报，可以先看它的办事指南。",
+                                     buttons=[{"title": "查看办事指南",
+                                               "payload": guide_payload(guide.id, "overview")}])
         dispatcher.utter_message(text=menu.text, buttons=menu.buttons)
         report(dispatcher, tracker, CLARIFY,
                candidates=[d.service_id for d in svc.catalog.declarations.values()])

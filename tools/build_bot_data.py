@@ -71,7 +71,8 @@ def build(out: Path) -> None:
 
 
 # How people ask for a declaration to be filled in (the declaration's title or alias goes in {}).
-DECLARE_TEMPLATES = ("帮我申报{}", "我要申报{}", "帮我填一下{}的申请", "{}智能申报", "在线申报{}", "帮我办{}")
+DECLARE_TEMPLATES = ("帮我申报{}", "我要申报{}", "帮我填一下{}的申请", "{}智能申报", "在线申报{}",
+                     "帮我申请{}")
 
 
 def build_declarations(out: Path, taken: set[str]) -> None:

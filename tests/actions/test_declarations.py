@@ -256,3 +256,33 @@ async def test_a_request_without_a_declaration_named_offers_the_menu() -> None:
     messages = await form.say("帮我申报", "declare")
     assert form.turn["outcome"] == "clarify"
     assert len([b for m in messages for b in m.get("buttons") or []]) >= 6
+
+
+async def test_resume_in_the_same_conversation_after_its_rasa_session_expired() -> None:
+    form = Form("web-decl-expiry")
+    await form.say("帮我申报老年综合津贴", "declare")
+    await answer_until(form, {"consent": "不同意", "applicant_role": "本人", "elder_name": ELDER[0]})
+    assert form.asking == "elder_id_number"
+    fresh = Form("web-decl-expiry")  # a new Rasa session: slots and the form are gone
+    messages = await fresh.say("继续申报", "declare")
+    assert "恢复" in text_of(messages) and fresh.asking == "elder_id_number"
+
+
+class CountingSource(LocalCitizenData):
+    """The stand-in, counting every read."""
+
+    reads = 0
+
+    def person(self, id_number: str, name: str) -> dict[str, Any] | None:
+        CountingSource.reads += 1
+        return super().person(id_number, name)
+
+
+async def test_without_consent_the_citizen_data_is_never_read(kb: KnowledgeBase,
+                                                             store: SqlDeclarationStore) -> None:
+    use(Services.of(kb, DeclarationService(load_catalog(), store, CountingSource())))
+    form = Form("web-decl-noread")
+    await form.say("帮我申报老年综合津贴", "declare")
+    await answer_until(form, {"consent": "不同意", "applicant_role": "本人", "elder_name": ELDER[0],
+                              "elder_id_number": ELDER[1]})
+    assert CountingSource.reads == 0 and form.asking == "ethnicity"  # asked, not pre-filled
