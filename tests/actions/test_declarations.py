@@ -286,3 +286,20 @@ async def test_without_consent_the_citizen_data_is_never_read(kb: KnowledgeBase,
     await answer_until(form, {"consent": "不同意", "applicant_role": "本人", "elder_name": ELDER[0],
                               "elder_id_number": ELDER[1]})
     assert CountingSource.reads == 0 and form.asking == "ethnicity"  # asked, not pre-filled
+
+
+async def test_asked_to_fill_in_a_service_without_a_declaration_says_so_and_offers_the_guide() -> None:
+    form = Form()
+    messages = await form.say("帮我申请公租房", "declare")
+    assert form.turn["outcome"] == "clarify"
+    assert "还不能在小申里智能申报" in text_of(messages)
+    payloads = [b["payload"] for m in messages for b in m.get("buttons") or []]
+    assert any("public-rental" in p for p in payloads)  # its guide
+    assert any(p.startswith("/declare") for p in payloads)  # and the declarations we have
+
+
+async def test_a_question_nlu_took_for_a_request_is_answered_as_a_question() -> None:
+    form = Form()
+    dispatcher_out = await form._run(ActionDeclarationStart(),
+                                     form._tracker("居住证要什么材料", "declare", []), [])
+    assert [e["name"] for e in dispatcher_out if e["event"] == "followup"] == [c.ACTION_ANSWER_GUIDE]
