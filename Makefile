@@ -32,7 +32,7 @@ bench: setup ## run the benchmarks and update docs/benchmarks.md
 	@$(APP_PY) benchmarks/bench_handoff.py
 	@$(APP_PY) benchmarks/bench_editor.py
 	@$(APP_PY) benchmarks/bench_turn.py
-	@$(APP_PY) benchmarks/bench_declarations.py --write
+	@$(APP_PY) benchmarks/bench_declarations.py --write --stack 2
 
 purge: setup ## delete conversations and 留言 past XS_RETENTION_DAYS (default 30; SENDER=id deletes one now)
 	$(APP_PY) -m tools.purge $(if $(SENDER),--sender $(SENDER))
