@@ -89,6 +89,7 @@ def create_app(settings: Settings | None = None,
         state = make_state(settings)
         state.outbox.register("widget", socketio.push)
         app.state.xs = state
+        await state.start()  # the database of record's schema
         await state.handoff.start(settings)  # first admin account (handoff/wiring.py)
         try:
             yield

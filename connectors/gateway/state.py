@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from dataclasses import dataclass, field
 
 import httpx
@@ -22,6 +24,8 @@ from connectors.gateway.wechat.service import WeChatService
 from declarations.catalog import Catalog, load_catalog
 from records.db import Database
 from records.declarations import DeclarationStore, SqlDeclarationStore
+
+log = logging.getLogger(__name__)
 
 
 def redis_client(settings: Settings) -> aioredis.Redis:
@@ -49,6 +53,7 @@ class AppState:
     limits: RateLimits  # rate limits (ratelimit.py)
     declarations: DeclarationStore  # smart declarations' records (records/declarations.py)
     declaration_catalog: Catalog
+    database: Database | None = None  # the database of record behind `declarations`, if we built it
     wechat: WeChatService = field(init=False)
 
     @classmethod
@@ -65,15 +70,27 @@ class AppState:
         handoff = Handoff.build(settings, redis, store, outbox, limits)
         chat = ChatService(rasa, store, max_message_chars=settings.max_message_chars,
                            turn_timeout_s=settings.rasa_timeout_s, hooks=[handoff.hook])
+        database = None
         if declarations is None:  # connects lazily: the database is opened by the first query
-            declarations = SqlDeclarationStore(Database(settings.xs_database_url))
+            database = Database(settings.xs_database_url)
+            declarations = SqlDeclarationStore(database)
         state = cls(settings, rasa, redis, http, store, chat, outbox, handoff, Owners(redis), limits,
-                    declarations, load_catalog())
+                    declarations, load_catalog(), database)
         state.wechat = WeChatService(state)
         outbox.register("wechat", state.wechat.push)
         return state
 
+    async def start(self) -> None:
+        """Bring the database of record to the newest schema (chat works without it meanwhile)."""
+        if self.database is not None:
+            try:
+                await asyncio.to_thread(self.database.migrate)
+            except Exception:  # a database outage must not keep the chat from starting
+                log.exception("the database of record could not be migrated")
+
     async def close(self) -> None:
+        if self.database is not None:
+            self.database.dispose()
         await self.wechat.close()
         await self.handoff.close()
         await self.rasa.close()

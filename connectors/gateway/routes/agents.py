@@ -162,7 +162,11 @@ async def conversation(sender_id: SenderId, state: StateDep, _: AgentUser) -> di
 async def open_declaration(state: AppState, sender_id: str) -> dict[str, Any] | None:
     """The conversation's unfinished smart declaration as the 店小二 sees it: answers so far (with
     where each came from) and the checklist they give, or None."""
-    draft = await asyncio.to_thread(state.declarations.latest_open, sender_id)
+    try:
+        draft = await asyncio.to_thread(state.declarations.latest_open, sender_id)
+    except Exception:  # the console still shows the conversation when the database is down
+        log.exception("could not read the conversation's declaration")
+        return None
     decl = state.declaration_catalog.get(draft.declaration_id) if draft else None
     progress = Progress.from_dict(draft.progress) if draft else None
     if draft is None or decl is None or progress is None:
