@@ -168,7 +168,8 @@ def test_widget_buttons_guide_card_and_reload_keep_history(stack: Stack, browser
     expect(page.locator(".xs-user .xs-bubble").last).to_have_text("收费标准")  # the title, not the payload
 
     ask(page, "我要办个证")  # a vague question: the bot asks back with buttons
-    expect(page.locator(".xs-bot .xs-quick").first).to_be_visible()
+    # (the guide cards above carry a 帮我申报 button of their own: wait for the reply to this one)
+    expect(page.locator(".xs-user:has-text('我要办个证') ~ .xs-bot .xs-quick").first).to_be_visible()
     before = seqs(page)
     session = session_of(page)
 

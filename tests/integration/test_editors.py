@@ -88,7 +88,9 @@ def test_a_new_guide_is_answered_replaced_and_deleted_without_retraining(live: h
 
     created = live.put(f"/api/kb/guides/{DOG}", json=dog_guide(live))
     assert created.status_code == 201, created.text
-    assert created.json()["live"] is True, "the action server applied the write"
+    # `live` says whether the action server applied it within KB_APPLY_WAIT_S; on a slow machine it
+    # may take longer (docs/benchmarks.md, "Editors"), and chat must answer it all the same.
+    assert isinstance(created.json()["live"], bool)
     reply = until(live, ASK_DOG, is_dog)
     assert is_dog(reply), reply["turn"]
     assert "养犬登记证办理" in text(reply)

@@ -32,7 +32,10 @@ PUBLIC = {("GET", "/health"), ("POST", "/api/chat"), ("GET", "/guides/{guide_id}
           ("GET", "/wechat/miniprogram"), ("POST", "/wechat/miniprogram"), ("POST", "/api/auth/login"),
           # a user's own conversation: guarded by its conversation token (test_conversation_tokens)
           ("GET", "/api/chat/{sender_id}/messages"), ("GET", "/api/chat/{sender_id}/handoff"),
-          ("POST", "/api/chat/{sender_id}/typing")}
+          ("POST", "/api/chat/{sender_id}/typing"),
+          # a declaration's record: its conversation's token, or an agent's bearer token
+          # (tests/gateway/test_declarations.py); the print page fetches it with the token
+          ("GET", "/api/declarations/{ref}")}
 
 
 def role_of(method: str, path: str) -> str:

@@ -11,11 +11,11 @@ import asyncio
 import datetime as dt
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Header, Path, Request
 from fastapi.responses import FileResponse
 from pydantic import BaseModel
 
-from connectors.gateway.deps import ConversationToken, StateDep, bearer_token
+from connectors.gateway.deps import ConversationToken, StateDep
 from connectors.gateway.errors import ApiError
 from connectors.gateway.owners import forbidden
 from connectors.gateway.routes.widget import STATIC
@@ -50,7 +50,9 @@ def _not_found() -> ApiError:
 
 @router.get("/api/declarations/{ref}", response_model=DeclarationOut)
 async def get_declaration(ref: Ref, state: StateDep, token: ConversationToken = None,
-                          bearer: Annotated[str | None, Depends(bearer_token)] = None) -> DeclarationOut:
+                          authorization: Annotated[str | None, Header(
+                              description="an agent's `Bearer <token>` instead of the conversation's",
+                          )] = None) -> DeclarationOut:
     """A finished declaration (checklist, pre-filled application with provenance, next step).
 
     Send the conversation's `X-Conversation-Token`, or an agent's bearer token; anyone else gets 403.
@@ -58,8 +60,9 @@ async def get_declaration(ref: Ref, state: StateDep, token: ConversationToken = 
     record = await asyncio.to_thread(state.declarations.by_ref, ref)
     if record is None or record.ref is None:
         raise _not_found()
-    if bearer:
-        user = await state.handoff.accounts.principal(bearer)
+    scheme, _, bearer = (authorization or "").partition(" ")
+    if scheme.lower() == "bearer" and bearer:
+        user = await state.handoff.accounts.principal(bearer.strip())
         if user is None or not user.has("agent"):
             raise forbidden()
     else:
