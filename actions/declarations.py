@@ -190,8 +190,11 @@ class ActionDeclarationStart(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> list[EventType]:
         events = await start(dispatcher, tracker)
-        if not dispatcher.messages:  # it was a question after all
-            return [FollowupAction(c.ACTION_ANSWER_GUIDE)]
+        if not dispatcher.messages:  # a question after all: answered here, in the same action (a
+            # follow-up action would leave the rule unfinished and Rasa predicting this one again)
+            from actions.actions import ActionAnswerGuide  # actions.actions imports this module
+
+            return await ActionAnswerGuide().run(dispatcher, tracker, domain)
         return events
 
 

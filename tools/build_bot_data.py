@@ -71,8 +71,7 @@ def build(out: Path) -> None:
 
 
 # How people ask for a declaration to be filled in (the declaration's title or alias goes in {}).
-DECLARE_TEMPLATES = ("帮我申报{}", "我要申报{}", "帮我填一下{}的申请", "{}智能申报", "在线申报{}",
-                     "帮我申请{}")
+DECLARE_TEMPLATES = ("帮我申报{}", "帮我填一下{}的申请", "{}智能申报")
 
 
 def build_declarations(out: Path, taken: set[str]) -> None:
@@ -103,7 +102,7 @@ def build_declarations(out: Path, taken: set[str]) -> None:
         encoding="utf-8")
     examples: list[str] = []
     for decl in catalog.declarations.values():
-        for name in [decl.title, *decl.aliases[:3]]:
+        for name in [decl.title, *decl.aliases[:1]]:  # few per name: the request, not the name, is the signal
             for template in DECLARE_TEMPLATES:
                 text = template.format(name)
                 if text not in taken and text not in examples:

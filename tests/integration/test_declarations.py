@@ -145,3 +145,12 @@ def test_a_declaration_survives_killing_the_gateway_and_rasa(chat: Chat, stack: 
     summary = reply["messages"][-1]["text"] or ""
     assert "子女或他人代办" in summary and "王建国" in summary  # answers from before the restart
     assert block(chat("确认提交"))["status"] == "done"
+
+
+def test_a_bare_declare_payload_without_a_request_is_answered_not_looped(chat: Chat) -> None:
+    """NLU's `declare` on words that ask nothing: answered like any question, in one action (a
+    follow-up action once made Rasa loop until its circuit breaker and the turn failed)."""
+    reply = chat("/declare")
+    assert reply["turn"]["outcome"] in ("out_of_scope", "clarify", "answer")
+    assert reply["messages"]
+    assert chat("你好")["turn"]["outcome"] == "smalltalk"
