@@ -300,6 +300,6 @@ async def test_asked_to_fill_in_a_service_without_a_declaration_says_so_and_offe
 
 async def test_a_question_nlu_took_for_a_request_is_answered_as_a_question() -> None:
     form = Form()
-    messages = await form.say("居住证要什么材料", "declare")
-    assert form.turn["outcome"] == "answer" and form.turn["service_id"] == "residence-permit"
+    messages = await form.say("开公司要带什么材料", "declare")
+    assert form.turn["outcome"] == "answer" and form.turn["service_id"] == "ent-setup"
     assert "所需材料" in text_of(messages) and not form.active
