@@ -19,6 +19,7 @@ from actions.declaration_service import declare_payload, is_request
 from actions.declarations import start as start_declaration
 from actions.guide_service import Context, Reply
 from actions.services import services
+from actions.turns import intent_of, report
 from contract.turn import (
     AFFIRM,
     ANSWER,
@@ -27,9 +28,7 @@ from contract.turn import (
     HANDOFF,
     OUT_OF_SCOPE,
     SMALLTALK,
-    TURN_KEY,
     Outcome,
-    turn_block,
 )
 from knowledge_base.search import SearchError
 
@@ -46,22 +45,15 @@ def _entity(tracker: Tracker, name: str) -> str | None:
     return str(value) if value else None
 
 
-def _intent(tracker: Tracker) -> tuple[str | None, float]:
-    intent = tracker.latest_message.get("intent") or {}
-    return intent.get("name"), float(intent.get("confidence") or 0.0)
-
-
 def _report(dispatcher: CollectingDispatcher, tracker: Tracker, outcome: Outcome,
             reply: Reply | None = None, custom: dict[str, Any] | None = None) -> None:
-    """End the turn with its turn block (plus any card), as one custom message."""
-    intent, nlu_confidence = _intent(tracker)
+    """End the turn with its turn block, with what the guide service decided when it did."""
     if reply is None:
-        block = turn_block(outcome, intent=intent, confidence=nlu_confidence)
+        report(dispatcher, tracker, outcome, custom=custom)
     else:
-        block = turn_block(outcome, intent=intent, confidence=reply.confidence,
-                           service_id=reply.service_id, section=reply.section,
-                           candidates=[cand.service_id for cand in reply.candidates[:5]])
-    dispatcher.utter_message(json_message={TURN_KEY: block, **(custom or {})})
+        report(dispatcher, tracker, outcome, confidence=reply.confidence, service_id=reply.service_id,
+               section=reply.section, candidates=[cand.service_id for cand in reply.candidates[:5]],
+               custom=custom)
 
 
 def _context(tracker: Tracker) -> Context:
@@ -113,7 +105,7 @@ class ActionAnswerGuide(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
-        intent, _ = _intent(tracker)
+        intent, _ = intent_of(tracker)
         if is_request(tracker.latest_message.get("text") or ""):
             started = await start_declaration(dispatcher, tracker)
             if dispatcher.messages:  # it was a declaration request (else: answer the question)
@@ -180,7 +172,7 @@ class ActionSmalltalk(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
-        intent, _ = _intent(tracker)
+        intent, _ = intent_of(tracker)
         dispatcher.utter_message(response=c.SMALLTALK_RESPONSES.get(intent or "", "utter_greet"))
         _report(dispatcher, tracker, SMALLTALK)
         return []

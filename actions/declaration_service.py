@@ -14,7 +14,7 @@ from typing import Any, Final
 
 from contract.turn import ASK_HUMAN, DECLARE
 from declarations import interview as iv
-from declarations.answers import Invalid, check_answer
+from declarations.answers import Invalid, check_answer, read_yes_no
 from declarations.catalog import Catalog
 from declarations.interview import CONFIRM, CONSENT, SKIPPED, Progress
 from declarations.prefill import PrefillSource
@@ -39,7 +39,6 @@ _HUMAN = re.compile(r"(转人工|人工客服|人工服务|找人工|真人|店�
                     r"|talk to (an )?agent)", re.IGNORECASE)
 _QUESTION = re.compile(r"[?？]|吗\W*$|呢\W*$"
                        r"|(什么|怎么|多久|多长时间|哪里|哪儿|哪个|多少|能不能|可不可以|是否|为什么)")
-# A request to fill in a declaration (not a question about one).
 # A request to fill in a declaration (not a question about one): someone asks 小申 to do it.
 _REQUEST = re.compile(r"(帮我(直接)?(申报|申请|填|办一下|办吧|办了)|直接帮我(办|申请|填)|帮忙填|替我填|给我填"
                       r"|帮我把申请表|我要申报|我想申报|智能申报|在线申报|开始申报|help me apply|apply for me"
@@ -284,8 +283,6 @@ class DeclarationService:
         return step
 
     def _confirming(self, step: Step, answers: dict[str, Any], text: str) -> Step:
-        from declarations.answers import read_yes_no
-
         said = text.strip()
         if said in ("确认提交", "提交", "确认") or read_yes_no(said) == "yes":
             answers[CONFIRM] = "yes"
@@ -298,12 +295,16 @@ class DeclarationService:
         return step
 
     # -- persistence -------------------------------------------------------------------------
+    def _draft(self, decl: Declaration, progress: Progress, draft_id: str | None,
+               sender_id: str) -> DeclarationDraft:
+        """The interview's stored draft, or a new one (the first save)."""
+        return (self.store.get(draft_id) if draft_id else None) or DeclarationDraft(
+            declaration_id=decl.id, service_id=decl.service_id, sender_id=sender_id,
+            resume_code=progress.resume_code, status=progress.status)
+
     def save(self, step: Step, answers: dict[str, Any], sender_id: str, draft_id: str | None) -> str:
         """Save the interview as it stands; its draft id (new on the first save)."""
-        existing = self.store.get(draft_id) if draft_id else None
-        draft = existing or DeclarationDraft(
-            declaration_id=step.decl.id, service_id=step.decl.service_id, sender_id=sender_id,
-            resume_code=step.progress.resume_code, status=step.progress.status)
+        draft = self._draft(step.decl, step.progress, draft_id, sender_id)
         draft.sender_id = sender_id
         draft.status = "asking" if step.progress.status == "submitting" else step.progress.status
         draft.answers = {k: v for k, v in answers.items() if v is not None}
@@ -314,9 +315,7 @@ class DeclarationService:
     def submit(self, decl: Declaration, answers: dict[str, Any], progress: Progress,
                draft_id: str | None, sender_id: str) -> DeclarationDraft:
         """Store the finished declaration with its checklist and application; the record."""
-        draft = (self.store.get(draft_id) if draft_id else None) or DeclarationDraft(
-            declaration_id=decl.id, service_id=decl.service_id, sender_id=sender_id,
-            resume_code=progress.resume_code, status="asking")
+        draft = self._draft(decl, progress, draft_id, sender_id)
         draft.answers = {k: v for k, v in answers.items() if v is not None}
         draft.checklist = iv.checklist(decl, answers, progress)
         draft.application = iv.application(decl, answers, progress)
@@ -365,18 +364,13 @@ class DeclarationService:
         return [Message("\n".join(lines), [], card)]
 
     # -- choosing a declaration ----------------------------------------------------------------
-    def pick(self, text: str, *, entity: str | None, service_id: str | None) -> Declaration | None:
-        """The declaration a request names: a button's id, a title or alias in the words, or the
-        service the conversation is about (service_id from the guide search or the context)."""
+    def pick(self, text: str, *, entity: str | None) -> Declaration | None:
+        """The declaration a request names: a button's id, or the one title or alias in the words."""
         if entity and self.catalog.get(entity):
             return self.catalog.get(entity)
         hits = [d for d in self.catalog.declarations.values()
                 if any(name in text for name in (d.title, *d.aliases))]
-        if len(hits) == 1:
-            return hits[0]
-        if service_id:
-            return self.catalog.for_service(service_id)
-        return None
+        return hits[0] if len(hits) == 1 else None
 
     def menu(self) -> Message:
         decls = sorted(self.catalog.declarations.values(), key=lambda d: d.title)

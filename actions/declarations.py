@@ -30,16 +30,15 @@ from actions.declaration_service import (
 )
 from actions.guide_service import Context
 from actions.services import services
+from actions.turns import report
 from contract.turn import (
     ANSWER,
     CLARIFY,
     DECLARATION,
     HANDOFF,
     OUT_OF_SCOPE,
-    TURN_KEY,
     Outcome,
     guide_payload,
-    turn_block,
 )
 from declarations import interview as iv
 from declarations.interview import CONFIRM, Progress
@@ -51,11 +50,6 @@ log = logging.getLogger(__name__)
 REQUESTED_SLOT = "requested_slot"
 
 
-def _intent(tracker: Tracker) -> tuple[str | None, float]:
-    intent = tracker.latest_message.get("intent") or {}
-    return intent.get("name"), float(intent.get("confidence") or 0.0)
-
-
 def _say(dispatcher: CollectingDispatcher, messages: list[Message]) -> None:
     for m in messages:
         if m.custom:
@@ -64,14 +58,12 @@ def _say(dispatcher: CollectingDispatcher, messages: list[Message]) -> None:
             dispatcher.utter_message(text=m.text, buttons=m.buttons)
 
 
-def report(dispatcher: CollectingDispatcher, tracker: Tracker, outcome: Outcome, *,
-           decl: Declaration | None = None, block: dict[str, Any] | None = None,
-           candidates: list[str] | None = None) -> None:
-    """End the turn with its turn block (a declaration turn names the declaration's service)."""
-    intent, confidence = _intent(tracker)
-    dispatcher.utter_message(json_message={TURN_KEY: turn_block(
-        outcome, intent=intent, confidence=confidence, service_id=decl.service_id if decl else None,
-        candidates=candidates, declaration=block)})
+def _report(dispatcher: CollectingDispatcher, tracker: Tracker, outcome: Outcome, *,
+            decl: Declaration | None = None, block: dict[str, Any] | None = None,
+            candidates: list[str] | None = None) -> None:
+    """The turn block of a declaration turn: it names the declaration's service."""
+    report(dispatcher, tracker, outcome, service_id=decl.service_id if decl else None,
+           candidates=candidates, declaration=block)
 
 
 def _reset(decl: Declaration | None) -> list[EventType]:
@@ -113,7 +105,7 @@ async def start(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[Even
     svc: DeclarationService = services().declarations
     text = (tracker.latest_message.get("text") or "").strip()
     entity = next(tracker.get_latest_entity_values(c.ENTITY_DECLARATION), None)
-    if not entity and not (is_request(text) or svc.is_resume(text) or svc.is_query(text)):
+    if not entity and not is_request(text):  # is_request covers resume and look-up words too
         return []  # NLU heard a request, the words do not make one: the caller answers the question
     if not entity and svc.is_query(text) and not svc.is_resume(text):
         return _query(dispatcher, tracker, svc, text)
@@ -126,13 +118,13 @@ async def start(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[Even
             dispatcher.utter_message(text=why)
             menu = svc.menu()
             dispatcher.utter_message(text=menu.text, buttons=menu.buttons)
-            report(dispatcher, tracker, CLARIFY)
+            _report(dispatcher, tracker, CLARIFY)
             return []
         decl = svc.catalog.get(target.declaration_id)
         progress = Progress.from_dict(target.progress)
         if decl is None or progress is None:
             dispatcher.utter_message(text="这份申报的事项已下线，无法继续，请重新开始。")
-            report(dispatcher, tracker, OUT_OF_SCOPE)
+            _report(dispatcher, tracker, OUT_OF_SCOPE)
             return []
         if target.sender_id != tracker.sender_id:  # resumed from another channel with the 续办码
             target.sender_id = tracker.sender_id
@@ -141,7 +133,7 @@ async def start(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[Even
         dispatcher.utter_message(text=f"已为您恢复“{decl.title}”的申报，接着上次的地方继续。")
         return [*_reset(old_decl), *_restore(decl, dict(target.answers), progress),
                 SlotSet(c.SLOT_SERVICE, decl.service_id), FollowupAction(c.FORM_DECLARATION)]
-    decl = svc.pick(text, entity=str(entity) if entity else None, service_id=None)
+    decl = svc.pick(text, entity=str(entity) if entity else None)
     service_id: str | None = None
     if decl is None:
         service_id = _service_in(tracker, text)
@@ -154,7 +146,7 @@ async def start(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[Even
                                      buttons=[{"title": "查看办事指南",
                                                "payload": guide_payload(guide.id, "overview")}])
         dispatcher.utter_message(text=menu.text, buttons=menu.buttons)
-        report(dispatcher, tracker, CLARIFY,
+        _report(dispatcher, tracker, CLARIFY,
                candidates=[d.service_id for d in svc.catalog.declarations.values()])
         return []
     progress = Progress(id=decl.id)
@@ -171,12 +163,12 @@ def _query(dispatcher: CollectingDispatcher, tracker: Tracker, svc: DeclarationS
     if record is None or record.sender_id != tracker.sender_id:
         dispatcher.utter_message(text="没有找到这个申报编号对应的申报。申报记录只能在提交它的对话里查询；"
                                       "请核对编号（形如 XS20261202-ABC234）。")
-        report(dispatcher, tracker, OUT_OF_SCOPE)
+        _report(dispatcher, tracker, OUT_OF_SCOPE)
         return []
     decl = svc.catalog.get(record.declaration_id)
     for m in svc.result_messages(decl, record):
         _say(dispatcher, [m])
-    report(dispatcher, tracker, DECLARATION, decl=decl,
+    _report(dispatcher, tracker, DECLARATION, decl=decl,
            block={"id": record.declaration_id, "status": "done", "field": None, "ref": record.ref})
     return []
 
@@ -219,7 +211,7 @@ class ValidateDeclarationForm(FormValidationAction):
         decl, progress = _progress(tracker)
         if decl is None or progress is None:
             dispatcher.utter_message(text="这次申报的进度找不到了，请说“帮我申报”重新开始。")
-            report(dispatcher, tracker, CLARIFY)
+            _report(dispatcher, tracker, CLARIFY)
             return [SlotSet(REQUESTED_SLOT, None), SlotSet(c.SLOT_DECLARATION, None)]
         answers = answers_from_slots(decl, tracker.slots)
         requested = tracker.get_slot(REQUESTED_SLOT)
@@ -243,7 +235,7 @@ class ValidateDeclarationForm(FormValidationAction):
         if step.asking is None:
             return [*events, SlotSet(REQUESTED_SLOT, None)]  # the wrap-up action speaks
         _say(dispatcher, step.messages)
-        report(dispatcher, tracker, DECLARATION, decl=decl, block=step.block())
+        _report(dispatcher, tracker, DECLARATION, decl=decl, block=step.block())
         return [*events, SlotSet(REQUESTED_SLOT, slot(step.asking))]
 
 
@@ -275,7 +267,7 @@ class ActionDeclarationEnd(Action):
         if progress.status == "submitting":
             record = svc.submit(decl, answers, progress, progress.draft_id, tracker.sender_id)
             _say(dispatcher, svc.result_messages(decl, record))
-            report(dispatcher, tracker, DECLARATION, decl=decl, block=step.block())
+            _report(dispatcher, tracker, DECLARATION, decl=decl, block=step.block())
             return [*_reset(decl), SlotSet(c.SLOT_DECLARATION, None),
                     SlotSet(c.SLOT_DECLARATION_REF, record.ref)]
         svc.save(step, answers, tracker.sender_id, progress.draft_id)
@@ -283,14 +275,14 @@ class ActionDeclarationEnd(Action):
             dispatcher.utter_message(text=svc.paused_text(decl, progress))
             if progress.reason == "handoff":
                 dispatcher.utter_message(response="utter_handoff")
-                report(dispatcher, tracker, HANDOFF, decl=decl, block=step.block())
+                _report(dispatcher, tracker, HANDOFF, decl=decl, block=step.block())
             else:
-                report(dispatcher, tracker, DECLARATION, decl=decl, block=step.block())
+                _report(dispatcher, tracker, DECLARATION, decl=decl, block=step.block())
             return [SlotSet(c.SLOT_DECLARATION, progress.to_dict())]
         # cancelled: by the user, or ruled out by an answer (a stop's reason)
         cancelled = "好的，已取消本次申报，填写的信息不会提交。需要时可以随时重新开始。"
         dispatcher.utter_message(text=progress.reason or cancelled,
                                  buttons=[{"title": "查看办事指南",
                                            "payload": guide_payload(decl.service_id, "overview")}])
-        report(dispatcher, tracker, DECLARATION, decl=decl, block=step.block())
+        _report(dispatcher, tracker, DECLARATION, decl=decl, block=step.block())
         return [*_reset(decl), SlotSet(c.SLOT_DECLARATION, None)]

@@ -18,14 +18,15 @@ from declarations.schema import Declaration, Question
 SKIPPED: Final = "__skipped__"  # an optional question the user skipped (the slot is filled)
 CONSENT: Final = "consent"
 CONFIRM: Final = "confirm"
-# Unambiguous letters and digits (no 0/O, 1/I/L) for the resume code (续办码).
-_CODE_ALPHABET: Final = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+# Unambiguous letters and digits (no 0/O, 1/I/L): the resume code (续办码) and the random part of
+# the 申报编号 (records/declarations.py), both read aloud or typed by people.
+CODE_ALPHABET: Final = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 
 Status = Literal["asking", "confirming", "submitting", "done", "cancelled", "paused"]
 
 
 def new_resume_code() -> str:
-    return "".join(secrets.choice(_CODE_ALPHABET) for _ in range(6))
+    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(6))
 
 
 @dataclass

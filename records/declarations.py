@@ -15,18 +15,18 @@ from typing import Any, Protocol
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
+from declarations.interview import CODE_ALPHABET
 from records.db import Database
 from records.models import DeclarationRow
 
 OPEN_STATUSES = ("asking", "confirming", "paused")
 RESUME_DAYS = 7  # a 续办码 finds a draft changed within this many days (the bot says so when pausing)
-_REF_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 
 
 def new_ref(today: dt.date | None = None) -> str:
     """A 申报编号 such as XS20261202-7KQ2MD (date for the clerk, random part against guessing)."""
     day = (today or dt.date.today()).strftime("%Y%m%d")
-    return f"XS{day}-" + "".join(secrets.choice(_REF_ALPHABET) for _ in range(6))
+    return f"XS{day}-" + "".join(secrets.choice(CODE_ALPHABET) for _ in range(6))
 
 
 @dataclass

@@ -205,6 +205,20 @@
     return li;
   }
 
+  // A document to tick off: a checkbox and its label.
+  function checkItem(text) {
+    var li = el("li");
+    var id = "xs-chk-" + randomId().slice(0, 8);
+    var box = el("input");
+    box.type = "checkbox";
+    box.id = id;
+    var lab = el("label", null, text);
+    lab.htmlFor = id;
+    li.appendChild(box);
+    li.appendChild(lab);
+    return li;
+  }
+
   function renderText(container, text, checklist) {
     var lines = String(text).split("\n");
     var list = null;
@@ -215,20 +229,7 @@
           list = el(checklist ? "ul" : "ul", checklist ? "xs-checklist" : "xs-list");
           container.appendChild(list);
         }
-        var li = el("li");
-        if (checklist) {
-          var id = "xs-chk-" + randomId().slice(0, 8);
-          var box = el("input");
-          box.type = "checkbox";
-          box.id = id;
-          var lab = el("label", null, item[1]);
-          lab.htmlFor = id;
-          li.appendChild(box);
-          li.appendChild(lab);
-        } else {
-          li.textContent = item[1];
-        }
-        list.appendChild(li);
+        list.appendChild(checklist ? checkItem(item[1]) : el("li", null, item[1]));
       } else {
         list = null;
         if (line.trim()) container.appendChild(el("p", null, line));
@@ -295,15 +296,7 @@
     box.appendChild(el("h4", null, "需要准备的材料（" + needed.length + " 项）"));
     var list = el("ul", "xs-checklist");
     needed.forEach(function (m) {
-      var li = el("li");
-      var id = "xs-chk-" + randomId().slice(0, 8);
-      var tick = el("input");
-      tick.type = "checkbox";
-      tick.id = id;
-      var lab = el("label", null, m.name);
-      lab.htmlFor = id;
-      li.appendChild(tick);
-      li.appendChild(lab);
+      var li = checkItem(m.name);
       li.appendChild(el("div", "xs-decl-why", m.why));
       list.appendChild(li);
     });
