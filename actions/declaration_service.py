@@ -344,10 +344,14 @@ class DeclarationService:
         if exempt:
             lines.append("免交（窗口可在线核验）：" + "；".join(
                 f"{m['name']}（核验{m.get('online_record') or '电子证照'}）" for m in exempt))
-        filled = sum(1 for f in record.application if f.get("source") in ("prefill", "derived"))
+        data = [f for f in record.application if not f.get("service")]
+        filled = sum(1 for f in data if f.get("source") in ("prefill", "derived"))
+        services = [f["label"] for f in record.application if f.get("service") and f.get("value") == "是"]
         form = decl.application_form if decl else "申请表"
-        lines.append(f"《{form}》已预填 {len(record.application)} 项，"
-                     f"其中 {filled} 项来自电子证照或自动计算。")
+        lines.append(f"《{form}》已填写 {len(data)} 项，其中 {filled} 项来自电子证照或自动计算"
+                     f"（{record.prefill_share:.0%}）。")
+        if services:
+            lines.append("同步办理：" + "、".join(services) + "。")
         if decl:
             lines.append(f"下一步：{decl.submit.channel}。{decl.submit.next_step}")
             if decl.submit.time_limit:

@@ -150,6 +150,8 @@ def prefill(decl: Declaration, answers: dict[str, Any], source: PrefillSource) -
                 value = found.value if found is not None else None
                 if found is not None and q.prefill_map is not None:
                     value = q.prefill_map.get(found.value)
+                if value is not None and q.prefill_fn == "months_since":
+                    value = months_since(value, dt.date.today())
                 if found is not None and value is not None:
                     filled[q.field], records[q.field] = value, found.record
                     working[q.field] = value
@@ -181,6 +183,7 @@ def application(decl: Declaration, answers: dict[str, Any], progress: Progress) 
             if k in shown or decl.question(k) is None}  # a hidden question's old answer is not used
     derived = {d.field for d in decl.derived}
     out: list[dict[str, Any]] = []
+    used: set[str] = set()  # sources already shown: a later field with the same source is copied
     for f in decl.application:
         if f.when is not None and not f.when.holds(vals):
             continue
@@ -194,16 +197,34 @@ def application(decl: Declaration, answers: dict[str, Any], progress: Progress) 
         else:
             prov = progress.provenance.get(f.source) or {}
             source, record = prov.get("source"), prov.get("record")
+            if source == "user" and f.source in used:  # 股东姓名 = 法定代表人姓名: filled in, not typed
+                source = "derived"
+        used.add(f.source)
         out.append({"key": f.key, "label": f.label, "value": display(decl, f.source, value),
-                    "source": source if value is not None else None, "record": record})
+                    "source": source if value is not None else None, "record": record,
+                    "service": f.service})
     return out
 
 
 def prefill_share(fields: list[dict[str, Any]]) -> float:
-    """Share of the application's fields the user did not have to type (pre-filled or derived)."""
-    if not fields:
+    """Share of the application's data fields the user did not have to type (pre-filled or derived).
+
+    Services the applicant opts into (`service: true`) are their own choice, not data: not counted.
+    """
+    data = [f for f in fields if not f.get("service")]
+    if not data:
         return 0.0
-    return sum(1 for f in fields if f["source"] in ("prefill", "derived")) / len(fields)
+    return sum(1 for f in data if f["source"] in ("prefill", "derived")) / len(data)
+
+
+def months_since(date_text: str, today: dt.date) -> str | None:
+    """Whole months from a record's date (2024-06-15) until today, as an answer ("29")."""
+    try:
+        start = dt.date.fromisoformat(str(date_text)[:10])
+    except ValueError:
+        return None
+    months = (today.year - start.year) * 12 + today.month - start.month - (today.day < start.day)
+    return str(max(months, 0))
 
 
 def display(decl: Declaration, field_name: str, value: Any) -> str | None:

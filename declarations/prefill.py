@@ -8,7 +8,9 @@ stand-in over `citizen_data/citizens.yaml` (fictional people and companies, vali
 A pre-fill path names a root and a field of its record: `applicant.hukou.address` (the identified
 person), `spouse.name` (the person named in the applicant's marriage record), `employer.name` (the
 company of the applicant's social insurance record), `company.name` (the company whose 统一社会信用代码
-the user gave in the question marked `identifies: company`).
+the user gave in the question marked `identifies: company`), `newborn.name` (the newest 出生医学证明
+naming the applicant as mother or father), `reservation.company.name` (the applicant's 企业名称自主申报
+of a company; `reservation.individual.*` of an individual business).
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ RECORD_NAMES: dict[str, str] = {
     "residence_permit": "上海市居住证信息",
     "bank": "社会保障卡金融账户信息",
     "company": "企业登记信息（营业执照）",
+    "newborn": "出生医学证明电子证照",
+    "reservation": "企业名称自主申报信息",
 }
 _IDENTITY_FIELDS = ("name", "id_number", "gender", "birth_date", "phone", "ethnicity")
 
@@ -51,6 +55,12 @@ class PrefillSource(Protocol):
     def company(self, uscc: str) -> dict[str, Any] | None:
         """A company by its 统一社会信用代码."""
 
+    def birth_certificate(self, parent_id_number: str) -> dict[str, Any] | None:
+        """The newest 出生医学证明 naming this person as mother or father."""
+
+    def name_reservations(self, applicant_id_number: str) -> dict[str, dict[str, Any]]:
+        """This person's current 企业名称自主申报 results by kind (company, individual)."""
+
 
 @dataclass(frozen=True)
 class Found:
@@ -67,6 +77,8 @@ class LocalCitizenData:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         self._people = {str(p["id_number"]).upper(): p for p in data.get("people", [])}
         self._companies = {str(c["uscc"]).upper(): c for c in data.get("companies", [])}
+        self._births = list(data.get("birth_certificates", []))
+        self._reservations = list(data.get("name_reservations", []))
 
     def person(self, id_number: str, name: str) -> dict[str, Any] | None:
         found = self._people.get(id_number.upper())
@@ -77,6 +89,17 @@ class LocalCitizenData:
 
     def company(self, uscc: str) -> dict[str, Any] | None:
         return self._companies.get(uscc.upper())
+
+    def birth_certificate(self, parent_id_number: str) -> dict[str, Any] | None:
+        wanted = parent_id_number.upper()
+        mine = [b for b in self._births
+                if wanted in (str(b.get(k, "")).upper() for k in ("mother_id_number", "father_id_number"))]
+        return max(mine, key=lambda b: str(b.get("birth_date", "")), default=None)
+
+    def name_reservations(self, applicant_id_number: str) -> dict[str, dict[str, Any]]:
+        wanted = applicant_id_number.upper()
+        return {str(r["kind"]): r for r in self._reservations
+                if str(r.get("applicant_id_number", "")).upper() == wanted}
 
     def people(self) -> list[dict[str, Any]]:
         return list(self._people.values())
@@ -123,6 +146,12 @@ class Lookup:
         if root == "employer":
             uscc = _walk(self.applicant, ["social_insurance", "employer_uscc"])
             return self.source.company(str(uscc)) if uscc else None
+        own_id = str(self.applicant.get("id_number") or "")
+        if root == "newborn":
+            return self.source.birth_certificate(own_id) if own_id else None
+        if root == "reservation":
+            found = self.source.name_reservations(own_id) if own_id else {}
+            return dict(found) or None
         return None
 
     def get(self, path: str) -> Found | None:
@@ -136,6 +165,8 @@ class Lookup:
             return None
         if root in ("employer", "company"):
             kind = "company"
+        elif root in ("newborn", "reservation"):
+            kind = root
         elif parts[0] in _IDENTITY_FIELDS:
             kind = "identity"
         else:

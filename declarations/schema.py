@@ -134,6 +134,9 @@ class Question(BaseModel):
     prefill: Annotated[str, Field(pattern=r"^[a-z_]+(\.[a-z_]+)+$")] | None = None
     # a record's wording → this question's answer, e.g. {已婚: "yes", 未婚: "no"} (others: not pre-filled)
     prefill_map: dict[str, str] | None = None
+    # how a record's value becomes the answer: months_since turns a date (registered_since) into the
+    # whole months until today
+    prefill_fn: Literal["months_since"] | None = None
     user_only: bool = False  # the user must state it themselves: never pre-filled
     # applicant: the name / id_number the pre-fill lookup checks together; company: a 统一社会信用代码
     # whose register entry the `company.*` pre-fill paths read.
@@ -151,6 +154,8 @@ class Question(BaseModel):
             raise ValueError("only a choice question has options")
         if self.prefill and self.user_only:
             raise ValueError("a user_only question cannot be pre-filled")
+        if self.prefill_fn is not None and not self.prefill:
+            raise ValueError("prefill_fn needs a prefill path")
         if self.prefill_map is not None and not self.prefill:
             raise ValueError("prefill_map needs a prefill path")
         if self.identifies == "applicant" and self.type not in ("name", "id_number"):
@@ -203,6 +208,9 @@ class ApplicationField(BaseModel):
     label: Label
     source: FieldName  # a question's or derived value's field
     when: Condition | None = None
+    # A service the applicant opts into with the application (同步刻章, 申领社保卡): their own choice,
+    # listed with the application but not a data field, so not counted in the pre-filled share.
+    service: bool = False
 
 
 class Consent(BaseModel):

@@ -307,15 +307,26 @@
       exempt.forEach(function (m) { ex.appendChild(el("li", "xs-decl-exempt", m.name)); });
       box.appendChild(ex);
     }
-    var filled = (d.application || []).filter(function (f) { return f.source === "prefill" || f.source === "derived"; });
-    box.appendChild(el("h4", null, "《" + (d.application_form || "申请表") + "》已预填 " + (d.application || []).length
+    var fields = (d.application || []).filter(function (f) { return !f.service; });
+    var services = (d.application || []).filter(function (f) { return f.service; });
+    var filled = fields.filter(function (f) { return f.source === "prefill" || f.source === "derived"; });
+    box.appendChild(el("h4", null, "《" + (d.application_form || "申请表") + "》已填写 " + fields.length
       + " 项（" + filled.length + " 项来自电子证照或自动计算）"));
     var table = el("dl", "xs-decl-fields");
-    (d.application || []).forEach(function (f) {
+    fields.forEach(function (f) {
       table.appendChild(el("dt", null, f.label));
       table.appendChild(el("dd", null, (f.value || "（未填）") + (f.source ? "  ·" + SOURCE[f.source] : "")));
     });
     box.appendChild(table);
+    if (services.length) {
+      box.appendChild(el("h4", null, "同步办理事项"));
+      var chosen = el("dl", "xs-decl-fields");
+      services.forEach(function (f) {
+        chosen.appendChild(el("dt", null, f.label));
+        chosen.appendChild(el("dd", null, f.value || "（未选）"));
+      });
+      box.appendChild(chosen);
+    }
     if (d.submit) box.appendChild(el("p", "xs-decl-next", "下一步：" + d.submit.channel + "。" + d.submit.next_step));
     var print = el("a", "xs-card-more", "打印材料清单");
     print.href = origin + "/declarations/" + encodeURIComponent(d.ref);
