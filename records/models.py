@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Float, Integer, String, func
+from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from records.db import Base
@@ -36,3 +36,58 @@ class DeclarationRow(Base):
     submitted_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 — SQLAlchemy's declarative API
+
+
+class GuideRow(Base):
+    """A guide of record: its published version (if any) and who keeps it; its texts are versions."""
+
+    __tablename__ = "guides"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), index=True)  # published | unpublished | new
+    published_number: Mapped[int | None] = mapped_column(Integer)  # the version citizens are answered with
+    head_number: Mapped[int] = mapped_column(Integer, default=0)  # the newest version of any state
+    owner_department: Mapped[str] = mapped_column(String(100), default="")
+    review_interval_days: Mapped[int] = mapped_column(Integer, default=365)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(),
+                                                    onupdate=func.now())
+    lock: Mapped[int] = mapped_column(Integer, default=1)
+
+    __mapper_args__ = {"version_id_col": lock}  # noqa: RUF012 — SQLAlchemy's declarative API
+
+
+class GuideVersionRow(Base):
+    """One version of a guide's text, kept for ever: a draft, under review, published, or past."""
+
+    __tablename__ = "guide_versions"
+    __table_args__ = (UniqueConstraint("guide_id", "number", name="uq_guide_versions_guide_number"),)
+
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    guide_id: Mapped[str] = mapped_column(String(64), ForeignKey("guides.id"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    # draft | submitted | scheduled | published | superseded | rejected | withdrawn | unpublished
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    body: Mapped[dict[str, Any]] = mapped_column(JSON)  # the Guide as JSON
+    base_number: Mapped[int | None] = mapped_column(Integer)  # the version it was written from
+    author: Mapped[str] = mapped_column(String(64))
+    note: Mapped[str] = mapped_column(Text)  # why it changed (required)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    reviewer: Mapped[str | None] = mapped_column(String(64))
+    reviewed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    review_comment: Mapped[str | None] = mapped_column(Text)
+    effective_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    published_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class AuditRow(Base):
+    """One write or login, appended and never changed (triggers refuse UPDATE and DELETE)."""
+
+    __tablename__ = "audit_log"
+
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
+    actor: Mapped[str] = mapped_column(String(64), index=True)
+    action: Mapped[str] = mapped_column(String(32), index=True)
+    target: Mapped[str] = mapped_column(String(128), default="")
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
