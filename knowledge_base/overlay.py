@@ -301,3 +301,23 @@ class AsyncOverlay:
                 return False
             await asyncio.sleep(poll_s)
         return True
+
+    async def mirror(self, desired: Mapping[str, Guide], *, by: str = "system") -> tuple[int, bool]:
+        """Make the live view (files ⊕ overlay) exactly `desired` (the published guides of record).
+
+        Writes only the difference: one upsert or delete for a single change, a bulk otherwise.
+        Returns (overlay version, whether anything was written). Idempotent: run it after every
+        publish, at start and periodically, and a missed event or a flushed Redis heals itself.
+        """
+        files = await asyncio.to_thread(seed_guides)
+        snap = await self.snapshot()
+        view = snap.merged(files)
+        upserts = [g for gid, g in sorted(desired.items()) if gid not in view or view[gid].guide != g]
+        deletes = sorted(gid for gid in view if gid not in desired)
+        if not upserts and not deletes:
+            return snap.version, False
+        if len(upserts) + len(deletes) == 1:
+            if upserts:
+                return await self.write("upsert", upserts[0].id, upserts[0], by=by), True
+            return await self.write("delete", deletes[0], by=by), True
+        return await self.bulk(upserts, deletes, by=by), True

@@ -160,13 +160,9 @@ class SqlGuideRepository:
     def published(self) -> dict[str, Guide]:
         """What citizens are answered with: every published guide's published version."""
         with self.db.sessions() as s:
-            rows = s.execute(
-                select(GuideVersionRow).join(GuideRow, GuideRow.id == GuideVersionRow.guide_id)
-                .where(GuideRow.status == "published", GuideVersionRow.number == GuideRow.published_number)
-            ).scalars()
-            return {r.guide_id: Guide.model_validate(r.body) for r in rows}
+            return {gid: Guide.model_validate(body) for gid, body in self._published_bodies(s).items()}
 
-    def list(self) -> list[GuideInfo]:
+    def list_all(self) -> list[GuideInfo]:
         with self.db.sessions() as s:
             rows = s.scalars(select(GuideRow).order_by(GuideRow.id)).all()
             versions = s.scalars(select(GuideVersionRow).where(
@@ -338,6 +334,44 @@ class SqlGuideRepository:
             return v
 
         return self._write(guide.id, base, by, "publish", change)
+
+    def publish_many(self, guides: Sequence[Guide], unpublish: Sequence[str] = (), *, by: str,
+                     note: str) -> tuple[list[str], list[str], list[str]]:
+        """An import, all or nothing: publish each guide whose text differs, unpublish the others
+        named. Returns (created, replaced, unpublished) ids."""
+        created: list[str] = []
+        replaced: list[str] = []
+        removed: list[str] = []
+        with self.db.sessions.begin() as s:
+            now = self.clock()
+            published = self._published_bodies(s)
+            for guide in guides:
+                if published.get(guide.id) == guide.model_dump(mode="json"):
+                    continue
+                row = s.get(GuideRow, guide.id)
+                (replaced if row is not None and row.status == "published" else created).append(guide.id)
+                row = row or self._new_row(s, guide.id)
+                v = self._append(s, row, guide, "published", by, note[:MAX_NOTE], now)
+                v.reviewer, v.reviewed_at = by, now
+                self._publish(s, row, v, now)
+            for guide_id in unpublish:
+                row = s.get(GuideRow, guide_id)
+                if row is None or row.status != "published":
+                    continue
+                old = self._version_row(s, guide_id, row.published_number)
+                old.state, row.status, row.updated_at = "unpublished", "unpublished", now
+                removed.append(guide_id)
+            self._audit(s, by, "import", "", {"created": created, "replaced": replaced,
+                                              "unpublished": removed, "note": note})
+        return created, replaced, removed
+
+    @staticmethod
+    def _published_bodies(s: Session) -> dict[str, dict[str, Any]]:
+        rows = s.execute(
+            select(GuideVersionRow.guide_id, GuideVersionRow.body)
+            .join(GuideRow, GuideRow.id == GuideVersionRow.guide_id)
+            .where(GuideRow.status == "published", GuideVersionRow.number == GuideRow.published_number))
+        return {gid: body for gid, body in rows}
 
     def unpublish(self, guide_id: str, *, by: str, note: str | None, base: int | None = None) -> GuideInfo:
         """Stop answering with a guide; its versions stay and it can be published again."""

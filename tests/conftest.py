@@ -16,6 +16,14 @@ ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 TEST_ADMIN = ("admin", "stack-admin-secret-1")
 
 
+@pytest.fixture(autouse=True)
+def _own_database(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A gateway built in a test gets a database of record of its own (not var/xiaoshen.db); the
+    session's stack keeps the one it was started with."""
+    if "stack" not in request.fixturenames:
+        monkeypatch.setenv("XS_DATABASE_URL", f"sqlite:///{tmp_path / 'records.db'}")
+
+
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """Redis, Rasa, the action server and the gateway on free ports, as `make run` starts them."""

@@ -12,7 +12,18 @@ from connectors.gateway import channels
 from connectors.gateway.errors import error_response, install_error_handlers
 from connectors.gateway.health import name_outage
 from connectors.gateway.logs import configure_logging
-from connectors.gateway.routes import agents, auth, chat, declarations, guides, health, kb, wechat, widget
+from connectors.gateway.routes import (
+    agents,
+    auth,
+    chat,
+    declarations,
+    guides,
+    health,
+    kb,
+    kb_review,
+    wechat,
+    widget,
+)
 from connectors.gateway.settings import Settings, get_settings
 from connectors.gateway.state import AppState
 
@@ -115,5 +126,6 @@ def create_app(settings: Settings | None = None,
     app.include_router(agents.user_router)
     app.include_router(agents.console_router)  # the agents' console page at /agents
     app.include_router(kb.router)  # knowledge editors: /api/kb/*
+    app.include_router(kb_review.router)  # drafts, review, history, audit: /api/kb/*
     app.include_router(declarations.router)  # smart declarations' records and print page
     return app

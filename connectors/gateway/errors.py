@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from redis.exceptions import RedisError
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from records.guides import GuideRecordError
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +28,14 @@ UNAVAILABLE_MESSAGES = {
     "rasa": f"对话引擎暂时不可用，{_RETRY} The dialogue engine (Rasa) is unavailable.",
     "actions": f"业务服务暂时不可用，{_RETRY} The action server is unavailable.",
     "knowledge_base": f"知识库暂时不可用，{_RETRY} The knowledge base is unavailable.",
+    "database": f"数据库暂时不可用，未做任何修改，{_RETRY} The database of record is unavailable; nothing "
+                "was changed.",
+}
+# A refused operation on the guides of record (records.guides) → its HTTP status.
+GUIDE_RECORD_STATUS = {
+    "guide_not_found": 404, "version_not_found": 404, "version_conflict": 409, "invalid_state": 409,
+    "not_a_draft": 409, "not_published": 409, "same_reviewer": 403, "base_required": 428,
+    "note_required": 422, "note_too_long": 422, "invalid_interval": 422,
 }
 
 
@@ -31,12 +43,13 @@ class ApiError(Exception):
     """The base of every error we answer: HTTP status, a stable code and a bilingual message."""
 
     def __init__(self, status: int, code: str, message: str,
-                 headers: dict[str, str] | None = None) -> None:
+                 headers: dict[str, str] | None = None, detail: dict[str, Any] | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         self.headers = headers  # sent with the error (Retry-After on 429)
+        self.extra = detail  # more for the client (a conflict's changes), sent as error.detail
 
 
 class UpstreamError(ApiError):
@@ -52,10 +65,12 @@ class UpstreamError(ApiError):
         return f"{self.component}: {self.detail}"
 
 
-def error_response(status: int, code: str, message: str,
-                   headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status,
-                        headers=headers)
+def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None,
+                   detail: dict[str, Any] | None = None) -> JSONResponse:
+    body: dict[str, Any] = {"code": code, "message": message}
+    if detail:
+        body["detail"] = detail
+    return JSONResponse({"error": body}, status_code=status, headers=headers)
 
 
 def _describe(exc: RequestValidationError) -> tuple[int, str, str]:
@@ -91,7 +106,7 @@ def install_error_handlers(app: FastAPI, probe: OutageProbe = _as_is) -> None:
 
     async def api_error(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, ApiError)
-        return error_response(exc.status, exc.code, exc.message, exc.headers)
+        return error_response(exc.status, exc.code, exc.message, exc.headers, exc.extra)
 
     async def upstream(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, UpstreamError)
@@ -101,6 +116,14 @@ def install_error_handlers(app: FastAPI, probe: OutageProbe = _as_is) -> None:
 
     async def redis_down(request: Request, exc: Exception) -> JSONResponse:
         return await upstream(request, UpstreamError("redis", f"{type(exc).__name__}: {exc}"))
+
+    async def guide_record(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, GuideRecordError)
+        return error_response(GUIDE_RECORD_STATUS.get(exc.code, 409), exc.code, exc.message,
+                              detail=exc.detail or None)
+
+    async def database_down(request: Request, exc: Exception) -> JSONResponse:
+        return await upstream(request, UpstreamError("database", f"{type(exc).__name__}: {exc}"))
 
     async def validation(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
@@ -120,6 +143,8 @@ def install_error_handlers(app: FastAPI, probe: OutageProbe = _as_is) -> None:
         UpstreamError: upstream,
         ApiError: api_error,
         RedisError: redis_down,
+        GuideRecordError: guide_record,
+        SQLAlchemyError: database_down,
         RequestValidationError: validation,
         StarletteHTTPException: http,
         Exception: crash,

@@ -22,8 +22,11 @@ from connectors.gateway.ratelimit import RateLimits
 from connectors.gateway.settings import Settings
 from connectors.gateway.wechat.service import WeChatService
 from declarations.catalog import Catalog, load_catalog
+from knowledge_base.overlay import AsyncOverlay
+from knowledge_base.store import load_guides
 from records.db import Database
 from records.declarations import DeclarationStore, SqlDeclarationStore
+from records.guides import SqlGuideRepository
 
 log = logging.getLogger(__name__)
 
@@ -53,13 +56,16 @@ class AppState:
     limits: RateLimits  # rate limits (ratelimit.py)
     declarations: DeclarationStore  # smart declarations' records (records/declarations.py)
     declaration_catalog: Catalog
-    database: Database | None = None  # the database of record behind `declarations`, if we built it
+    guides: SqlGuideRepository  # the guides of record (records/guides.py); Redis is their live channel
+    database: Database | None = None  # the database of record, if we built it (we dispose of it)
     wechat: WeChatService = field(init=False)
+    _sync_task: asyncio.Task[None] | None = field(default=None, init=False)
 
     @classmethod
     def create(cls, settings: Settings, *, redis: aioredis.Redis | None = None,
                rasa: RasaClient | None = None, http: httpx.AsyncClient | None = None,
-               declarations: DeclarationStore | None = None) -> AppState:
+               declarations: DeclarationStore | None = None,
+               guides: SqlGuideRepository | None = None) -> AppState:
         """Wire every part from settings; any client given is used instead of a new one."""
         rasa = rasa or RasaClient(settings.rasa_url, settings.rasa_token, settings.rasa_timeout_s)
         redis = redis or redis_client(settings)
@@ -71,24 +77,68 @@ class AppState:
         chat = ChatService(rasa, store, max_message_chars=settings.max_message_chars,
                            turn_timeout_s=settings.rasa_timeout_s, hooks=[handoff.hook])
         database = None
-        if declarations is None:  # connects lazily: the database is opened by the first query
+        if declarations is None or guides is None:  # connects lazily: opened by the first query
             database = Database(settings.xs_database_url)
-            declarations = SqlDeclarationStore(database)
+            declarations = declarations or SqlDeclarationStore(database)
+            guides = guides or SqlGuideRepository(database)
         state = cls(settings, rasa, redis, http, store, chat, outbox, handoff, Owners(redis), limits,
-                    declarations, load_catalog(), database)
+                    declarations, load_catalog(), guides, database)
         state.wechat = WeChatService(state)
         outbox.register("wechat", state.wechat.push)
         return state
 
     async def start(self) -> None:
-        """Bring the database of record to the newest schema (chat works without it meanwhile)."""
-        if self.database is not None:
-            try:
+        """Bring the database of record to the newest schema, seed the guides of record from the
+        shipped files when it has none, and keep the live channel in step (chat works meanwhile)."""
+        try:
+            if self.database is not None:
                 await asyncio.to_thread(self.database.migrate)
-            except Exception:  # a database outage must not keep the chat from starting
-                log.exception("the database of record could not be migrated")
+            await self.seed_guides()
+        except Exception:  # a database outage must not keep the chat from starting
+            log.exception("the database of record could not be prepared")
+        await self.sync_guides()
+        if self.settings.kb_sync_interval_s > 0:
+            self._sync_task = asyncio.create_task(self._sync_loop())
+
+    async def seed_guides(self) -> int:
+        """An empty database of record starts from what the chat answers with today: the shipped
+        files, with any edits an earlier version kept in the Redis overlay."""
+        if await asyncio.to_thread(self.guides.count):
+            return 0
+        guides = load_guides().guides
+        try:
+            view = (await AsyncOverlay(self.redis).snapshot()).merged({g.id: g for g in guides})
+            guides = [e.guide for _, e in sorted(view.items())]
+        except Exception as exc:  # Redis down: the files alone
+            log.warning("seeding from the guide files only (overlay unreadable: %s)", exc)
+
+        def progress(done: int, total: int) -> None:
+            if done == total or done % 20 == 0:
+                log.info("seeding the guides of record: %d/%d", done, total)
+
+        seeded = await asyncio.to_thread(self.guides.seed, guides, progress=progress)
+        log.info("seeded %d guides of record from knowledge_base/guides", seeded)
+        return seeded
+
+    async def sync_guides(self, *, by: str = "system") -> tuple[int, bool]:
+        """Publish scheduled versions that are due, then mirror the published guides to the live
+        channel. Errors are logged (the next round retries); (overlay version, changed) or (0, False)."""
+        try:
+            await asyncio.to_thread(self.guides.publish_due)
+            desired = await asyncio.to_thread(self.guides.published)
+            return await AsyncOverlay(self.redis).mirror(desired, by=by)
+        except Exception as exc:
+            log.warning("guides not mirrored to the live channel now: %s", exc)
+            return 0, False
+
+    async def _sync_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.kb_sync_interval_s)
+            await self.sync_guides(by="scheduler")
 
     async def close(self) -> None:
+        if self._sync_task is not None:
+            self._sync_task.cancel()
         if self.database is not None:
             self.database.dispose()
         await self.wechat.close()

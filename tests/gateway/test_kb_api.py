@@ -8,27 +8,12 @@ answer changes within a second) is tested against the whole stack in tests/integ
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import redis
 from fastapi.testclient import TestClient
 
-from connectors.gateway.app import create_app
-from connectors.gateway.settings import Settings
-from tests.redis_server import RedisServer
-
-ADMIN = ("admin", "admin-secret-123")
-SEED_ID = "elder-allowance"
-
-
-@pytest.fixture(scope="module")
-def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    server = RedisServer(tmp_path_factory.mktemp("kb-redis"))
-    server.start()
-    yield server.url
-    server.stop()
+from tests.gateway.conftest import ADMIN, SEED_ID, login
 
 
 class Editor:
@@ -47,21 +32,6 @@ class Editor:
 
     def post(self, path: str, **kw: Any) -> Any:
         return self.client.post("/api/kb" + path, headers=self.headers, **kw)
-
-
-@pytest.fixture
-def client(redis_url: str) -> Iterator[TestClient]:
-    redis.Redis.from_url(redis_url).flushall()
-    settings = Settings(redis_url=redis_url, xs_admin_user=ADMIN[0], xs_admin_password=ADMIN[1],  # type: ignore[arg-type]
-                        rasa_url="http://127.0.0.1:9", actions_url="http://127.0.0.1:9", kb_apply_wait_s=0)
-    with TestClient(create_app(settings)) as c:
-        yield c
-
-
-def login(client: TestClient, username: str, password: str) -> str:
-    resp = client.post("/api/auth/login", data={"username": username, "password": password})
-    assert resp.status_code == 200, resp.text
-    return str(resp.json()["access_token"])
 
 
 @pytest.fixture

@@ -27,6 +27,15 @@ NO_REDIS = {
     ("GET", "/guides/{guide_id}"),  # the public page of a seed guide reads the files
     ("GET", "/api/auth/me"),  # the signed-in user (stubbed here) as it is
     ("GET", "/api/declarations/{ref}"),  # looks the record up in the database first (test_declarations.py)
+    # The guides of record are in the database: editors read, draft and review without Redis;
+    # only publishing needs the live channel (test_with_redis_down_editors_still_draft_…).
+    ("GET", "/api/kb/guides"), ("GET", "/api/kb/guides/{guide_id}"), ("GET", "/api/kb/export"),
+    ("POST", "/api/kb/guides/{guide_id}/drafts"), ("PUT", "/api/kb/guides/{guide_id}/drafts/{number}"),
+    ("POST", "/api/kb/guides/{guide_id}/versions/{number}/submit"),
+    ("POST", "/api/kb/guides/{guide_id}/versions/{number}/reject"),
+    ("PATCH", "/api/kb/guides/{guide_id}/owner"), ("GET", "/api/kb/guides/{guide_id}/history"),
+    ("GET", "/api/kb/guides/{guide_id}/versions/{number}"), ("GET", "/api/kb/guides/{guide_id}/diff"),
+    ("GET", "/api/kb/review"), ("GET", "/api/kb/audit"),
 }
 PREFIXES = ("/api/", "/guides/", "/wechat/")
 
@@ -54,6 +63,8 @@ def _example(schema: dict[str, Any], spec: dict[str, Any]) -> Any:
         return 1.0
     if kind == "boolean":
         return True
+    if schema.get("format") == "date-time":
+        return "2026-12-01T09:00:00+08:00"
     return "测试-a1" * max(1, int(schema.get("minLength", 1)))
 
 
@@ -69,9 +80,11 @@ def _operations() -> list[tuple[str, str, dict[str, Any]]]:
 
 
 @pytest.fixture(scope="module")
-def client() -> Iterator[TestClient]:
+def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     dead = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
-    app = create_app(Settings(redis_url=dead, rasa_url="http://127.0.0.1:9", actions_url="http://127.0.0.1:9"))
+    db = tmp_path_factory.mktemp("outage-db") / "records.db"
+    app = create_app(Settings(redis_url=dead, rasa_url="http://127.0.0.1:9", actions_url="http://127.0.0.1:9",
+                              xs_database_url=f"sqlite:///{db}"))
     app.dependency_overrides[current_user] = lambda: Principal("admin", frozenset(ROLES))
     with TestClient(app) as test_client:
         yield test_client
@@ -82,7 +95,7 @@ def client() -> Iterator[TestClient]:
 def test_every_route_answers_503_with_the_error_shape(client: TestClient, method: str, path: str,
                                                       info: dict[str, Any]) -> None:
     guide_id = "ent-setup" if path.endswith("/revert") else "dog-license"  # revert needs a seed file
-    url = path.replace("{guide_id}", guide_id).replace("{", "").replace("}", "")
+    url = path.replace("{guide_id}", guide_id).replace("{number}", "1").replace("{", "").replace("}", "")
     content = info["op"].get("requestBody", {}).get("content", {})
     kwargs: dict[str, Any] = {}
     if "application/json" in content:
@@ -99,3 +112,16 @@ def test_every_route_answers_503_with_the_error_shape(client: TestClient, method
     assert resp.status_code == 503, resp.text
     error = resp.json()["error"]
     assert error["code"] == "redis_unavailable" and "Redis" in error["message"]
+
+
+def test_with_redis_down_editors_still_read_and_draft_but_nothing_is_published(client: TestClient) -> None:
+    seed = client.get("/api/kb/guides/elder-allowance", headers={"Authorization": "Bearer t"})
+    assert seed.status_code == 200
+    body = {**seed.json(), "sections": {**seed.json()["sections"], "fee": "免费（停电演练）。"}}
+    made = client.post("/api/kb/guides/elder-allowance/drafts", headers={"Authorization": "Bearer t"},
+                       json={"guide": body, "note": "Redis 停机时写草稿", "base": 1})
+    assert made.status_code == 201, made.text
+    refused = client.put("/api/kb/guides/elder-allowance", json=body, headers={"Authorization": "Bearer t"})
+    assert refused.status_code == 503 and refused.json()["error"]["code"] == "redis_unavailable"
+    history = client.get("/api/kb/guides/elder-allowance/history", headers={"Authorization": "Bearer t"})
+    assert [(v["number"], v["state"]) for v in history.json()] == [(2, "draft"), (1, "published")]

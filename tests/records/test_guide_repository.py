@@ -58,7 +58,8 @@ def test_seeding_happens_once_and_publishes_version_one(repo: SqlGuideRepository
     assert repo.history("elder-allowance")[0].note.startswith("初始导入")
 
 
-def test_a_draft_is_seen_by_editors_only_until_a_second_reviewer_approves_it(repo: SqlGuideRepository) -> None:
+def test_a_draft_is_seen_by_editors_only_until_a_second_reviewer_approves_it(
+        repo: SqlGuideRepository) -> None:
     draft = repo.save_draft(edited(ELDER), author="ed", note="材料按新规调整", base=1)
     assert (draft.number, draft.state, draft.base_number) == (2, "draft", 1)
     assert repo.published()["elder-allowance"] == ELDER  # citizens still get version 1

@@ -24,6 +24,10 @@ ROLE_OF: list[tuple[str, str, str]] = [
     ("POST", r"^/api/agents/followups/", "admin"),
     ("PUT", r"^/api/agents/service-hours/override$", "admin"),
     ("*", r"^/api/agents/", "agent"),
+    ("GET", r"^/api/kb/audit$", "reviewer"),
+    ("POST", r"^/api/kb/guides/\{guide_id\}/drafts$", "editor"),
+    ("PUT", r"^/api/kb/guides/\{guide_id\}/drafts/", "editor"),
+    ("POST", r"^/api/kb/guides/\{guide_id\}/versions/\{number\}/submit$", "editor"),
     ("GET", r"^/api/kb/", "editor"),
     ("*", r"^/api/kb/", "reviewer"),
 ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form
@@ -11,7 +13,9 @@ from redis.exceptions import RedisError
 from connectors.gateway.auth import ROLES, LoginThrottled, Principal, valid_username
 from connectors.gateway.deps import AdminUser, ClientAddress, CurrentUser, StateDep, bearer_token
 from connectors.gateway.errors import ApiError
+from connectors.gateway.state import AppState
 
+log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 
 
@@ -56,10 +60,14 @@ async def login(state: StateDep, client: ClientAddress, username: Annotated[str,
         await state.limits.check("login_ip", client)
         settings = state.settings
         await accounts.bootstrap(settings.xs_admin_user, settings.xs_admin_password.get_secret_value())
-        user = await accounts.authenticate(username.strip().lower(), password, client)
+        name = username.strip().lower()
+        user = await accounts.authenticate(name, password, client)
         if user is None:
+            await _audit(state, name, "login_failed", client)
             raise ApiError(401, "invalid_credentials", "用户名或密码错误 / Wrong user name or password.")
-        return TokenOut(access_token=await accounts.issue_token(user))
+        token = await accounts.issue_token(user)
+        await _audit(state, name, "login", client)
+        return TokenOut(access_token=token)
     except LoginThrottled as exc:
         raise ApiError(
             429, "too_many_attempts",
@@ -67,6 +75,14 @@ async def login(state: StateDep, client: ClientAddress, username: Annotated[str,
         ) from exc
     except RedisError as exc:
         raise _unavailable(exc) from exc
+
+
+async def _audit(state: AppState, username: str, action: str, client: str) -> None:
+    """Logins go to the audit log of record; its outage must not lock everyone out."""
+    try:
+        await asyncio.to_thread(state.guides.record, username[:64] or "?", action, "", client=client)
+    except Exception as exc:
+        log.warning("login not audited (%s): %s", action, exc)
 
 
 @router.post("/logout", status_code=204)

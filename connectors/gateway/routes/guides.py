@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import html
 import re
 
@@ -11,9 +12,9 @@ from fastapi.responses import HTMLResponse
 from connectors.gateway.csp import style_hash
 from connectors.gateway.deps import StateDep
 from connectors.gateway.errors import ApiError
-from connectors.gateway.routes.kb import _view
 from knowledge_base.constants import SECTION_TITLES, SECTIONS
 from knowledge_base.schema import GUIDE_ID_PATTERN, Guide
+from records.guides import GuideRecordError
 
 router = APIRouter(tags=["guides"])
 _LIST_ITEM = re.compile(r"^\s*(?:[-*]|\d+[.、])\s+")
@@ -39,11 +40,12 @@ def _text_block(text: str) -> str:
     return "".join(f"<p>{html.escape(line.strip())}</p>" for line in lines)
 
 
-def render_guide(guide: Guide) -> str:
-    """The whole guide as a standalone HTML page; every text is escaped."""
+def render_guide(guide: Guide, version: int | None = None) -> str:
+    """The whole guide as a citizen reads it, as a standalone HTML page; every text is escaped.
+
+    Its official title only: the aliases, abbreviations and typo variants that help search find it
+    are not for reading."""
     parts = [f"<h1>{html.escape(guide.title)}</h1>"]
-    if guide.aliases:
-        parts.append(f"<p class='aka'>又称：{html.escape('、'.join(guide.aliases))}</p>")
     for name in SECTIONS:
         parts.append(f"<section id='{name}'><h2>{SECTION_TITLES[name]}</h2>"
                      f"{_text_block(guide.section(name))}</section>")
@@ -55,7 +57,8 @@ def render_guide(guide: Guide) -> str:
                 if text:
                     parts.append(f"<h4>{label}</h4>{_text_block(text)}")
         parts.append("</section>")
-    parts.append(f"<footer>来源：{html.escape(guide.source)}；审核日期：{guide.reviewed.isoformat()}。"
+    edition = f"第 {version} 版；" if version else ""
+    parts.append(f"<footer>{edition}来源：{html.escape(guide.source)}；审核日期：{guide.reviewed.isoformat()}。"
                  "以受理部门最新公布为准，咨询请拨 12345。</footer>")
     body = "\n".join(parts)
     return f"""<!doctype html>
@@ -68,11 +71,14 @@ def render_guide(guide: Guide) -> str:
 
 @router.get("/guides/{guide_id}", response_class=HTMLResponse)
 async def guide_page(guide_id: str, state: StateDep) -> HTMLResponse:
-    """The full guide, including editors' changes, for citizens to read or print."""
+    """The published guide of record, for citizens to read or print."""
     if not re.match(GUIDE_ID_PATTERN, guide_id):
         raise ApiError(404, "guide_not_found", "没有这份办事指南 / No such guide.")
-    _, merged = await _view(state)
-    entry = merged.get(guide_id)
-    if entry is None:
+    try:
+        info = await asyncio.to_thread(state.guides.get, guide_id)
+    except GuideRecordError:
+        info = None
+    if info is None or info.published is None:
         raise ApiError(404, "guide_not_found", "没有这份办事指南 / No such guide.")
-    return HTMLResponse(render_guide(entry.guide), headers={"Content-Security-Policy": _CSP})
+    return HTMLResponse(render_guide(info.published, info.published_number),
+                        headers={"Content-Security-Policy": _CSP})

@@ -1,20 +1,23 @@
-"""The knowledge editors' API: list, read, create or replace, delete, export and import guides.
+"""The knowledge editors' API (contract part): list, read, publish, delete, export and import guides.
 
-Guides are the YAML files plus the editors' overlay in Redis (knowledge_base.overlay); a write is
-published to the action server, which answers with it within about a second, without retraining.
-Reading needs the `editor` role; writing publishes at once and needs `reviewer` (admins hold
-every role; drafts and review come with the editors' workspace). A write waits (up to
-KB_APPLY_WAIT_S) until the chat uses it and says so in `live`. `ETag`/`If-Match` protect against
-overwriting a colleague's change.
+The guides of record live in the database (records/guides.py: every version, who, when, why);
+Redis is only the live channel to the action servers (knowledge_base.overlay), which answer with a
+published change within about a second, without retraining. Reading needs the `editor` role; these
+routes publish at once and need `reviewer` (admins hold every role); drafts and review have their
+own routes (routes/kb_review.py). A write waits (up to KB_APPLY_WAIT_S) until the chat uses it and
+says so in `live`. `ETag`/`If-Match` (the guide's newest version number) protect against
+overwriting a colleague's change; `X-Change-Note` says why.
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import logging
 import re
-from typing import Annotated, Any, Literal
+from collections.abc import Callable
+from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse, Response
@@ -24,13 +27,15 @@ from redis.exceptions import RedisError
 from connectors.gateway.deps import EditorUser, ReviewerUser, StateDep
 from connectors.gateway.errors import ApiError
 from connectors.gateway.state import AppState
-from knowledge_base.overlay import AsyncOverlay, Entry, Snapshot, VersionConflict, seed_guides
-from knowledge_base.schema import GUIDE_ID_PATTERN
+from knowledge_base.overlay import AsyncOverlay, seed_guides
+from knowledge_base.schema import GUIDE_ID_PATTERN, Guide
 from knowledge_base.validation import FieldError, parse_guide, parse_guides, summary
+from records.guides import GuideConflict, GuideInfo, GuideRecordError
 
 log = logging.getLogger("xiaoshen.kb")
 router = APIRouter(prefix="/api/kb", tags=["knowledge editors"])
 
+T = TypeVar("T")
 IfMatch = Annotated[str | None, Header(alias="If-Match", description='the ETag read with GET, e.g. "12"')]
 
 
@@ -41,30 +46,42 @@ class GuideSummary(BaseModel):
     theme: str
     reviewed: str
     source: str
-    origin: Literal["file", "edited"]
-    version: int
+    origin: Literal["file", "edited"]  # file: still the shipped text (version 1, seeded)
+    version: int  # the newest version number (send it back as If-Match / base)
+    status: Literal["published", "unpublished", "new"]
+    published_version: int | None
+    open_drafts: int  # drafts and submitted versions
+    owner_department: str
+    review_due: str | None
+    stale: bool  # past its review date
     updated_at: str | None
     updated_by: str | None
 
     @classmethod
-    def of(cls, entry: Entry) -> GuideSummary:
-        g, meta = entry.guide, entry.meta
-        return cls(id=g.id, title=g.title, audience=g.audience, theme=g.theme,
-                   reviewed=g.reviewed.isoformat(), source=g.source, origin=entry.origin,
-                   version=meta.version, updated_at=meta.updated_at, updated_by=meta.updated_by)
+    def of(cls, info: GuideInfo, today: dt.date) -> GuideSummary:
+        g = info.published or info.head.guide
+        seeded = info.published_number == 1 and info.head_number == 1 and info.head.author == "seed"
+        due = info.review_due()
+        return cls(id=info.id, title=g.title, audience=g.audience, theme=g.theme,
+                   reviewed=g.reviewed.isoformat(), source=g.source, origin="file" if seeded else "edited",
+                   version=info.head_number, status=info.status,  # type: ignore[arg-type]
+                   published_version=info.published_number, open_drafts=len(info.open_versions),
+                   owner_department=info.owner_department, review_due=due.isoformat() if due else None,
+                   stale=info.stale(today), updated_at=None if seeded else info.head.created_at.isoformat(),
+                   updated_by=None if seeded else info.head.author)
 
 
 class GuideList(BaseModel):
     guides: list[GuideSummary]
     count: int
-    version: int  # the overlay's version: bumped by every write
-    live_version: int  # the version the chat answers with
+    version: int | None  # the live channel's version, bumped by every publish (None: Redis down)
+    live_version: int | None  # the version the chat answers with (None: Redis down)
 
 
 class WriteOut(BaseModel):
     id: str
     op: Literal["created", "replaced", "deleted", "reverted", "unchanged"]
-    version: int
+    version: int  # the guide's newest version number
     live: bool  # the chat already answers with this change
 
 
@@ -112,19 +129,36 @@ def _expected(if_match: str | None) -> int | None:
                        'If-Match must be an ETag from GET, e.g. "12".') from None
 
 
-def _conflict(exc: VersionConflict) -> ApiError:
+def _precondition_failed(exc: GuideConflict) -> ApiError:
     return ApiError(412, "version_conflict",
                     f"指南已被他人修改（当前版本 {exc.current}），请重新读取后再改 / "
-                    f"The guide was changed meanwhile (now version {exc.current}); reload it and retry.")
+                    f"The guide was changed meanwhile (now version {exc.current}); reload it and retry.",
+                    detail=exc.detail)
 
 
-async def _view(state: AppState) -> tuple[Snapshot, dict[str, Entry]]:
-    files = await asyncio.to_thread(seed_guides)  # parsed once per process
+async def _db(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """A call into the guides of record, off the event loop (its errors map in errors.py)."""
+    return await asyncio.to_thread(fn, *args, **kwargs)
+
+
+async def _check_live_channel(state: AppState) -> None:
+    """Refuse a write before touching the database when the live channel is down."""
     try:
-        snap = await _overlay(state).snapshot()
+        await _overlay(state).applied()
     except RedisError as exc:
         raise _unavailable(exc) from exc
-    return snap, snap.merged(files)
+
+
+async def _go_live(state: AppState, by: str) -> tuple[int, bool]:
+    """Mirror the published guides to the action servers and wait until the chat uses them."""
+    version, changed = await state.sync_guides(by=by)
+    if not changed:
+        return version, True
+    try:
+        live = await _overlay(state).wait_applied(version, state.settings.kb_apply_wait_s)
+    except RedisError:
+        live = False
+    return version, live
 
 
 async def _json_body(request: Request) -> Any:
@@ -143,141 +177,151 @@ async def _json_body(request: Request) -> Any:
                        "请求体不是有效的 JSON / The request body is not valid JSON.") from None
 
 
-async def _live(state: AppState, version: int) -> bool:
-    try:
-        return await _overlay(state).wait_applied(version, state.settings.kb_apply_wait_s)
-    except RedisError:
-        return False
-
-
 def _valid_id(guide_id: str) -> bool:
     return re.fullmatch(GUIDE_ID_PATTERN, guide_id) is not None
 
 
+def _parsed(data: Any, guide_id: str) -> tuple[Guide | None, JSONResponse | None]:
+    guide, errors = parse_guide(data, path_id=guide_id)
+    if guide is None:
+        if not _valid_id(guide_id) and not any(e.field == "id" for e in errors):
+            errors.insert(0, FieldError("id", "id 只能用小写字母、数字和连字符 / invalid id in the URL"))
+        return None, _invalid(errors)
+    return guide, None
+
+
+async def _info_or_none(state: AppState, guide_id: str) -> GuideInfo | None:
+    try:
+        return await _db(state.guides.get, guide_id)
+    except GuideRecordError as exc:
+        if exc.code == "guide_not_found":
+            return None
+        raise
+
+
 @router.get("/guides", response_model=GuideList)
 async def list_guides(state: StateDep, _: EditorUser) -> GuideList:
-    """Every guide the chat answers from, with where it comes from (file or edited)."""
-    snap, view = await _view(state)
+    """Every guide of record: published, unpublished or new, with drafts, owner and freshness."""
+    infos = await _db(state.guides.list_all)
+    version: int | None = None
+    live: int | None = None
     try:
-        live = await _overlay(state).applied()
-    except RedisError as exc:
-        raise _unavailable(exc) from exc
-    items = [GuideSummary.of(e) for e in view.values()]
-    return GuideList(guides=items, count=len(items), version=snap.version, live_version=live)
+        overlay = _overlay(state)
+        version, live = (await overlay.snapshot()).version, await overlay.applied()
+    except RedisError as exc:  # the record is readable without the live channel
+        log.warning("guide list without the live channel's version: %s", exc)
+    today = dt.date.today()
+    items = [GuideSummary.of(i, today) for i in infos]
+    return GuideList(guides=items, count=len(items), version=version, live_version=live)
 
 
 @router.get("/guides/{guide_id}")
 async def get_guide(guide_id: str, state: StateDep, _: EditorUser) -> Response:
-    """One guide as the contract's JSON; its version in the ETag header (send it back as If-Match)."""
-    view = (await _view(state))[1]
-    entry = view.get(guide_id)
-    if entry is None:
+    """The published guide as the contract's JSON; its newest version number in the ETag header
+    (send it back as If-Match). Unpublished and new guides: their versions under /history."""
+    info = await _info_or_none(state, guide_id)
+    if info is None or info.published is None:
         raise _not_found(guide_id)
-    return JSONResponse(entry.guide.model_dump(mode="json"),
-                        headers={"ETag": _etag(entry.meta.version), "X-Guide-Origin": entry.origin})
+    guide = info.published
+    origin = "file" if info.head_number == 1 and info.head.author == "seed" else "edited"
+    return JSONResponse(guide.model_dump(mode="json"),
+                        headers={"ETag": _etag(info.head_number), "X-Guide-Origin": origin,
+                                 "X-Guide-Status": info.status})
 
 
 @router.put("/guides/{guide_id}", response_model=WriteOut,
             responses={201: {"model": WriteOut}, 422: {"description": "invalid guide, each field named"}})
 async def put_guide(guide_id: str, request: Request, state: StateDep, user: ReviewerUser,
-                    if_match: IfMatch = None) -> Response:
-    """Create or replace a guide (the body's id, if given, must match the URL)."""
+                    if_match: IfMatch = None,
+                    note: Annotated[str | None, Header(alias="X-Change-Note")] = None) -> Response:
+    """Create or replace a guide and publish it at once (the body's id, if given, must match the URL)."""
     expected = _expected(if_match)
-    data = await _json_body(request)
-    guide, errors = parse_guide(data, path_id=guide_id)
-    if guide is None:
-        if not _valid_id(guide_id) and not any(e.field == "id" for e in errors):
-            errors.insert(0, FieldError("id", "id 只能用小写字母、数字和连字符 / invalid id in the URL"))
-        return _invalid(errors)
-    _, view = await _view(state)
-    current = view.get(guide_id)
-    if current is not None and current.guide == guide and expected in (None, current.meta.version):
-        return JSONResponse(WriteOut(id=guide_id, op="unchanged", version=current.meta.version,
+    guide, refused = _parsed(await _json_body(request), guide_id)
+    if refused is not None:
+        return refused
+    assert guide is not None
+    current = await _info_or_none(state, guide_id)
+    if (current is not None and current.published == guide
+            and expected in (None, current.head_number)):
+        return JSONResponse(WriteOut(id=guide_id, op="unchanged", version=current.head_number,
                                      live=True).model_dump())
+    await _check_live_channel(state)
     try:
-        version = await _overlay(state).write("upsert", guide_id, guide, by=user.username, expected=expected)
-    except VersionConflict as exc:
-        raise _conflict(exc) from exc
-    except RedisError as exc:
-        raise _unavailable(exc) from exc
+        v = await _db(state.guides.publish_now, guide, by=user.username, note=note, base=expected)
+    except GuideConflict as exc:
+        raise _precondition_failed(exc) from exc
+    _, live = await _go_live(state, user.username)
     op: Literal["created", "replaced"] = "replaced" if current is not None else "created"
-    live = await _live(state, version)
-    log.info("guide %s %s by %s (version %d, live %s)", guide_id, op, user.username, version, live)
-    out = WriteOut(id=guide_id, op=op, version=version, live=live)
+    log.info("guide %s %s by %s (version %d, live %s)", guide_id, op, user.username, v.number, live)
+    out = WriteOut(id=guide_id, op=op, version=v.number, live=live)
     return JSONResponse(out.model_dump(), status_code=201 if op == "created" else 200,
-                        headers={"ETag": _etag(version)})
+                        headers={"ETag": _etag(v.number)})
 
 
 @router.delete("/guides/{guide_id}", response_model=WriteOut)
-async def delete_guide(guide_id: str, state: StateDep, user: ReviewerUser,
-                       if_match: IfMatch = None) -> WriteOut:
-    """Delete a guide (a file guide too: it stays hidden until reverted); 404 if there is none."""
+async def delete_guide(guide_id: str, state: StateDep, user: ReviewerUser, if_match: IfMatch = None,
+                       note: Annotated[str | None, Header(alias="X-Change-Note")] = None) -> WriteOut:
+    """Stop answering with a guide (unpublish: its versions are kept); 404 if none is published."""
     expected = _expected(if_match)
-    _, view = await _view(state)
-    if guide_id not in view:
+    await _check_live_channel(state)
+    info = await _info_or_none(state, guide_id)
+    if info is None or info.status != "published":
         raise _not_found(guide_id)
     try:
-        version = await _overlay(state).write("delete", guide_id, by=user.username, expected=expected)
-    except VersionConflict as exc:
-        raise _conflict(exc) from exc
-    except RedisError as exc:
-        raise _unavailable(exc) from exc
-    live = await _live(state, version)
-    log.info("guide %s deleted by %s (version %d, live %s)", guide_id, user.username, version, live)
-    return WriteOut(id=guide_id, op="deleted", version=version, live=live)
+        after = await _db(state.guides.unpublish, guide_id, by=user.username,
+                          note=note or "通过编辑接口删除（DELETE /api/kb/guides）", base=expected)
+    except GuideConflict as exc:
+        raise _precondition_failed(exc) from exc
+    _, live = await _go_live(state, user.username)
+    log.info("guide %s unpublished by %s (live %s)", guide_id, user.username, live)
+    return WriteOut(id=guide_id, op="deleted", version=after.head_number, live=live)
 
 
 @router.post("/guides/{guide_id}/revert", response_model=WriteOut)
 async def revert_guide(guide_id: str, state: StateDep, user: ReviewerUser) -> WriteOut:
-    """Undo the editors' changes to a file guide (or undelete it): the YAML version answers again."""
+    """Publish the shipped text of a guide again (its version 1 from the guide files)."""
+    await _check_live_channel(state)
     files = await asyncio.to_thread(seed_guides)
-    if guide_id not in files:
+    info = await _info_or_none(state, guide_id)
+    if guide_id not in files or info is None:
         raise ApiError(404, "guide_not_found",
                        f"没有 id 为 {guide_id} 的文件指南可恢复 / No file guide {guide_id} to revert to.")
-    snap = (await _view(state))[0]
-    if guide_id not in snap.guides and guide_id not in snap.deleted:
-        return WriteOut(id=guide_id, op="unchanged", version=0, live=True)
-    try:
-        version = await _overlay(state).write("revert", guide_id, by=user.username)
-    except RedisError as exc:
-        raise _unavailable(exc) from exc
-    live = await _live(state, version)
-    log.info("guide %s reverted to its file by %s (version %d)", guide_id, user.username, version)
-    return WriteOut(id=guide_id, op="reverted", version=version, live=live)
+    if info.status == "published" and info.published == files[guide_id]:
+        return WriteOut(id=guide_id, op="unchanged", version=info.head_number, live=True)
+    v = await _db(state.guides.publish_now, files[guide_id], by=user.username,
+                  note="恢复为随版本发布的指南文件", base=None)
+    _, live = await _go_live(state, user.username)
+    log.info("guide %s reverted to its file by %s (version %d)", guide_id, user.username, v.number)
+    return WriteOut(id=guide_id, op="reverted", version=v.number, live=live)
 
 
 @router.get("/export")
 async def export_guides(state: StateDep, _: EditorUser) -> Response:
-    """Every guide as a JSON array (the import format)."""
-    snap, view = await _view(state)
-    body = [e.guide.model_dump(mode="json") for e in view.values()]
-    return JSONResponse(body, headers={"ETag": _etag(snap.version),
-                                       "Content-Disposition": 'attachment; filename="xiaoshen-guides.json"'})
+    """Every published guide as a JSON array (the import format)."""
+    published = await _db(state.guides.published)
+    body = [g.model_dump(mode="json") for _, g in sorted(published.items())]
+    return JSONResponse(body, headers={"Content-Disposition": 'attachment; filename="xiaoshen-guides.json"'})
 
 
 @router.post("/import", response_model=ImportOut,
              responses={422: {"description": "invalid guides, each field named; nothing imported"}})
 async def import_guides(request: Request, state: StateDep, user: ReviewerUser,
                         mode: Annotated[Literal["merge", "replace"], Query()] = "merge") -> Response:
-    """Create or replace many guides at once, all or nothing; `mode=replace` also deletes the rest."""
+    """Create or replace many guides at once, all or nothing; `mode=replace` also unpublishes the rest."""
     guides, errors = parse_guides(await _json_body(request))
     if errors:
         return _invalid(errors, "导入的指南")
-    _, view = await _view(state)
-    incoming = {g.id: g for g in guides}
-    created = [g.id for g in guides if g.id not in view]
-    replaced = [g.id for g in guides if g.id in view and view[g.id].guide != g]
-    deleted = sorted(set(view) - set(incoming)) if mode == "replace" else []
-    changes = [incoming[i] for i in created + replaced]
-    version, live = 0, True
-    if changes or deleted:
-        try:
-            version = await _overlay(state).bulk(changes, deleted, by=user.username)
-        except RedisError as exc:
-            raise _unavailable(exc) from exc
-        live = await _live(state, version)
+    await _check_live_channel(state)
+    published = await _db(state.guides.published)
+    incoming = {g.id for g in guides}
+    gone = sorted(set(published) - incoming) if mode == "replace" else []
+    created, replaced, deleted = await _db(state.guides.publish_many, guides, gone, by=user.username,
+                                           note=f"批量导入（{mode}，{len(guides)} 篇）")
+    version, live = (0, True)
+    if created or replaced or deleted:
+        version, live = await _go_live(state, user.username)
     log.info("import by %s: %d created, %d replaced, %d deleted (version %d)", user.username,
              len(created), len(replaced), len(deleted), version)
     out = ImportOut(created=created, replaced=replaced, deleted=deleted,
-                    unchanged=len(guides) - len(changes), version=version, live=live)
+                    unchanged=len(guides) - len(created) - len(replaced), version=version, live=live)
     return JSONResponse(out.model_dump())
