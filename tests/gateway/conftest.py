@@ -1,4 +1,4 @@
-"""Fixtures of the gateway's API tests: a real Redis per module, the real app, an admin login."""
+"""The editors' API tests' gateway: the real app over the session's Redis (emptied per test), an admin."""
 
 from __future__ import annotations
 
@@ -10,22 +10,13 @@ from fastapi.testclient import TestClient
 
 from connectors.gateway.app import create_app
 from connectors.gateway.settings import Settings
-from tests.redis_server import RedisServer
 
 ADMIN = ("admin", "admin-secret-123")
 SEED_ID = "elder-allowance"
 
 
-@pytest.fixture(scope="module")
-def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    server = RedisServer(tmp_path_factory.mktemp("kb-redis"))
-    server.start()
-    yield server.url
-    server.stop()
-
-
 @pytest.fixture
-def client(redis_url: str) -> Iterator[TestClient]:
+def kb_client(redis_url: str) -> Iterator[TestClient]:
     redis.Redis.from_url(redis_url).flushall()
     settings = Settings(redis_url=redis_url, xs_admin_user=ADMIN[0], xs_admin_password=ADMIN[1],  # type: ignore[arg-type]
                         rasa_url="http://127.0.0.1:9", actions_url="http://127.0.0.1:9", kb_apply_wait_s=0)
@@ -37,6 +28,3 @@ def login(client: TestClient, username: str, password: str) -> str:
     resp = client.post("/api/auth/login", data={"username": username, "password": password})
     assert resp.status_code == 200, resp.text
     return str(resp.json()["access_token"])
-
-
-

@@ -16,6 +16,11 @@ from fastapi.testclient import TestClient
 from tests.gateway.conftest import ADMIN, SEED_ID, login
 
 
+@pytest.fixture
+def client(kb_client: TestClient) -> TestClient:
+    return kb_client
+
+
 class Editor:
     def __init__(self, client: TestClient, token: str) -> None:
         self.client, self.headers = client, {"Authorization": f"Bearer {token}"}
@@ -246,5 +251,7 @@ def test_storage_down_is_a_clear_503(editor: Editor, client: TestClient, seed: d
         listing = editor.get("/guides")
     finally:
         state.redis = real
-    assert resp.status_code == listing.status_code == 503
-    assert resp.json()["error"]["code"] == "redis_unavailable"
+    assert resp.status_code == 503 and resp.json()["error"]["code"] == "redis_unavailable"
+    assert editor.get("/guides/pet-license").status_code == 404  # nothing was published
+    # The guides of record are in the database: the list still reads, without the live version.
+    assert listing.status_code == 200 and listing.json()["live_version"] is None

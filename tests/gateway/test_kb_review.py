@@ -23,6 +23,11 @@ from tests.gateway.conftest import ADMIN, SEED_ID, login
 PASSWORD = "editor-secret-123"
 
 
+@pytest.fixture
+def client(kb_client: TestClient) -> TestClient:
+    return kb_client
+
+
 class Person:
     def __init__(self, client: TestClient, username: str) -> None:
         self.client = client

@@ -16,7 +16,7 @@ import io
 import json
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
@@ -31,7 +31,9 @@ router = APIRouter(prefix="/api/kb", tags=["knowledge editors: drafts and review
 Note = Annotated[str, Field(max_length=500, description="why (required: rejects, rollbacks, unpublishing)")]
 
 
-OlderVersion = Annotated[int | None, Query(alias="from", ge=1, description="the older version (to − 1)")]
+MAX_VERSION = 1_000_000
+VersionNo = Annotated[int, Path(ge=1, le=MAX_VERSION, description="a version number of the guide")]
+OlderVersion = Annotated[int | None, Query(alias="from", ge=1, le=MAX_VERSION, description="older version")]
 
 
 class VersionOut(BaseModel):
@@ -67,7 +69,7 @@ class Reason(BaseModel):
 
 
 class Rollback(BaseModel):
-    number: int = Field(ge=1)
+    number: int = Field(ge=1, le=1_000_000)
     note: Note
 
 
@@ -117,7 +119,7 @@ async def create_draft(guide_id: str, request: Request, state: StateDep, user: E
 
 
 @router.put("/guides/{guide_id}/drafts/{number}", response_model=VersionOut)
-async def update_draft(guide_id: str, number: int, request: Request, state: StateDep,
+async def update_draft(guide_id: str, number: VersionNo, request: Request, state: StateDep,
                        user: EditorUser) -> Response:
     """Save over an open draft (it must still be the newest version; `base` = its number)."""
     async def run() -> Response:
@@ -129,13 +131,13 @@ async def update_draft(guide_id: str, number: int, request: Request, state: Stat
 
 
 @router.post("/guides/{guide_id}/versions/{number}/submit", response_model=VersionOut)
-async def submit_version(guide_id: str, number: int, state: StateDep, user: EditorUser) -> VersionOut:
+async def submit_version(guide_id: str, number: VersionNo, state: StateDep, user: EditorUser) -> VersionOut:
     """Send a draft for review."""
     return VersionOut.of(await _db(state.guides.submit, guide_id, number, by=user.username))
 
 
 @router.post("/guides/{guide_id}/versions/{number}/approve", response_model=VersionOut)
-async def approve_version(guide_id: str, number: int, body: Review, state: StateDep,
+async def approve_version(guide_id: str, number: VersionNo, body: Review, state: StateDep,
                           user: ReviewerUser) -> VersionOut:
     """Publish a submitted version (another person than its author), now or on `effective_at`."""
     when = body.effective_at
@@ -152,7 +154,7 @@ async def approve_version(guide_id: str, number: int, body: Review, state: State
 
 
 @router.post("/guides/{guide_id}/versions/{number}/reject", response_model=VersionOut)
-async def reject_version(guide_id: str, number: int, body: Reason, state: StateDep,
+async def reject_version(guide_id: str, number: VersionNo, body: Reason, state: StateDep,
                          user: ReviewerUser) -> VersionOut:
     """Send a submitted (or scheduled) version back with a comment (required)."""
     return VersionOut.of(await _db(state.guides.reject, guide_id, number, reviewer=user.username,
@@ -195,7 +197,7 @@ async def guide_history(guide_id: str, state: StateDep, _: EditorUser) -> list[V
 
 
 @router.get("/guides/{guide_id}/versions/{number}")
-async def guide_version(guide_id: str, number: int, state: StateDep, _: EditorUser) -> dict[str, Any]:
+async def guide_version(guide_id: str, number: VersionNo, state: StateDep, _: EditorUser) -> dict[str, Any]:
     """One version with its text."""
     v = await _db(state.guides.version, guide_id, number)
     return {**VersionOut.of(v).model_dump(), "guide": v.guide.model_dump(mode="json")}
@@ -203,7 +205,7 @@ async def guide_version(guide_id: str, number: int, state: StateDep, _: EditorUs
 
 @router.get("/guides/{guide_id}/diff")
 async def guide_diff(guide_id: str, state: StateDep, _: EditorUser,
-                     to: Annotated[int, Query(ge=1, description="the newer version")],
+                     to: Annotated[int, Query(ge=1, le=MAX_VERSION, description="the newer version")],
                      from_: OlderVersion = None) -> dict[str, Any]:
     """What changed between two versions, section by section."""
     old = from_ if from_ is not None else (to - 1 or None)
