@@ -138,3 +138,31 @@ def test_export_import_round_trip_on_the_stack(live: httpx.Client) -> None:
     result = live.post("/api/kb/import", json=exported)
     assert result.status_code == 200, result.text
     assert result.json()["unchanged"] == len(exported) and not result.json()["created"]
+
+
+def test_a_reviewed_draft_is_answered_once_approved_and_not_before(live: httpx.Client) -> None:
+    password = "editor-e2e-secret"
+    made = live.put("/api/auth/users/ed-e2e", json={"password": password, "roles": ["editor"]})
+    assert made.status_code == 200, made.text
+    token = live.post("/api/auth/login", data={"username": "ed-e2e", "password": password}).json()
+    editor = {"Authorization": f"Bearer {token['access_token']}"}
+    question = "办护照要多少钱"
+    current = live.get("/api/kb/guides/passport")
+    guide = current.json()
+    guide["sections"]["fee"] = "普通护照每本 120 元（审核流程测试）。"
+    base = int(current.headers["etag"].strip('"'))
+    draft = live.post("/api/kb/guides/passport/drafts", headers=editor,
+                      json={"guide": guide, "note": "核对收费标准", "base": base})
+    assert draft.status_code == 201, draft.text
+    number = draft.json()["number"]
+    assert "审核流程测试" not in text(ask(live, question))  # a draft is never answered
+    assert live.post(f"/api/kb/guides/passport/versions/{number}/submit", headers=editor).status_code == 200
+    approved = live.post(f"/api/kb/guides/passport/versions/{number}/approve", json={"comment": "无误"})
+    assert approved.status_code == 200 and approved.json()["state"] == "published", approved.text
+    reply = until(live, question, lambda r: "审核流程测试" in text(r))
+    assert "审核流程测试" in text(reply) and reply["turn"]["section"] == "fee"
+    back = live.post("/api/kb/guides/passport/rollback",
+                     json={"number": number - 1, "note": "测试结束，恢复"})
+    assert back.status_code == 200, back.text
+    reply = until(live, question, lambda r: "审核流程测试" not in text(r))
+    assert "审核流程测试" not in text(reply)
