@@ -222,6 +222,37 @@ def test_export_then_import_round_trips(editor: Editor, seed: dict[str, Any]) ->
     assert editor.get("/export").json() == changed
 
 
+@pytest.mark.parametrize("fmt", ["yaml", "xlsx"])
+def test_a_spreadsheet_or_yaml_export_imports_back_and_a_bad_row_is_named(
+        editor: Editor, seed: dict[str, Any], fmt: str) -> None:
+    exported = editor.get("/export", params={"format": fmt})
+    assert exported.status_code == 200
+    assert exported.headers["content-disposition"].endswith(f'.{fmt}"')
+    media = exported.headers["content-type"]
+    same = editor.client.post("/api/kb/import", content=exported.content,
+                              headers={**editor.headers, "Content-Type": media}).json()
+    assert same["created"] == same["replaced"] == [] and same["unchanged"] == 60
+    if fmt == "yaml":
+        broken = exported.content.replace(b"reviewed: '", b"reviewed: 'x", 1)
+        field = "[0].reviewed"
+    else:
+        import io
+
+        from openpyxl import load_workbook
+
+        wb = load_workbook(io.BytesIO(exported.content))
+        wb["指南"].cell(row=4, column=1, value="Bad Id!")
+        out = io.BytesIO()
+        wb.save(out)
+        broken, field = out.getvalue(), "第 4 行.id"
+    broken = broken.replace("免费".encode(), "免费（半途）".encode())  # other rows change too
+    before = editor.get("/export").json()
+    refused = editor.post("/import", content=broken, params={"format": fmt})
+    assert refused.status_code == 422, refused.text
+    assert field in {f["field"] for f in refused.json()["error"]["fields"]}
+    assert editor.get("/export").json() == before  # nothing half-imported
+
+
 def test_an_import_with_one_bad_guide_imports_nothing(editor: Editor, seed: dict[str, Any]) -> None:
     before = editor.get("/export").json()
     good, bad = new_guide(seed), new_guide(seed, "pet-two", "宠物二")

@@ -27,6 +27,7 @@ from redis.exceptions import RedisError
 from connectors.gateway.deps import EditorUser, ReviewerUser, StateDep
 from connectors.gateway.errors import ApiError
 from connectors.gateway.state import AppState
+from knowledge_base import exchange
 from knowledge_base.overlay import AsyncOverlay, seed_guides
 from knowledge_base.schema import GUIDE_ID_PATTERN, Guide
 from knowledge_base.validation import FieldError, parse_guide, parse_guides, summary
@@ -161,8 +162,8 @@ async def _go_live(state: AppState, by: str) -> tuple[int, bool]:
     return version, live
 
 
-async def _json_body(request: Request) -> Any:
-    """The decoded body: 413 beyond the limit (also without a Content-Length), 400 if not JSON."""
+async def _raw_body(request: Request) -> bytes:
+    """The body: 413 beyond the limit (also without a Content-Length)."""
     limit = request.app.state.xs.settings.kb_max_body_bytes
     chunks, size = [], 0
     async for chunk in request.stream():
@@ -170,8 +171,14 @@ async def _json_body(request: Request) -> Any:
         if size > limit:
             raise ApiError(413, "body_too_large", f"请求体过大（上限 {limit} 字节）/ Request body too large.")
         chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def _json_body(request: Request) -> Any:
+    """The decoded body: 413 beyond the limit, 400 if not JSON."""
+    raw = await _raw_body(request)
     try:
-        return json.loads(b"".join(chunks))
+        return json.loads(raw)
     except (ValueError, UnicodeDecodeError):
         raise ApiError(400, "invalid_json",
                        "请求体不是有效的 JSON / The request body is not valid JSON.") from None
@@ -296,19 +303,29 @@ async def revert_guide(guide_id: str, state: StateDep, user: ReviewerUser) -> Wr
 
 
 @router.get("/export")
-async def export_guides(state: StateDep, _: EditorUser) -> Response:
-    """Every published guide as a JSON array (the import format)."""
+async def export_guides(state: StateDep, _: EditorUser,
+                        format: Annotated[exchange.Format, Query()] = "json") -> Response:
+    """Every published guide, as a JSON array (the import format), YAML or a spreadsheet."""
     published = await _db(state.guides.published)
-    body = [g.model_dump(mode="json") for _, g in sorted(published.items())]
-    return JSONResponse(body, headers={"Content-Disposition": 'attachment; filename="xiaoshen-guides.json"'})
+    body = await asyncio.to_thread(exchange.dump, [g for _, g in sorted(published.items())], format)
+    return Response(body, media_type=exchange.MEDIA_TYPES[format],
+                    headers={"Content-Disposition": f'attachment; filename="xiaoshen-guides.{format}"'})
 
 
 @router.post("/import", response_model=ImportOut,
              responses={422: {"description": "invalid guides, each field named; nothing imported"}})
 async def import_guides(request: Request, state: StateDep, user: ReviewerUser,
-                        mode: Annotated[Literal["merge", "replace"], Query()] = "merge") -> Response:
-    """Create or replace many guides at once, all or nothing; `mode=replace` also unpublishes the rest."""
-    guides, errors = parse_guides(await _json_body(request))
+                        mode: Annotated[Literal["merge", "replace"], Query()] = "merge",
+                        format: Annotated[exchange.Format | None, Query()] = None) -> Response:
+    """Create or replace many guides at once, all or nothing; `mode=replace` also unpublishes the rest.
+
+    The body is a JSON array, YAML or an .xlsx spreadsheet (by `format` or Content-Type; JSON if
+    neither says); every bad row and field is reported and nothing is imported."""
+    fmt = exchange.format_of(request.headers.get("content-type"), format) or "json"
+    if fmt == "json":
+        guides, errors = parse_guides(await _json_body(request))
+    else:
+        guides, errors = await asyncio.to_thread(exchange.load, await _raw_body(request), fmt)
     if errors:
         return _invalid(errors, "导入的指南")
     await _check_live_channel(state)
