@@ -145,6 +145,37 @@ class GuideInfo:
         return due is not None and due < today
 
 
+def digest(infos: Sequence[GuideInfo], today: dt.date, *, soon_days: int = 30) -> dict[str, Any]:
+    """The weekly freshness digest: published guides past their review date, and those due within
+    `soon_days`, grouped by owner department (unassigned last)."""
+    rows = []
+    for info in infos:
+        due = info.review_due()
+        if info.published is None or due is None or due > today + dt.timedelta(days=soon_days):
+            continue
+        rows.append({"id": info.id, "title": info.published.title, "owner_department": info.owner_department,
+                     "reviewed": info.published.reviewed.isoformat(), "review_due": due.isoformat(),
+                     "overdue_days": max((today - due).days, 0), "stale": due < today})
+    rows.sort(key=lambda r: (r["owner_department"] == "", r["owner_department"], r["review_due"]))
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for r in rows:
+        groups.setdefault(str(r["owner_department"]) or "（未指定部门）", []).append(r)
+    return {"date": today.isoformat(), "stale": sum(r["stale"] for r in rows),
+            "due_soon": sum(not r["stale"] for r in rows), "by_owner": groups}
+
+
+def digest_text(report: dict[str, Any]) -> str:
+    """The digest as a short Chinese text (mail or chat), one line per guide."""
+    lines = [f"小申办事指南复核周报（{report['date']}）：已过复核期 {report['stale']} 篇，"
+             f"30 天内到期 {report['due_soon']} 篇。"]
+    for owner, items in report["by_owner"].items():
+        lines.append(f"【{owner}】")
+        for r in items:
+            state = f"已超期 {r['overdue_days']} 天" if r["stale"] else f"{r['review_due']} 到期"
+            lines.append(f"- {r['title']}（{r['id']}）：上次审核 {r['reviewed']}，{state}")
+    return "\n".join(lines)
+
+
 class SqlGuideRepository:
     """The guides of record in the database (SQLite or PostgreSQL)."""
 

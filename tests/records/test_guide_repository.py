@@ -16,7 +16,7 @@ from sqlalchemy.exc import DBAPIError
 from knowledge_base.schema import Guide
 from knowledge_base.store import load_guides
 from records.db import Database
-from records.guides import GuideConflict, GuideRecordError, SqlGuideRepository
+from records.guides import GuideConflict, GuideRecordError, SqlGuideRepository, digest, digest_text
 
 GUIDES = {g.id: g for g in load_guides().guides}
 ELDER = GUIDES["elder-allowance"]
@@ -180,3 +180,14 @@ def test_owner_department_and_review_interval_flag_a_stale_guide(repo: SqlGuideR
     assert info.stale(ELDER.reviewed + dt.timedelta(days=31)) and not info.stale(ELDER.reviewed)
     with pytest.raises(GuideRecordError):
         repo.set_owner("elder-allowance", by="rev", review_interval_days=0)
+
+
+def test_the_weekly_digest_lists_overdue_and_soon_due_guides_by_owner(repo: SqlGuideRepository) -> None:
+    repo.set_owner("elder-allowance", by="rev", owner_department="市民政局", review_interval_days=30)
+    today = ELDER.reviewed + dt.timedelta(days=40)
+    report = digest(repo.list_all(), today)
+    items = report["by_owner"]["市民政局"]
+    assert [i["id"] for i in items] == ["elder-allowance"] and items[0]["overdue_days"] == 10
+    assert report["stale"] == 1
+    text = digest_text(report)
+    assert "【市民政局】" in text and "已超期 10 天" in text

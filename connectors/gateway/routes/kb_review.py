@@ -25,7 +25,7 @@ from connectors.gateway.errors import ApiError
 from connectors.gateway.routes.kb import _check_live_channel, _db, _go_live, _invalid, _json_body, log
 from knowledge_base.schema import Guide
 from knowledge_base.validation import FieldError, parse_guide
-from records.guides import GuideRecordError, VersionInfo
+from records.guides import GuideRecordError, VersionInfo, digest, digest_text
 
 router = APIRouter(prefix="/api/kb", tags=["knowledge editors: drafts and review"])
 Note = Annotated[str, Field(max_length=500, description="why (required: rejects, rollbacks, unpublishing)")]
@@ -211,6 +211,16 @@ async def guide_diff(guide_id: str, state: StateDep, _: EditorUser,
     old = from_ if from_ is not None else (to - 1 or None)
     changes = await _db(state.guides.diff, guide_id, old, to)
     return {"id": guide_id, "from": old, "to": to, "changes": changes}
+
+
+@router.get("/digest")
+async def freshness_digest(state: StateDep, _: EditorUser,
+                           format: Annotated[Literal["json", "text"], Query()] = "json") -> Response:
+    """The weekly freshness digest: guides past their review date or due within 30 days, by owner."""
+    report = digest(await _db(state.guides.list_all), dt.date.today())
+    if format == "text":
+        return Response(digest_text(report), media_type="text/plain; charset=utf-8")
+    return JSONResponse(report)
 
 
 @router.get("/review")
