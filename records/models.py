@@ -91,3 +91,37 @@ class AuditRow(Base):
     action: Mapped[str] = mapped_column(String(32), index=True)
     target: Mapped[str] = mapped_column(String(128), default="")
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class InboxGroupRow(Base):
+    """Questions 小申 could not answer well, grouped by similar words, for the editors' inbox."""
+
+    __tablename__ = "inbox_groups"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tokens: Mapped[list[Any]] = mapped_column(JSON)  # the first question's search tokens
+    example: Mapped[str] = mapped_column(Text)  # the first question, personal data masked
+    count: Mapped[int] = mapped_column(Integer, default=0)
+    first_seen: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    last_seen: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
+    # open | attached (a sample question of guide_id) | out_of_scope | drafted (guide_id) | merged
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    guide_id: Mapped[str | None] = mapped_column(String(64))
+    merged_into: Mapped[int | None] = mapped_column(Integer)
+    resolved_by: Mapped[str | None] = mapped_column(String(64))
+    resolved_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class InboxItemRow(Base):
+    """One turn that fell to the inbox: when, why, where, and the question (masked)."""
+
+    __tablename__ = "inbox_items"
+
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    group_id: Mapped[int] = mapped_column(Integer, ForeignKey("inbox_groups.id"), index=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    text: Mapped[str] = mapped_column(Text)
+    # out_of_scope | clarify | low_confidence | correction | bad_rating
+    reason: Mapped[str] = mapped_column(String(16))
+    channel: Mapped[str] = mapped_column(String(32), default="")
+    sender_id: Mapped[str] = mapped_column(String(128), default="")

@@ -36,6 +36,7 @@ GUIDE_RECORD_STATUS = {
     "guide_not_found": 404, "version_not_found": 404, "version_conflict": 409, "invalid_state": 409,
     "not_a_draft": 409, "not_published": 409, "same_reviewer": 403, "base_required": 428,
     "note_required": 422, "note_too_long": 422, "invalid_interval": 422,
+    "inbox_not_found": 404, "inbox_merged": 409,
 }
 
 

@@ -53,6 +53,8 @@ class Settings(BaseSettings):
     # Knowledge editors (routes/kb.py): a guide may hold ~100 KB of text, an import all of them.
     kb_max_body_bytes: int = Field(default=4 * 1024 * 1024, description="body limit under /api/kb/")
     kb_apply_wait_s: float = Field(default=3.0, ge=0, description="how long a write waits for chat to use it")
+    inbox_low_confidence: float = Field(
+        default=0.5, ge=0, le=1, description="an answer below this confidence goes to the editors' inbox")
     kb_sync_interval_s: float = Field(
         default=30.0, ge=0, description="how often scheduled guide versions are published and the live "
         "channel checked against the database (0: never)")

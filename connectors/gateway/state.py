@@ -16,17 +16,20 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from connectors.gateway.chat import ChatService, Outbox
 from connectors.gateway.conversations import ConversationStore
 from connectors.gateway.handoff.wiring import Handoff
+from connectors.gateway.inbox_hook import InboxHook
 from connectors.gateway.owners import Owners
 from connectors.gateway.rasa_client import RasaClient
 from connectors.gateway.ratelimit import RateLimits
 from connectors.gateway.settings import Settings
 from connectors.gateway.wechat.service import WeChatService
 from declarations.catalog import Catalog, load_catalog
+from knowledge_base.normalize import tokenize
 from knowledge_base.overlay import AsyncOverlay
 from knowledge_base.store import load_guides
 from records.db import Database
 from records.declarations import DeclarationStore, SqlDeclarationStore
 from records.guides import SqlGuideRepository
+from records.inbox import SqlInbox
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +60,7 @@ class AppState:
     declarations: DeclarationStore  # smart declarations' records (records/declarations.py)
     declaration_catalog: Catalog
     guides: SqlGuideRepository  # the guides of record (records/guides.py); Redis is their live channel
+    inbox: SqlInbox  # questions 小申 could not answer well (records/inbox.py)
     database: Database | None = None  # the database of record, if we built it (we dispose of it)
     wechat: WeChatService = field(init=False)
     _sync_task: asyncio.Task[None] | None = field(default=None, init=False)
@@ -81,8 +85,10 @@ class AppState:
             database = Database(settings.xs_database_url)
             declarations = declarations or SqlDeclarationStore(database)
             guides = guides or SqlGuideRepository(database)
+        inbox = SqlInbox(guides.db, tokenize)
         state = cls(settings, rasa, redis, http, store, chat, outbox, handoff, Owners(redis), limits,
-                    declarations, load_catalog(), guides, database)
+                    declarations, load_catalog(), guides, inbox, database)
+        chat.hooks.append(InboxHook(inbox, settings.inbox_low_confidence))
         state.wechat = WeChatService(state)
         outbox.register("wechat", state.wechat.push)
         return state

@@ -190,3 +190,44 @@ def test_the_public_guide_page_shows_the_official_text_not_the_search_aliases(
     assert seed["title"] in page and "第 1 版" in page and seed["reviewed"] in page
     assert not any(alias in page for alias in seed["aliases"] if alias not in seed["title"]
                    and alias not in str(seed["sections"]))
+
+
+def test_the_inbox_groups_questions_and_an_attached_one_becomes_a_sample_question(
+        people: dict[str, Person], seed: dict[str, Any], client: TestClient) -> None:
+    inbox = client.app.state.xs.inbox  # type: ignore[attr-defined]
+    first = inbox.record("老人津贴每个月几号发到卡上", "low_confidence", channel="web", sender_id="c1")
+    assert inbox.record("老人津贴每个月几号发", "clarify", channel="wechat", sender_id="c2") == first
+    other = inbox.record("帮我订一张去北京的火车票", "out_of_scope", channel="web", sender_id="c3")
+    listed = people["ed"]("GET", "/inbox").json()
+    assert [g["count"] for g in listed["groups"]] == [2, 1]
+    assert listed["groups"][0]["reasons"] == {"low_confidence": 1, "clarify": 1}
+    attached = people["ed"]("POST", f"/inbox/{first}/attach", json={"guide_id": SEED_ID})
+    assert attached.status_code == 200, attached.text
+    assert set(attached.json()["added"]) == {"老人津贴每个月几号发到卡上", "老人津贴每个月几号发"}
+    guide = people["ed"]("GET", f"/guides/{SEED_ID}").json()
+    assert "老人津贴每个月几号发" in guide["sample_questions"]
+    assert people["ed"]("GET", f"/guides/{SEED_ID}/history").json()[0]["note"].startswith("收件箱问题组")
+    assert people["ed"]("POST", f"/inbox/{other}/out-of-scope").json()["status"] == "out_of_scope"
+    assert people["ed"]("GET", "/inbox").json()["count"] == 0
+    assert people["ed"]("GET", "/inbox", params={"status": "out_of_scope"}).json()["count"] == 1
+    missing = people["ed"]("POST", "/inbox/999/out-of-scope")
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "inbox_not_found"
+    actions = {e["action"] for e in people["rev"]("GET", "/audit").json()["entries"]}
+    assert {"inbox_attach", "inbox_out_of_scope"} <= actions
+
+
+@pytest.mark.parametrize(("text", "outcome", "confidence", "reason"), [
+    ("帮我订火车票", "out_of_scope", 0.0, "out_of_scope"),
+    ("那个证怎么办", "clarify", 0.4, "clarify"),
+    ("公积金怎么提", "answer", 0.3, "low_confidence"),
+    ("不对，我问的是公积金", "answer", 0.9, "correction"),
+    ("公积金怎么提", "answer", 0.9, None),
+    ("/ask_human", "handoff", 1.0, None),
+])
+def test_which_turns_go_to_the_inbox(text: str, outcome: str, confidence: float, reason: str | None) -> None:
+    from connectors.gateway.inbox_hook import reason_of
+    from contract.turn import ChatReply, Turn
+
+    turn = Turn.model_validate({"outcome": outcome, "confidence": confidence})
+    reply = ChatReply(sender_id="s", messages=[], turn=turn)
+    assert reason_of(text, reply, 0.5) == reason

@@ -35,7 +35,10 @@ NO_REDIS = {
     ("POST", "/api/kb/guides/{guide_id}/versions/{number}/reject"),
     ("PATCH", "/api/kb/guides/{guide_id}/owner"), ("GET", "/api/kb/guides/{guide_id}/history"),
     ("GET", "/api/kb/guides/{guide_id}/versions/{number}"), ("GET", "/api/kb/guides/{guide_id}/diff"),
-    ("GET", "/api/kb/review"), ("GET", "/api/kb/audit"),
+    ("GET", "/api/kb/review"), ("GET", "/api/kb/audit"), ("GET", "/api/kb/digest"),
+    ("GET", "/api/kb/inbox"), ("GET", "/api/kb/inbox/{group_id}"), ("POST", "/api/kb/inbox/merge"),
+    ("POST", "/api/kb/inbox/{group_id}/out-of-scope"), ("POST", "/api/kb/inbox/{group_id}/drafted"),
+    ("POST", "/api/kb/inbox/{group_id}/reopen"),
 }
 PREFIXES = ("/api/", "/guides/", "/wechat/")
 
@@ -63,6 +66,8 @@ def _example(schema: dict[str, Any], spec: dict[str, Any]) -> Any:
         return 1.0
     if kind == "boolean":
         return True
+    if schema.get("pattern") == r"^[a-z0-9][a-z0-9-]{1,63}$":
+        return "dog-license"  # a guide id
     if schema.get("format") == "date-time":
         return "2026-12-01T09:00:00+08:00"
     return "测试-a1" * max(1, int(schema.get("minLength", 1)))
@@ -95,7 +100,9 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
 def test_every_route_answers_503_with_the_error_shape(client: TestClient, method: str, path: str,
                                                       info: dict[str, Any]) -> None:
     guide_id = "ent-setup" if path.endswith("/revert") else "dog-license"  # revert needs a seed file
-    url = path.replace("{guide_id}", guide_id).replace("{number}", "1").replace("{", "").replace("}", "")
+    for name, value in (("{guide_id}", guide_id), ("{number}", "1"), ("{group_id}", "1")):
+        path = path.replace(name, value)
+    url = path.replace("{", "").replace("}", "")
     content = info["op"].get("requestBody", {}).get("content", {})
     kwargs: dict[str, Any] = {}
     if "application/json" in content:

@@ -166,3 +166,19 @@ def test_a_reviewed_draft_is_answered_once_approved_and_not_before(live: httpx.C
     assert back.status_code == 200, back.text
     reply = until(live, question, lambda r: "审核流程测试" not in text(r))
     assert "审核流程测试" not in text(reply)
+
+
+def test_a_question_the_bot_cannot_answer_reaches_the_editors_inbox_masked(live: httpx.Client) -> None:
+    question = "帮我订一张明天去北京的高铁票，我手机13812345678"
+    reply = ask(live, question)
+    assert reply["turn"]["outcome"] == "out_of_scope", reply["turn"]
+    deadline = time.monotonic() + POLL_S
+    while True:
+        groups = live.get("/api/kb/inbox", params={"limit": 500}).json()["groups"]
+        found = [g for g in groups if "高铁票" in g["example"]]
+        if found or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert found, groups
+    assert found[0]["reasons"].get("out_of_scope", 0) >= 1
+    assert "13812345678" not in found[0]["example"] and "138****5678" in found[0]["example"]

@@ -28,6 +28,7 @@ ROLE_OF: list[tuple[str, str, str]] = [
     ("POST", r"^/api/kb/guides/\{guide_id\}/drafts$", "editor"),
     ("PUT", r"^/api/kb/guides/\{guide_id\}/drafts/", "editor"),
     ("POST", r"^/api/kb/guides/\{guide_id\}/versions/\{number\}/submit$", "editor"),
+    ("POST", r"^/api/kb/inbox/", "editor"),
     ("GET", r"^/api/kb/", "editor"),
     ("*", r"^/api/kb/", "reviewer"),
 ]

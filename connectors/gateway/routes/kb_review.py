@@ -213,6 +213,96 @@ async def guide_diff(guide_id: str, state: StateDep, _: EditorUser,
     return {"id": guide_id, "from": old, "to": to, "changes": changes}
 
 
+class Attach(BaseModel):
+    guide_id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{1,63}$")]
+
+
+class Resolve(BaseModel):
+    guide_id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{1,63}$")] | None = None
+
+
+class Merge(BaseModel):
+    into: int = Field(ge=1)
+    groups: list[Annotated[int, Field(ge=1)]] = Field(min_length=1, max_length=100)
+
+
+InboxId = Annotated[int, Path(ge=1, le=2**31 - 1, description="an inbox group")]
+
+
+@router.get("/inbox")
+async def inbox(state: StateDep, _: EditorUser,
+                status: Annotated[Literal["open", "attached", "out_of_scope", "drafted", "merged", "all"],
+                                  Query()] = "open",
+                limit: Annotated[int, Query(ge=1, le=500)] = 100) -> dict[str, Any]:
+    """Questions 小申 could not answer well, grouped, most frequent first (personal data masked)."""
+    groups = await _db(state.inbox.groups, None if status == "all" else status, limit)
+    return {"count": len(groups), "groups": [g.as_dict() for g in groups]}
+
+
+@router.get("/inbox/{group_id}")
+async def inbox_group(group_id: InboxId, state: StateDep, _: EditorUser) -> dict[str, Any]:
+    group = await _db(state.inbox.group, group_id)
+    return {**group.as_dict(), "questions": await _db(state.inbox.questions, group_id)}
+
+
+@router.post("/inbox/{group_id}/attach")
+async def inbox_attach(group_id: InboxId, body: Attach, state: StateDep, user: EditorUser) -> dict[str, Any]:
+    """Add the group's questions to a guide's sample questions: published at once (sample questions
+    steer search only; the text citizens read does not change), as a new version, audited."""
+    await _check_live_channel(state)
+    questions = await _db(state.inbox.questions, group_id)
+    info = await _db(state.guides.get, body.guide_id)
+    if info.published is None:
+        raise ApiError(409, "not_published",
+                       "只能加入已发布的指南 / Only a published guide takes sample questions.")
+    have = set(info.published.sample_questions)
+    added = [q for q in questions if q not in have][: max(0, 200 - len(have))]
+    v = None
+    live = True
+    if added:
+        samples = [*info.published.sample_questions, *added]
+        guide = Guide.model_validate({**info.published.model_dump(), "sample_questions": samples})
+        v = await _db(state.guides.publish_now, guide, by=user.username,
+                      note=f"收件箱问题组 {group_id}：加入 {len(added)} 条示例问题", base=info.head_number)
+        _, live = await _go_live(state, user.username)
+    group = await _db(state.inbox.resolve, group_id, "attached", by=user.username, guide_id=body.guide_id)
+    await _db(state.guides.record, user.username, "inbox_attach", body.guide_id, group=group_id,
+              added=len(added))
+    return {**group.as_dict(), "added": added, "version": v.number if v else info.head_number, "live": live}
+
+
+@router.post("/inbox/{group_id}/out-of-scope")
+async def inbox_out_of_scope(group_id: InboxId, state: StateDep, user: EditorUser) -> dict[str, Any]:
+    """Not a service of ours: the group leaves the open inbox."""
+    group = await _db(state.inbox.resolve, group_id, "out_of_scope", by=user.username)
+    await _db(state.guides.record, user.username, "inbox_out_of_scope", "", group=group_id)
+    return group.as_dict()
+
+
+@router.post("/inbox/{group_id}/drafted")
+async def inbox_drafted(group_id: InboxId, body: Resolve, state: StateDep,
+                        user: EditorUser) -> dict[str, Any]:
+    """A new guide is being drafted for the group (its id given): it leaves the open inbox."""
+    group = await _db(state.inbox.resolve, group_id, "drafted", by=user.username, guide_id=body.guide_id)
+    await _db(state.guides.record, user.username, "inbox_drafted", body.guide_id or "", group=group_id)
+    return group.as_dict()
+
+
+@router.post("/inbox/{group_id}/reopen")
+async def inbox_reopen(group_id: InboxId, state: StateDep, user: EditorUser) -> dict[str, Any]:
+    group = await _db(state.inbox.reopen, group_id, by=user.username)
+    await _db(state.guides.record, user.username, "inbox_reopen", "", group=group_id)
+    return group.as_dict()
+
+
+@router.post("/inbox/merge")
+async def inbox_merge(body: Merge, state: StateDep, user: EditorUser) -> dict[str, Any]:
+    """Merge groups that ask the same thing into one."""
+    group = await _db(state.inbox.merge, body.into, body.groups, by=user.username)
+    await _db(state.guides.record, user.username, "inbox_merge", "", into=body.into, groups=body.groups)
+    return group.as_dict()
+
+
 @router.get("/digest")
 async def freshness_digest(state: StateDep, _: EditorUser,
                            format: Annotated[Literal["json", "text"], Query()] = "json") -> Response:
