@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import redis
 
+from knowledge_base.overlay import seed_guides
+from records.db import Database
+from records.guides import SqlGuideRepository
 from tests.redis_server import RedisServer
 from tools.stack import MODELS, Ports, Stack, training_fingerprint
 
@@ -16,12 +20,27 @@ ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 TEST_ADMIN = ("admin", "stack-admin-secret-1")
 
 
+@pytest.fixture(scope="session")
+def _database_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite database of record migrated and seeded with the shipped guides, once per session."""
+    path = tmp_path_factory.mktemp("db-template") / "records.db"
+    db = Database(f"sqlite:///{path}")
+    db.migrate()
+    SqlGuideRepository(db).seed(seed_guides().values())
+    with db.engine.begin() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.dispose()
+    return path
+
+
 @pytest.fixture(autouse=True)
 def _own_database(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A gateway built in a test gets a database of record of its own (not var/xiaoshen.db); the
-    session's stack keeps the one it was started with."""
+    """A gateway built in a test gets a database of record of its own (not var/xiaoshen.db), a copy
+    of the session's seeded template; the session's stack keeps the one it was started with."""
     if "stack" not in request.fixturenames:
-        monkeypatch.setenv("XS_DATABASE_URL", f"sqlite:///{tmp_path / 'records.db'}")
+        target = tmp_path / "records.db"
+        shutil.copyfile(request.getfixturevalue("_database_template"), target)
+        monkeypatch.setenv("XS_DATABASE_URL", f"sqlite:///{target}")
 
 
 @pytest.fixture(scope="session")

@@ -24,8 +24,7 @@ from connectors.gateway.settings import Settings
 from connectors.gateway.wechat.service import WeChatService
 from declarations.catalog import Catalog, load_catalog
 from knowledge_base.normalize import tokenize
-from knowledge_base.overlay import AsyncOverlay
-from knowledge_base.store import load_guides
+from knowledge_base.overlay import AsyncOverlay, seed_guides
 from records.db import Database
 from records.declarations import DeclarationStore, SqlDeclarationStore
 from records.guides import SqlGuideRepository
@@ -111,9 +110,10 @@ class AppState:
         files, with any edits an earlier version kept in the Redis overlay."""
         if await asyncio.to_thread(self.guides.count):
             return 0
-        guides = load_guides().guides
+        files = await asyncio.to_thread(seed_guides)  # parsed once per process
+        guides = [g for _, g in sorted(files.items())]
         try:
-            view = (await AsyncOverlay(self.redis).snapshot()).merged({g.id: g for g in guides})
+            view = (await AsyncOverlay(self.redis).snapshot()).merged(files)
             guides = [e.guide for _, e in sorted(view.items())]
         except Exception as exc:  # Redis down: the files alone
             log.warning("seeding from the guide files only (overlay unreadable: %s)", exc)
