@@ -130,8 +130,12 @@ class AppState:
         """Publish scheduled versions that are due, then mirror the published guides to the live
         channel. Errors are logged (the next round retries); (overlay version, changed) or (0, False)."""
         try:
+            await self.seed_guides()  # a database that was down at start is seeded when it is back
             await asyncio.to_thread(self.guides.publish_due)
             desired = await asyncio.to_thread(self.guides.published)
+            if not desired:  # never empty the chat's guides because the record reads empty
+                log.warning("no published guide of record: the live channel is left as it is")
+                return 0, False
             return await AsyncOverlay(self.redis).mirror(desired, by=by)
         except Exception as exc:
             log.warning("guides not mirrored to the live channel now: %s", exc)
