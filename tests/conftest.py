@@ -38,7 +38,7 @@ def _own_database(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: p
     """A gateway built in a test gets a database of record of its own (not var/xiaoshen.db), a copy
     of the session's seeded template; the session's stack keeps the one it was started with."""
     if "stack" not in request.fixturenames:
-        target = tmp_path / "records.db"
+        target = tmp_path / "gateway-records.db"  # not records.db: tests/records build their own there
         shutil.copyfile(request.getfixturevalue("_database_template"), target)
         monkeypatch.setenv("XS_DATABASE_URL", f"sqlite:///{target}")
 
