@@ -146,7 +146,7 @@ class Stack:
     log_to_files: bool = False
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     launched: dict[str, tuple[list[str], dict[str, str]]] = field(default_factory=dict)  # for restarts
-    rasa_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    rasa_token: str = field(default_factory=lambda: secrets.token_hex(24))
     # Our own Redis requires this password (a fresh one each start unless REDIS_PASSWORD is set).
     redis_password: str = field(default_factory=lambda: os.environ.get("REDIS_PASSWORD")
                                 or secrets.token_urlsafe(24))
