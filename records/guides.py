@@ -134,6 +134,11 @@ class GuideInfo:
     head: VersionInfo  # the newest version of any state
     open_versions: list[VersionInfo] = field(default_factory=list)  # drafts and submitted ones
 
+    @property
+    def seeded(self) -> bool:
+        """Still the shipped text: version 1 from the guide files, never changed."""
+        return self.published_number == 1 and self.head_number == 1 and self.head.author == "seed"
+
     def review_due(self) -> dt.date | None:
         """When the published text must be reviewed again (its `reviewed` date + the interval)."""
         if self.published is None:
@@ -358,11 +363,7 @@ class SqlGuideRepository:
         text = (note or "").strip() or "通过编辑接口直接发布（PUT /api/kb/guides）"
 
         def change(s: Session, row: GuideRow | None, now: dt.datetime) -> GuideVersionRow:
-            row = row or self._new_row(s, guide.id)
-            v = self._append(s, row, guide, "published", by, text[:MAX_NOTE], now)
-            v.reviewer, v.reviewed_at = by, now
-            self._publish(s, row, v, now)
-            return v
+            return self._publish_direct(s, row or self._new_row(s, guide.id), guide, by, text, now)
 
         return self._write(guide.id, base, by, "publish", change)
 
@@ -381,16 +382,12 @@ class SqlGuideRepository:
                     continue
                 row = s.get(GuideRow, guide.id)
                 (replaced if row is not None and row.status == "published" else created).append(guide.id)
-                row = row or self._new_row(s, guide.id)
-                v = self._append(s, row, guide, "published", by, note[:MAX_NOTE], now)
-                v.reviewer, v.reviewed_at = by, now
-                self._publish(s, row, v, now)
+                self._publish_direct(s, row or self._new_row(s, guide.id), guide, by, note, now)
             for guide_id in unpublish:
                 row = s.get(GuideRow, guide_id)
                 if row is None or row.status != "published":
                     continue
-                old = self._version_row(s, guide_id, row.published_number)
-                old.state, row.status, row.updated_at = "unpublished", "unpublished", now
+                self._unpublish(s, row, now)
                 removed.append(guide_id)
             self._audit(s, by, "import", "", {"created": created, "replaced": replaced,
                                               "unpublished": removed, "note": note})
@@ -413,9 +410,7 @@ class SqlGuideRepository:
             if row.status != "published" or row.published_number is None:
                 raise GuideRecordError("not_published", f"指南 {guide_id} 当前未发布 / Guide {guide_id} "
                                        "is not published.")
-            v = self._version_row(s, guide_id, row.published_number)
-            v.state, row.status, row.updated_at = "unpublished", "unpublished", now
-            return v
+            return self._unpublish(s, row, now)
 
         self._write(guide_id, base, by, "unpublish", change, must_exist=True, detail={"note": text})
         return self.get(guide_id)
@@ -426,12 +421,8 @@ class SqlGuideRepository:
 
         def change(s: Session, row: GuideRow | None, now: dt.datetime) -> GuideVersionRow:
             assert row is not None
-            old = self._version_row(s, guide_id, number)
-            v = self._append(s, row, Guide.model_validate(old.body), "published", by,
-                             f"回滚到第 {number} 版：{text}"[:MAX_NOTE], now)
-            v.reviewer, v.reviewed_at = by, now
-            self._publish(s, row, v, now)
-            return v
+            old = Guide.model_validate(self._version_row(s, guide_id, number).body)
+            return self._publish_direct(s, row, old, by, f"回滚到第 {number} 版：{text}", now)
 
         return self._write(guide_id, None, by, "rollback", change, must_exist=True)
 
@@ -521,6 +512,19 @@ class SqlGuideRepository:
                             body=guide.model_dump(mode="json"), base_number=base, author=author,
                             note=note, created_at=now)
         s.add(v)
+        return v
+
+    def _publish_direct(self, s: Session, row: GuideRow, guide: Guide, by: str, note: str,
+                        now: dt.datetime) -> GuideVersionRow:
+        """A new version published by the reviewer who wrote it (PUT, rollback, import)."""
+        v = self._append(s, row, guide, "published", by, note[:MAX_NOTE], now)
+        v.reviewer, v.reviewed_at = by, now
+        self._publish(s, row, v, now)
+        return v
+
+    def _unpublish(self, s: Session, row: GuideRow, now: dt.datetime) -> GuideVersionRow:
+        v = self._version_row(s, row.id, row.published_number)
+        v.state, row.status, row.updated_at = "unpublished", "unpublished", now
         return v
 
     @staticmethod

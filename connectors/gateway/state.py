@@ -98,10 +98,9 @@ class AppState:
         try:
             if self.database is not None:
                 await asyncio.to_thread(self.database.migrate)
-            await self.seed_guides()
         except Exception:  # a database outage must not keep the chat from starting
-            log.exception("the database of record could not be prepared")
-        await self.sync_guides()
+            log.exception("the database of record could not be migrated")
+        await self.sync_guides()  # seeds an empty database first
         if self.settings.kb_sync_interval_s > 0:
             self._sync_task = asyncio.create_task(self._sync_loop())
 

@@ -61,7 +61,7 @@ class GuideSummary(BaseModel):
     @classmethod
     def of(cls, info: GuideInfo, today: dt.date) -> GuideSummary:
         g = info.published or info.head.guide
-        seeded = info.published_number == 1 and info.head_number == 1 and info.head.author == "seed"
+        seeded = info.seeded
         due = info.review_due()
         return cls(id=info.id, title=g.title, audience=g.audience, theme=g.theme,
                    reviewed=g.reviewed.isoformat(), source=g.source, origin="file" if seeded else "edited",
@@ -230,7 +230,7 @@ async def get_guide(guide_id: str, state: StateDep, _: EditorUser) -> Response:
     if info is None or info.published is None:
         raise _not_found(guide_id)
     guide = info.published
-    origin = "file" if info.head_number == 1 and info.head.author == "seed" else "edited"
+    origin = "file" if info.seeded else "edited"
     return JSONResponse(guide.model_dump(mode="json"),
                         headers={"ETag": _etag(info.head_number), "X-Guide-Origin": origin,
                                  "X-Guide-Status": info.status})
