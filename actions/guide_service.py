@@ -127,6 +127,13 @@ class GuideService:
         return Reply(OUT_OF_SCOPE, None, None,
                         candidates[0].score if candidates else 0.0, candidates, text, buttons)
 
+    def marked_out_of_scope(self) -> Reply:
+        """A question the editors marked as not a service of ours: say so plainly, no guesses."""
+        text = ("抱歉，这个问题不属于小申能解答的上海政务服务事项，我不想用不相干的指南误导您。"
+                "您可以转人工客服（店小二），或拨打 12345 市民服务热线咨询。")
+        return Reply(OUT_OF_SCOPE, None, None, 1.0, [], text,
+                     [{"title": "转人工客服", "payload": ASK_HUMAN}])
+
     def elsewhere(self, place: str, candidates: list[Candidate]) -> Reply:
         """Another place's version of a service: ours are Shanghai's, so say so rather than answer."""
         text = (f"抱歉，小申只能解答上海市的政务服务，{place}的办理规定请咨询当地的政务服务平台或热线。"
@@ -156,6 +163,8 @@ class GuideService:
         if service_hint and self.kb.get(service_hint) is not None:
             chosen = section_hint or ctx.pending_section or "overview"
             return self.answer(service_hint, chosen, 1.0, [])
+        if self.kb.rules.marked_out_of_scope(text) is not None:
+            return self.marked_out_of_scope()
         candidates = self.kb.rank(text)
         if role_play(text):
             return self.out_of_scope([])

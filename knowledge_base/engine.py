@@ -33,6 +33,7 @@ from knowledge_base.calibration import (
 from knowledge_base.constants import GUIDES_DIR
 from knowledge_base.normalize import configure_dictionary
 from knowledge_base.rerank import Calibrator, GuideClassifier, TokenStats, candidate_features
+from knowledge_base.rules import Rules
 from knowledge_base.schema import Guide
 from knowledge_base.search.base import SearchBackend
 from knowledge_base.search.embedded import EmbeddedBackend
@@ -115,6 +116,7 @@ class KnowledgeBase:
         self._write_lock = threading.RLock()
         self._ranker = _Ranker(GuideClassifier([]), TokenStats.build({}, {}), Calibrator())
         self.calibration: CalibrationReport | None = None
+        self.rules = Rules()  # the editors' synonyms and out-of-scope marks (knowledge_base.rules)
 
     # -- loading ----------------------------------------------------------------------------
 
@@ -184,12 +186,17 @@ class KnowledgeBase:
     def __len__(self) -> int:
         return len(self._guides)
 
+    def set_rules(self, rules: Rules) -> None:
+        """Use these editors' rules from the next question on (no reindex needed)."""
+        self.rules = rules
+
     # -- ranking ----------------------------------------------------------------------------
 
     def rank(self, query: str, k: int = 5) -> list[Candidate]:
         """Up to k candidate guides, most confident first; [] when nothing matches at all."""
         ranker = self._ranker
         guides = self._guides
+        query = self.rules.expand(query)
         hits = self.backend.search(query, SEARCH_DEPTH)
         features = candidate_features(query, hits, ranker.classifier, ranker.stats)
         features = {gid: row for gid, row in features.items() if gid in guides}

@@ -21,6 +21,7 @@ from redis.exceptions import RedisError
 
 from knowledge_base.engine import KnowledgeBase
 from knowledge_base.overlay import CHANNEL, KEY_DELETED, KEY_GUIDES, KEY_VERSION, Event, Snapshot, SyncOverlay
+from knowledge_base.rules import Rules
 from knowledge_base.schema import Guide
 
 log = logging.getLogger(__name__)
@@ -75,6 +76,7 @@ class LiveUpdates:
         self.files = dict(files)
         self.version = version
         self.connected = False
+        self._rules_raw = ""
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -138,6 +140,10 @@ class LiveUpdates:
         started = time.perf_counter()
         if event.op == "bulk" or event.version != self.version + 1:
             self._resync(overlay)
+        elif event.op == "rules":
+            self._apply_rules(overlay.rules())
+            self.version = event.version
+            overlay.set_applied(self.version)
         else:
             self._apply_one(overlay, event.id)
             self.version = event.version
@@ -162,8 +168,14 @@ class LiveUpdates:
         elif self.kb.get(guide_id) != guide:
             self.kb.upsert(guide)
 
+    def _apply_rules(self, raw: str) -> None:
+        if raw != self._rules_raw:
+            self.kb.set_rules(Rules.parse(raw))
+            self._rules_raw = raw
+
     def _resync(self, overlay: SyncOverlay) -> None:
         snap: Snapshot = overlay.snapshot()
+        self._apply_rules(snap.rules)
         changed = reconcile(self.kb, snap.guides_view(self.files))
         if changed:
             log.info("editors' overlay: resynchronised %d guides (version %d)", changed, snap.version)

@@ -180,6 +180,16 @@ def dictionary_words(guides: Iterable[Guide]) -> set[str]:
     return words
 
 
+def add_words(words: Iterable[str]) -> None:
+    """Keep these words whole when segmenting from now on (additive; editors' synonym terms)."""
+    _SEGMENTER.add(w for word in words for w in _fold(word).split())
+
+
+def fold_text(text: str) -> str:
+    """Width folding, 繁→简, lowercase, punctuation to spaces: no typo fixes, no synonyms."""
+    return _fold(text)
+
+
 def configure_dictionary(guides: Iterable[Guide]) -> None:
     """Add the guides' titles and aliases to the segmentation dictionary (additive)."""
     _SEGMENTER.add(dictionary_words(guides))

@@ -7,9 +7,10 @@ files ⊕ overlay − tombstones:
   `xs:kb:guides`   hash  id → guide JSON (created or replaced by an editor)
   `xs:kb:deleted`  set   ids deleted by an editor (tombstones; they hide file guides too)
   `xs:kb:meta`     hash  id → {"version", "updated_at", "updated_by", "op"} of its last write
+  `xs:kb:rules`    string  the editors' synonyms and out-of-scope marks (knowledge_base.rules, JSON)
   `xs:kb:version`  int   bumped by every write; events carry it so a gap is noticed
   `xs:kb:applied`  int   the version the action server answers with (set by knowledge_base.live)
-  `xs:kb:events`   channel  {"op": upsert|delete|revert|bulk, "id", "version"}
+  `xs:kb:events`   channel  {"op": upsert|delete|revert|bulk|rules, "id", "version"}
 
 Each write is one Lua script: the check of an expected version (If-Match), the change, the meta,
 the counter and the event happen together. The same commands run on a sync (`redis.Redis`, the
@@ -45,10 +46,12 @@ KEY_DELETED: Final = "xs:kb:deleted"
 KEY_META: Final = "xs:kb:meta"
 KEY_VERSION: Final = "xs:kb:version"
 KEY_APPLIED: Final = "xs:kb:applied"
+KEY_RULES: Final = "xs:kb:rules"
+EMPTY_RULES: Final = json.dumps({"out_of_scope": [], "synonyms": []}, sort_keys=True)
 CHANNEL: Final = "xs:kb:events"
 KEYS: Final = (KEY_GUIDES, KEY_DELETED, KEY_META, KEY_VERSION)
 
-Op = Literal["upsert", "delete", "revert", "bulk"]
+Op = Literal["upsert", "delete", "revert", "bulk", "rules"]
 Origin = Literal["file", "edited"]
 
 # ARGV: op, id, guide JSON ("" unless upsert), updated_at, updated_by, expected version ("" = any).
@@ -102,6 +105,15 @@ return {v, 0}
 """
 
 
+# KEYS: rules, version. ARGV: the rules' JSON. One version, one event.
+_RULES: Final = """
+redis.call('SET', KEYS[1], ARGV[1])
+local v = redis.call('INCR', KEYS[2])
+redis.call('PUBLISH', '""" + CHANNEL + """', cjson.encode({op = 'rules', id = '', version = v}))
+return v
+"""
+
+
 class VersionConflict(Exception):
     """The guide changed since the editor read it (If-Match did not match)."""
 
@@ -151,12 +163,13 @@ class Snapshot:
     guides: dict[str, Guide] = field(default_factory=dict)
     deleted: set[str] = field(default_factory=set)
     meta: dict[str, Meta] = field(default_factory=dict)
+    rules: str = ""  # the editors' rules as JSON (knowledge_base.rules.Rules.parse)
 
     @classmethod
     def parse(cls, version: Any, guides: Mapping[Any, Any], deleted: Iterable[Any],
-              meta: Mapping[Any, Any]) -> Snapshot:
+              meta: Mapping[Any, Any], rules: Any = None) -> Snapshot:
         snap = cls(int(version or 0), {}, {_text(d) for d in deleted},
-                   {_text(k): _meta(v) for k, v in meta.items()})
+                   {_text(k): _meta(v) for k, v in meta.items()}, _text(rules) if rules else "")
         for key, raw in guides.items():
             gid = _text(key)
             try:
@@ -220,7 +233,7 @@ def _bulk_args(upserts: Sequence[Guide], deletes: Sequence[str], by: str) -> lis
 
 def _queue_snapshot(pipe: Any) -> None:
     for command, key in (("get", KEY_VERSION), ("hgetall", KEY_GUIDES), ("smembers", KEY_DELETED),
-                         ("hgetall", KEY_META)):
+                         ("hgetall", KEY_META), ("get", KEY_RULES)):
         getattr(pipe, command)(key)
 
 
@@ -238,6 +251,7 @@ class SyncOverlay:
         self.redis = client
         self._write = client.register_script(_WRITE)
         self._bulk = client.register_script(_BULK)
+        self._rules = client.register_script(_RULES)
 
     def snapshot(self) -> Snapshot:
         with self.redis.pipeline(transaction=True) as pipe:
@@ -251,6 +265,13 @@ class SyncOverlay:
 
     def bulk(self, upserts: Sequence[Guide], deletes: Sequence[str] = (), *, by: str = "system") -> int:
         return _written(self._bulk(keys=KEYS, args=_bulk_args(upserts, deletes, by)))
+
+    def write_rules(self, rules_json: str) -> int:
+        """Replace the editors' rules; returns the new overlay version."""
+        return int(self._rules(keys=(KEY_RULES, KEY_VERSION), args=[rules_json]))
+
+    def rules(self) -> str:
+        return _text(self.redis.get(KEY_RULES) or "")
 
     def set_applied(self, version: int) -> None:
         self.redis.set(KEY_APPLIED, version)
@@ -274,6 +295,7 @@ class AsyncOverlay:
         self.redis = client
         self._write = client.register_script(_WRITE)
         self._bulk = client.register_script(_BULK)
+        self._rules = client.register_script(_RULES)
 
     async def snapshot(self) -> Snapshot:
         async with self.redis.pipeline(transaction=True) as pipe:
@@ -292,6 +314,13 @@ class AsyncOverlay:
 
     async def applied(self) -> int:
         return int(await self.redis.get(KEY_APPLIED) or 0)
+
+    async def mirror_rules(self, rules_json: str) -> tuple[int, bool]:
+        """Make the live rules exactly `rules_json`; (overlay version, whether anything was written)."""
+        current = await self.redis.get(KEY_RULES)
+        if (_text(current) if current else EMPTY_RULES) == rules_json:
+            return int(await self.redis.get(KEY_VERSION) or 0), False
+        return int(await self._rules(keys=(KEY_RULES, KEY_VERSION), args=[rules_json])), True
 
     async def wait_applied(self, version: int, timeout_s: float, poll_s: float = 0.02) -> bool:
         """True once the action server answers with `version` (or later); False after timeout_s."""

@@ -27,6 +27,8 @@ REASONS: Final = ("out_of_scope", "clarify", "low_confidence", "correction", "ba
 RESOLUTIONS: Final = ("attached", "out_of_scope", "drafted")
 MAX_TEXT: Final = 500
 EXAMPLES: Final = 5
+MATCHED: Final = ("open", "out_of_scope")
+MAX_MARKED: Final = 5000
 
 
 def jaccard(a: set[str], b: set[str]) -> float:
@@ -69,7 +71,8 @@ class SqlInbox:
         now = self.clock()
         with self.db.sessions.begin() as s:
             best, best_score = None, 0.0
-            for g in s.scalars(select(InboxGroupRow).where(InboxGroupRow.status == "open")):
+            # A question like one marked out of scope is counted there (editors see it keeps coming).
+            for g in s.scalars(select(InboxGroupRow).where(InboxGroupRow.status.in_(MATCHED))):
                 score = jaccard(tokens, set(g.tokens))
                 if score > best_score:
                     best, best_score = g, score
@@ -143,6 +146,15 @@ class SqlInbox:
             rows = s.execute(select(InboxItemRow.text, func.count()).where(InboxItemRow.group_id == group_id)
                              .group_by(InboxItemRow.text).order_by(func.count().desc())).all()
             return [text for text, _ in rows]
+
+    def out_of_scope_questions(self) -> list[str]:
+        """Every distinct question of the groups marked out of scope (the bot declines them)."""
+        with self.db.sessions() as s:
+            q = (select(InboxItemRow.text).join(InboxGroupRow, InboxGroupRow.id == InboxItemRow.group_id)
+                 .where(InboxGroupRow.status == "out_of_scope").distinct()
+                 .order_by(InboxItemRow.text).limit(MAX_MARKED))
+            rows = s.execute(q).all()
+            return [text for (text,) in rows]
 
     @staticmethod
     def _row(s: Any, group_id: int) -> InboxGroupRow:

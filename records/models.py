@@ -125,3 +125,17 @@ class InboxItemRow(Base):
     reason: Mapped[str] = mapped_column(String(16))
     channel: Mapped[str] = mapped_column(String(32), default="")
     sender_id: Mapped[str] = mapped_column(String(128), default="")
+
+
+class SynonymGroupRow(Base):
+    """Terms an editor declared equivalent (沪牌 = 非营业性客车额度): questions are expanded with them."""
+
+    __tablename__ = "synonym_groups"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    terms: Mapped[list[Any]] = mapped_column(JSON)
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    updated_by: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))

@@ -21,6 +21,7 @@ from connectors.gateway.routes import (
     health,
     kb,
     kb_review,
+    kb_rules,
     wechat,
     widget,
 )
@@ -127,5 +128,6 @@ def create_app(settings: Settings | None = None,
     app.include_router(agents.console_router)  # the agents' console page at /agents
     app.include_router(kb.router)  # knowledge editors: /api/kb/*
     app.include_router(kb_review.router)  # drafts, review, history, audit: /api/kb/*
+    app.include_router(kb_rules.router)  # synonyms: /api/kb/synonyms
     app.include_router(declarations.router)  # smart declarations' records and print page
     return app

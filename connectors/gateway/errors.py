@@ -37,6 +37,7 @@ GUIDE_RECORD_STATUS = {
     "not_a_draft": 409, "not_published": 409, "same_reviewer": 403, "base_required": 428,
     "note_required": 422, "note_too_long": 422, "invalid_interval": 422,
     "inbox_not_found": 404, "inbox_merged": 409,
+    "invalid_synonyms": 422, "synonym_conflict": 409, "synonyms_not_found": 404,
 }
 
 
@@ -88,8 +89,10 @@ def _describe(exc: RequestValidationError) -> tuple[int, str, str]:
             parts.append(f"字段 {loc} 类型或取值错误 / wrong type or value for {loc}")
         elif kind in ("string_pattern_mismatch", "string_too_short", "string_too_long"):
             parts.append(f"字段 {loc} 为空或格式不对 / {loc} is empty or malformed")
+        elif kind in ("too_short", "too_long"):
+            parts.append(f"字段 {loc} 的条目数不对 / {loc} has too few or too many items")
         else:
-            parts.append(f"{loc}: {err.get('msg', 'invalid')}")
+            parts.append(f"字段 {loc} 不符合要求 / {loc}: {err.get('msg', 'invalid')}")
     code = "missing_field" if all(e.get("type") == "missing" for e in errors) else "invalid_request"
     return 422, code, "; ".join(parts)
 

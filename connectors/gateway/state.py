@@ -25,10 +25,12 @@ from connectors.gateway.wechat.service import WeChatService
 from declarations.catalog import Catalog, load_catalog
 from knowledge_base.normalize import tokenize
 from knowledge_base.overlay import AsyncOverlay, seed_guides
+from knowledge_base.rules import rules_json
 from records.db import Database
 from records.declarations import DeclarationStore, SqlDeclarationStore
 from records.guides import SqlGuideRepository
 from records.inbox import SqlInbox
+from records.synonyms import SqlSynonyms
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +62,7 @@ class AppState:
     declaration_catalog: Catalog
     guides: SqlGuideRepository  # the guides of record (records/guides.py); Redis is their live channel
     inbox: SqlInbox  # questions 小申 could not answer well (records/inbox.py)
+    synonyms: SqlSynonyms  # editors' synonym groups (records/synonyms.py), applied at once
     database: Database | None = None  # the database of record, if we built it (we dispose of it)
     wechat: WeChatService = field(init=False)
     _sync_task: asyncio.Task[None] | None = field(default=None, init=False)
@@ -86,7 +89,7 @@ class AppState:
             guides = guides or SqlGuideRepository(database)
         inbox = SqlInbox(guides.db, tokenize)
         state = cls(settings, rasa, redis, http, store, chat, outbox, handoff, Owners(redis), limits,
-                    declarations, load_catalog(), guides, inbox, database)
+                    declarations, load_catalog(), guides, inbox, SqlSynonyms(guides.db), database)
         chat.hooks.append(InboxHook(inbox, settings.inbox_low_confidence))
         state.wechat = WeChatService(state)
         outbox.register("wechat", state.wechat.push)
@@ -126,16 +129,22 @@ class AppState:
         return seeded
 
     async def sync_guides(self, *, by: str = "system") -> tuple[int, bool]:
-        """Publish scheduled versions that are due, then mirror the published guides to the live
-        channel. Errors are logged (the next round retries); (overlay version, changed) or (0, False)."""
+        """Publish scheduled versions that are due, then mirror the published guides and the editors'
+        rules (synonyms, out-of-scope marks) to the live channel. Errors are logged (the next round
+        retries); (overlay version, changed) or (0, False)."""
         try:
             await self.seed_guides()  # a database that was down at start is seeded when it is back
             await asyncio.to_thread(self.guides.publish_due)
             desired = await asyncio.to_thread(self.guides.published)
+            overlay = AsyncOverlay(self.redis)
+            rules = rules_json(await asyncio.to_thread(self.synonyms.terms),
+                               await asyncio.to_thread(self.inbox.out_of_scope_questions))
+            rules_version, rules_changed = await overlay.mirror_rules(rules)
             if not desired:  # never empty the chat's guides because the record reads empty
                 log.warning("no published guide of record: the live channel is left as it is")
-                return 0, False
-            return await AsyncOverlay(self.redis).mirror(desired, by=by)
+                return rules_version, rules_changed
+            version, changed = await overlay.mirror(desired, by=by)
+            return max(version, rules_version), changed or rules_changed
         except Exception as exc:
             log.warning("guides not mirrored to the live channel now: %s", exc)
             return 0, False

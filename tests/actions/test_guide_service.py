@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
 from actions.guide_service import FOLLOW_UP_CONFIDENCE, Context, GuideService
 from contract.turn import guide_payload
 from knowledge_base.engine import KnowledgeBase
+from knowledge_base.rules import Rules
 
 
 @pytest.fixture(scope="module")
@@ -124,3 +127,34 @@ def test_our_own_licence_is_still_answered(service: GuideService) -> None:
 def test_another_citys_service_is_not_ours(service: GuideService) -> None:
     reply = service.decide("杭州开公司要啥材料？", Context())
     assert reply.outcome == "out_of_scope" and "只能解答上海市" in reply.text
+
+
+@pytest.fixture
+def ruled(kb: KnowledgeBase) -> Iterator[KnowledgeBase]:
+    """The shared knowledge base with editors' rules for one test, then without them again."""
+    yield kb
+    kb.set_rules(Rules())
+
+
+def test_an_editors_synonym_answers_at_once(service: GuideService, ruled: KnowledgeBase) -> None:
+    # "小牌" is what many Shanghai drivers call the plate quota; no guide or lexicon says so.
+    before = service.decide("拍小牌要什么条件", Context())
+    assert before.outcome != "answer"
+    ruled.set_rules(Rules.build([["小牌", "非营业性客车额度"]]))
+    after = service.decide("拍小牌要什么条件", Context())
+    assert (after.outcome, after.service_id, after.section) == ("answer", "car-plate-quota", "eligibility")
+    ruled.set_rules(Rules())
+    assert service.decide("拍小牌要什么条件", Context()).outcome != "answer"
+
+
+def test_a_question_marked_out_of_scope_is_declined_plainly(service: GuideService,
+                                                             ruled: KnowledgeBase) -> None:
+    marked = "我要办个出版物经营许可证要什么材料"
+    ruled.set_rules(Rules.build(out_of_scope=[marked]))
+    for question in (marked, "出版物经营许可证怎么办理"):
+        reply = service.decide(question, Context())
+        assert (reply.outcome, reply.service_id, reply.confidence) == ("out_of_scope", None, 1.0)
+        assert "不属于小申能解答" in reply.text and not reply.candidates
+    # The neighbour we do cover is still answered.
+    food = service.decide("食品经营许可证要什么材料", Context())
+    assert (food.outcome, food.service_id) == ("answer", "ent-food-license")

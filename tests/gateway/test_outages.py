@@ -37,8 +37,7 @@ NO_REDIS = {
     ("GET", "/api/kb/guides/{guide_id}/versions/{number}"), ("GET", "/api/kb/guides/{guide_id}/diff"),
     ("GET", "/api/kb/review"), ("GET", "/api/kb/audit"), ("GET", "/api/kb/digest"),
     ("GET", "/api/kb/inbox"), ("GET", "/api/kb/inbox/{group_id}"), ("POST", "/api/kb/inbox/merge"),
-    ("POST", "/api/kb/inbox/{group_id}/out-of-scope"), ("POST", "/api/kb/inbox/{group_id}/drafted"),
-    ("POST", "/api/kb/inbox/{group_id}/reopen"),
+    ("POST", "/api/kb/inbox/{group_id}/drafted"), ("GET", "/api/kb/synonyms"),
 }
 PREFIXES = ("/api/", "/guides/", "/wechat/")
 

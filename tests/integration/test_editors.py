@@ -182,3 +182,44 @@ def test_a_question_the_bot_cannot_answer_reaches_the_editors_inbox_masked(live:
     assert found, groups
     assert found[0]["reasons"].get("out_of_scope", 0) >= 1
     assert "13812345678" not in found[0]["example"] and "138****5678" in found[0]["example"]
+
+
+def test_a_synonym_saved_in_the_workspace_is_answered_at_once(live: httpx.Client) -> None:
+    question = "拍小牌要什么条件"  # 小牌: what many drivers call the plate quota; no guide says so
+    before = ask(live, question)["turn"]
+    assert (before["outcome"], before["service_id"]) != ("answer", "car-plate-quota")
+    resp = live.post("/api/kb/synonyms", json={"terms": ["小牌", "非营业性客车额度"], "note": "集成测试"})
+    assert resp.status_code == 201, resp.text
+    try:
+        assert resp.json()["live"] is True
+        turn = ask(live, question)["turn"]
+        assert (turn["outcome"], turn["service_id"], turn["section"]) == (
+            "answer", "car-plate-quota", "eligibility")
+    finally:
+        assert live.delete(f"/api/kb/synonyms/{resp.json()['id']}").status_code == 200
+    assert ask(live, question)["turn"]["outcome"] != "answer"
+
+
+def test_a_group_marked_out_of_scope_is_declined_plainly(live: httpx.Client) -> None:
+    question = "出版物经营许可证怎么申请办理"
+    first = ask(live, question)
+    assert first["turn"]["outcome"] == "out_of_scope"
+    deadline = time.monotonic() + POLL_S
+    while True:
+        groups = live.get("/api/kb/inbox", params={"limit": 500}).json()["groups"]
+        found = [g for g in groups if "出版物" in g["example"]]
+        if found or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert found, groups
+    resp = live.post(f"/api/kb/inbox/{found[0]['id']}/out-of-scope")
+    assert resp.status_code == 200 and resp.json()["live"] is True
+    try:
+        reply = ask(live, "出版物经营许可证怎么申请办理？")
+        assert reply["turn"]["outcome"] == "out_of_scope" and reply["turn"]["confidence"] == 1.0
+        assert "不属于小申能解答" in text(reply)
+        payloads = [b.get("payload") for m in reply["messages"] for b in m.get("buttons") or []]
+        assert all("ent-food-license" not in (p or "") for p in payloads)  # no near guide offered
+        assert ask(live, "食品经营许可证要什么材料")["turn"]["service_id"] == "ent-food-license"
+    finally:
+        live.post(f"/api/kb/inbox/{found[0]['id']}/reopen")

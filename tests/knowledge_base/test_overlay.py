@@ -12,6 +12,7 @@ import pytest
 from knowledge_base.engine import KnowledgeBase
 from knowledge_base.live import LiveUpdates, connect
 from knowledge_base.overlay import SyncOverlay, VersionConflict
+from knowledge_base.rules import Rules, rules_json
 from knowledge_base.schema import Guide
 from tests.redis_server import RedisServer
 
@@ -128,16 +129,32 @@ def test_an_import_is_applied_at_once(live: LiveUpdates, kb: KnowledgeBase, over
     assert kb.get("fx-marriage") is None
 
 
+def test_editors_rules_reach_the_knowledge_base_live(live: LiveUpdates, kb: KnowledgeBase,
+                                                    overlay: SyncOverlay) -> None:
+    version = overlay.write_rules(rules_json([["小本本", "护照"]], ["帮我订一张去北京的机票"]))
+    assert overlay.wait_applied(version, WAIT_S)
+    assert kb.rules.synonyms == (("小本本", "护照"),)
+    assert kb.rules.marked_out_of_scope("帮我订一张去北京的机票吧") is not None
+    # A guide write after it is still applied in order, and the rules stay.
+    version = overlay.write("delete", "fx-passport")
+    assert overlay.wait_applied(version, WAIT_S)
+    assert kb.get("fx-passport") is None and kb.rules.synonyms == (("小本本", "护照"),)
+    assert overlay.wait_applied(overlay.write_rules(rules_json([], [])), WAIT_S)
+    assert kb.rules == Rules()
+
+
 def test_writes_made_while_not_listening_are_applied_at_start(
     kb: KnowledgeBase, server: RedisServer, overlay: SyncOverlay, files: dict[str, Guide], extra_guide: Guide
 ) -> None:
     overlay.write("upsert", extra_guide.id, extra_guide)
     overlay.write("delete", "fx-passport")
+    overlay.write_rules(rules_json([["小本本", "护照"]], []))
     updates = LiveUpdates(kb, server.url, files)
     updates.start()
     try:
-        assert overlay.wait_applied(2, WAIT_S)
+        assert overlay.wait_applied(3, WAIT_S)
         assert kb.get(extra_guide.id) == extra_guide and kb.get("fx-passport") is None
+        assert kb.rules.synonyms == (("小本本", "护照"),)
     finally:
         updates.stop()
 

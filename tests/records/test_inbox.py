@@ -47,9 +47,24 @@ def test_merge_moves_questions_and_counts(inbox: SqlInbox) -> None:
 
 def test_a_resolved_group_leaves_the_open_inbox_and_new_questions_start_a_new_one(inbox: SqlInbox) -> None:
     a = inbox.record("办理出版物经营许可证", "out_of_scope")
-    inbox.resolve(a, "out_of_scope", by="ed")
-    assert inbox.groups() == [] and inbox.groups("out_of_scope")[0].id == a
+    inbox.resolve(a, "drafted", by="ed", guide_id="publication-license")
+    assert inbox.groups() == [] and inbox.groups("drafted")[0].id == a
     assert inbox.record("办理出版物经营许可证", "out_of_scope") != a
     assert inbox.reopen(a, by="ed").status == "open"
     with pytest.raises(GuideRecordError):
         inbox.group(999)
+
+
+def test_questions_marked_out_of_scope_are_the_bots_to_decline(inbox: SqlInbox) -> None:
+    a = inbox.record("出版物经营许可证怎么办理", "out_of_scope")
+    inbox.record("出版物经营许可证怎么办", "out_of_scope")
+    inbox.record("护照加急要多久", "low_confidence")
+    assert inbox.out_of_scope_questions() == []
+    inbox.resolve(a, "out_of_scope", by="ed")
+    assert inbox.out_of_scope_questions() == ["出版物经营许可证怎么办", "出版物经营许可证怎么办理"]
+    # The same question again is counted in the marked group, not filed as a new open one.
+    assert inbox.record("出版物经营许可证怎么办理啊", "out_of_scope") == a
+    assert inbox.group(a).count == 3 and inbox.group(a).status == "out_of_scope"
+    assert [g.example for g in inbox.groups()] == ["护照加急要多久"]
+    inbox.reopen(a, by="ed")
+    assert inbox.out_of_scope_questions() == []

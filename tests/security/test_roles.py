@@ -29,6 +29,7 @@ ROLE_OF: list[tuple[str, str, str]] = [
     ("PUT", r"^/api/kb/guides/\{guide_id\}/drafts/", "editor"),
     ("POST", r"^/api/kb/guides/\{guide_id\}/versions/\{number\}/submit$", "editor"),
     ("POST", r"^/api/kb/inbox/", "editor"),
+    ("*", r"^/api/kb/synonyms", "editor"),
     ("GET", r"^/api/kb/", "editor"),
     ("*", r"^/api/kb/", "reviewer"),
 ]

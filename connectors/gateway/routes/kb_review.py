@@ -273,10 +273,13 @@ async def inbox_attach(group_id: InboxId, body: Attach, state: StateDep, user: E
 
 @router.post("/inbox/{group_id}/out-of-scope")
 async def inbox_out_of_scope(group_id: InboxId, state: StateDep, user: EditorUser) -> dict[str, Any]:
-    """Not a service of ours: the group leaves the open inbox."""
+    """Not a service of ours: the group leaves the open inbox, and from now on 小申 answers its
+    questions (and ones nearly the same) with a plain "not a service I can answer"."""
+    await _check_live_channel(state)
     group = await _db(state.inbox.resolve, group_id, "out_of_scope", by=user.username)
     await _db(state.guides.record, user.username, "inbox_out_of_scope", "", group=group_id)
-    return group.as_dict()
+    _, live = await _go_live(state, user.username)
+    return {**group.as_dict(), "live": live}
 
 
 @router.post("/inbox/{group_id}/drafted")
@@ -292,7 +295,8 @@ async def inbox_drafted(group_id: InboxId, body: Resolve, state: StateDep,
 async def inbox_reopen(group_id: InboxId, state: StateDep, user: EditorUser) -> dict[str, Any]:
     group = await _db(state.inbox.reopen, group_id, by=user.username)
     await _db(state.guides.record, user.username, "inbox_reopen", "", group=group_id)
-    return group.as_dict()
+    _, live = await _go_live(state, user.username)  # an out-of-scope mark is lifted
+    return {**group.as_dict(), "live": live}
 
 
 @router.post("/inbox/merge")
