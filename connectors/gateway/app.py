@@ -17,6 +17,7 @@ from connectors.gateway.routes import (
     auth,
     chat,
     declarations,
+    editors,
     guides,
     health,
     kb,
@@ -129,5 +130,6 @@ def create_app(settings: Settings | None = None,
     app.include_router(kb.router)  # knowledge editors: /api/kb/*
     app.include_router(kb_review.router)  # drafts, review, history, audit: /api/kb/*
     app.include_router(kb_rules.router)  # synonyms: /api/kb/synonyms
+    app.include_router(editors.router)  # the editors' workspace page at /editors
     app.include_router(declarations.router)  # smart declarations' records and print page
     return app
