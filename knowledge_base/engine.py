@@ -26,10 +26,10 @@ import numpy as np
 from knowledge_base.calibration import (
     SEARCH_DEPTH,
     CalibrationReport,
-    fit_calibrator,
     token_stats,
     training_examples,
 )
+from knowledge_base.calibration_cache import fit_calibrator_cached
 from knowledge_base.constants import GUIDES_DIR
 from knowledge_base.normalize import configure_dictionary
 from knowledge_base.rerank import Calibrator, GuideClassifier, TokenStats, candidate_features
@@ -132,7 +132,7 @@ class KnowledgeBase:
             started = time.perf_counter()
             configure_dictionary(guides)
             self.backend.index(guides)
-            calibrator, report = fit_calibrator(guides)
+            calibrator, report = fit_calibrator_cached(guides)
             self._guides = {g.id: g for g in guides}
             self._ranker = self._train(calibrator)
             self.calibration = report

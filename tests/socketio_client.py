@@ -53,4 +53,9 @@ class Widget:
         return ack  # type: ignore[no-any-return]
 
     def close(self) -> None:
-        self.client.disconnect()
+        if self.client.eio.current_transport == "polling":
+            # A clean disconnect waits for the pending long-poll to return (up to the ping interval,
+            # 25 s); the engine.io close packet is sent either way, so do not wait for it.
+            self.client.eio.disconnect(abort=True)
+        else:
+            self.client.disconnect()
