@@ -44,7 +44,8 @@ def test_a_changed_guide_is_fitted_again(fits: list[int], fixture_guides: list[G
 
 
 def test_a_damaged_file_is_refitted_and_caching_can_be_turned_off(
-        fits: list[int], fixture_guides: list[Guide], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        fits: list[int], fixture_guides: list[Guide], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
     cache.fit_calibrator_cached(fixture_guides)
     [stored] = (tmp_path / "calibration").glob("*.pickle")
     stored.write_bytes(b"not a pickle")

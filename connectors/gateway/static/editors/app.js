@@ -394,7 +394,9 @@ function reviewButtons(id, v, after) {
       after();
     } catch (e) { toast(e.message); }
   }, "small danger");
-  return [at, approve, reject];
+  const label = el("label", "生效时间（可选） ", "check");
+  label.append(at);
+  return [label, approve, reject];
 }
 
 async function saveDraft() {
