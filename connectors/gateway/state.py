@@ -90,7 +90,9 @@ class AppState:
         inbox = SqlInbox(guides.db, tokenize)
         state = cls(settings, rasa, redis, http, store, chat, outbox, handoff, Owners(redis), limits,
                     declarations, load_catalog(), guides, inbox, SqlSynonyms(guides.db), database)
-        chat.hooks.append(InboxHook(inbox, settings.inbox_low_confidence))
+        inbox_hook = InboxHook(inbox, settings.inbox_low_confidence, store)
+        chat.hooks.append(inbox_hook)
+        handoff.hook.on_bad_rating = inbox_hook.bad_rating
         state.wechat = WeChatService(state)
         outbox.register("wechat", state.wechat.push)
         return state

@@ -203,3 +203,28 @@ def test_an_ignored_rating_prompt_lapses_and_the_bot_answers(gw: Gateway) -> Non
     reply = gw.chat("u", "开公司要什么材料")
     assert reply["turn"]["outcome"] == "answer"
     assert gw.agent("GET", "/conversations/u", "xiaowang").json()["ratings"] == []
+
+
+def test_a_bad_rating_files_the_question_the_bot_answered_in_the_editors_inbox(gw: Gateway) -> None:
+    gw.chat("u", "公司注册要多少注册资本，我手机13812345678")
+    rated_conversation(gw, "u")
+    gw.chat("u", '/rate{"score": 1}')
+    _drain(gw)
+    groups = gw.xs.inbox.groups()
+    assert [(g.example, g.reasons) for g in groups] == [
+        ("公司注册要多少注册资本，我手机138****5678", {"bad_rating": 1})]
+
+
+def test_a_good_rating_files_nothing(gw: Gateway) -> None:
+    gw.chat("u", "公司注册要多少注册资本")
+    rated_conversation(gw, "u")
+    gw.chat("u", '/rate{"score": 5}')
+    _drain(gw)
+    assert gw.xs.inbox.groups() == []
+
+
+def _drain(gw: Gateway) -> None:
+    """Wait, on the app's own event loop, for questions still being filed in the inbox."""
+    for hook in gw.xs.chat.hooks:
+        if hasattr(hook, "drain"):
+            gw.client.portal.call(hook.drain)  # type: ignore[union-attr]

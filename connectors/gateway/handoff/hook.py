@@ -12,6 +12,7 @@ import datetime as dt
 import json
 import re
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from redis.asyncio.client import Pipeline
@@ -82,6 +83,8 @@ class HandoffHook:
         self.service = service
         self.feedback = feedback
         self.limits = limits
+        # Told of every 差评 (sender_id, channel): the editors' inbox files the question it judged.
+        self.on_bad_rating: Callable[[str, str], Awaitable[None]] | None = None
 
     def prefetch(self, pipe: Pipeline, sender_id: str) -> int:
         """Note the conversation as recent and read its handoff status, on the turn's first trip."""
@@ -187,6 +190,8 @@ class HandoffHook:
             return _reply(sender_id, ["从您的网络提交的评价太多了，这次评价没有记录，请稍后再试。"],
                           outcome=SMALLTALK)
         await self.feedback.rate(sender_id, score, conv.get("agent", ""), comment)
+        if score <= keys.BAD_MAX and self.on_bad_rating is not None:
+            await self.on_bad_rating(sender_id, conv.get("channel", "") or ctx.channel)
         if comment or score > COMMENT_PROMPT_MAX:
             # Satisfied users are not held up: their next message goes to the bot again. A comment
             # can still come with the rating payload (/rate{"score": 5, "comment": "…"}).
