@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Final, Literal
@@ -106,6 +106,10 @@ class _Ranker:
     calibrator: Calibrator
 
 
+Progress = Callable[[str, int, int], None]
+"""(stage, guides done, guides in all) during a full rebuild."""
+
+
 class KnowledgeBase:
     """The guides, their search index and the re-ranker, kept in step."""
 
@@ -126,16 +130,26 @@ class KnowledgeBase:
         self.replace_all(result.guides)
         return result
 
-    def replace_all(self, guides: Sequence[Guide]) -> None:
-        """Use exactly these guides (e.g. from an import or a test)."""
+    def replace_all(self, guides: Sequence[Guide], progress: Progress | None = None) -> None:
+        """Use exactly these guides (e.g. from an import, a reindex or a test).
+
+        `progress(stage, done, total)` is told each stage as it starts and when all is done:
+        segmentation, index (by guide), calibration, ranker, done."""
+        report_to = progress or (lambda stage, done, total: None)
         with self._write_lock:
             started = time.perf_counter()
+            total = len(guides)
+            report_to("dictionary", 0, total)
             configure_dictionary(guides)
+            report_to("index", 0, total)
             self.backend.index(guides)
+            report_to("calibration", total, total)
             calibrator, report = fit_calibrator_cached(guides)
+            report_to("ranker", total, total)
             self._guides = {g.id: g for g in guides}
             self._ranker = self._train(calibrator)
             self.calibration = report
+            report_to("done", total, total)
             log.info(
                 "knowledge base: %d guides indexed, calibrated=%s, held-out top-1 %.3f, %.1f s",
                 len(guides),

@@ -11,6 +11,8 @@ chat already answers with the change.
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
 import time
 from collections.abc import Mapping
@@ -138,7 +140,9 @@ class LiveUpdates:
                 self._resync(overlay)
             return
         started = time.perf_counter()
-        if event.op == "bulk" or event.version != self.version + 1:
+        if event.op == "reindex":
+            self._rebuild(overlay, event)
+        elif event.op == "bulk" or event.version != self.version + 1:
             self._resync(overlay)
         elif event.op == "rules":
             self._apply_rules(overlay.rules())
@@ -167,6 +171,27 @@ class LiveUpdates:
             self.kb.delete(guide_id)
         elif self.kb.get(guide_id) != guide:
             self.kb.upsert(guide)
+
+    def _rebuild(self, overlay: SyncOverlay, event: Event) -> None:
+        """A full rebuild of the index and the re-ranker from files ⊕ overlay, asked for by an
+        editor; its progress is reported stage by stage for the workspace to show."""
+        node = f"{socket.gethostname()}:{os.getpid()}"
+        begun = time.time()
+
+        def progress(stage: str, done: int, total: int) -> None:
+            overlay.report_reindex(node, {"version": event.version, "by": event.id, "stage": stage,
+                                          "done": done, "total": total, "started_at": begun,
+                                          "finished_at": time.time() if stage == "done" else None})
+
+        snap = overlay.snapshot()
+        self._apply_rules(snap.rules)
+        try:
+            self.kb.replace_all(list(snap.guides_view(self.files).values()), progress=progress)
+        except Exception as exc:
+            progress("failed", 0, 0)
+            raise RuntimeError("reindex failed") from exc
+        self.version = snap.version
+        overlay.set_applied(self.version)
 
     def _apply_rules(self, raw: str) -> None:
         if raw != self._rules_raw:

@@ -10,7 +10,8 @@ files ⊕ overlay − tombstones:
   `xs:kb:rules`    string  the editors' synonyms and out-of-scope marks (knowledge_base.rules, JSON)
   `xs:kb:version`  int   bumped by every write; events carry it so a gap is noticed
   `xs:kb:applied`  int   the version the action server answers with (set by knowledge_base.live)
-  `xs:kb:events`   channel  {"op": upsert|delete|revert|bulk|rules, "id", "version"}
+  `xs:kb:reindex`  hash  node → JSON progress of the last full rebuild each action server made
+  `xs:kb:events`   channel  {"op": upsert|delete|revert|bulk|rules|reindex, "id", "version"}
 
 Each write is one Lua script: the check of an expected version (If-Match), the change, the meta,
 the counter and the event happen together. The same commands run on a sync (`redis.Redis`, the
@@ -47,11 +48,12 @@ KEY_META: Final = "xs:kb:meta"
 KEY_VERSION: Final = "xs:kb:version"
 KEY_APPLIED: Final = "xs:kb:applied"
 KEY_RULES: Final = "xs:kb:rules"
+KEY_REINDEX: Final = "xs:kb:reindex"
 EMPTY_RULES: Final = json.dumps({"out_of_scope": [], "synonyms": []}, sort_keys=True)
 CHANNEL: Final = "xs:kb:events"
 KEYS: Final = (KEY_GUIDES, KEY_DELETED, KEY_META, KEY_VERSION)
 
-Op = Literal["upsert", "delete", "revert", "bulk", "rules"]
+Op = Literal["upsert", "delete", "revert", "bulk", "rules", "reindex"]
 Origin = Literal["file", "edited"]
 
 # ARGV: op, id, guide JSON ("" unless upsert), updated_at, updated_by, expected version ("" = any).
@@ -110,6 +112,15 @@ _RULES: Final = """
 redis.call('SET', KEYS[1], ARGV[1])
 local v = redis.call('INCR', KEYS[2])
 redis.call('PUBLISH', '""" + CHANNEL + """', cjson.encode({op = 'rules', id = '', version = v}))
+return v
+"""
+
+
+# KEYS: version, progress. ARGV: who asked. Every action server rebuilds its index from scratch.
+_REINDEX: Final = """
+local v = redis.call('INCR', KEYS[1])
+redis.call('DEL', KEYS[2])
+redis.call('PUBLISH', '""" + CHANNEL + """', cjson.encode({op = 'reindex', id = ARGV[1], version = v}))
 return v
 """
 
@@ -252,6 +263,7 @@ class SyncOverlay:
         self._write = client.register_script(_WRITE)
         self._bulk = client.register_script(_BULK)
         self._rules = client.register_script(_RULES)
+        self._reindex = client.register_script(_REINDEX)
 
     def snapshot(self) -> Snapshot:
         with self.redis.pipeline(transaction=True) as pipe:
@@ -272,6 +284,13 @@ class SyncOverlay:
 
     def rules(self) -> str:
         return _text(self.redis.get(KEY_RULES) or "")
+
+    def request_reindex(self, by: str) -> int:
+        return int(self._reindex(keys=(KEY_VERSION, KEY_REINDEX), args=[by]))
+
+    def report_reindex(self, node: str, progress: Mapping[str, Any]) -> None:
+        """One action server's progress through a full rebuild (read by GET /api/kb/reindex)."""
+        self.redis.hset(KEY_REINDEX, node, json.dumps(dict(progress), ensure_ascii=False))
 
     def set_applied(self, version: int) -> None:
         self.redis.set(KEY_APPLIED, version)
@@ -296,6 +315,7 @@ class AsyncOverlay:
         self._write = client.register_script(_WRITE)
         self._bulk = client.register_script(_BULK)
         self._rules = client.register_script(_RULES)
+        self._reindex = client.register_script(_REINDEX)
 
     async def snapshot(self) -> Snapshot:
         async with self.redis.pipeline(transaction=True) as pipe:
@@ -314,6 +334,15 @@ class AsyncOverlay:
 
     async def applied(self) -> int:
         return int(await self.redis.get(KEY_APPLIED) or 0)
+
+    async def request_reindex(self, by: str) -> int:
+        """Ask every action server to rebuild its search index from scratch; the new version."""
+        return int(await self._reindex(keys=(KEY_VERSION, KEY_REINDEX), args=[by]))
+
+    async def reindex_progress(self) -> dict[str, dict[str, Any]]:
+        """Each action server's progress through the last rebuild asked for, by node."""
+        raw = await self.redis.hgetall(KEY_REINDEX)
+        return {_text(k): json.loads(v) for k, v in raw.items()}
 
     async def mirror_rules(self, rules_json: str) -> tuple[int, bool]:
         """Make the live rules exactly `rules_json`; (overlay version, whether anything was written)."""

@@ -189,3 +189,17 @@ def test_a_reader_without_the_editor_role_is_turned_away(stack: Stack, browser: 
     expect(page.locator("#login-error")).to_contain_text("没有指南编辑")
     expect(page.locator("#workspace")).to_be_hidden()
     page.context.close()
+
+
+def test_a_reviewer_rebuilds_the_search_index_and_sees_its_progress(
+        stack: Stack, browser: Browser, admin: httpx.Client) -> None:
+    reviewer = sign_in(browser, stack, REVIEWER, DESKTOP)
+    reviewer.locator("#tabs button[data-tab=exchange]").click()
+    reviewer.get_by_role("button", name="开始重建").click()
+    expect(reviewer.locator("#toast")).to_contain_text("检索索引已重建", timeout=120_000)
+    expect(reviewer.locator("#reindex-nodes li")).to_contain_text([re.compile(r"完成（\d+/\d+ 篇指南）")])
+    assert reviewer.locator("#reindex-bar").evaluate("e => e.value") == 100
+    shot(reviewer, "editors-reindex-laptop.png")
+    turn = ask(admin, "租房提取公积金要带什么材料")["turn"]
+    assert (turn["outcome"], turn["service_id"]) == ("answer", "hpf-withdraw-rent")
+    reviewer.context.close()

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
 
 from knowledge_base.engine import KnowledgeBase
 from knowledge_base.live import LiveUpdates, connect
-from knowledge_base.overlay import SyncOverlay, VersionConflict
+from knowledge_base.overlay import KEY_REINDEX, SyncOverlay, VersionConflict
 from knowledge_base.rules import Rules, rules_json
 from knowledge_base.schema import Guide
 from tests.redis_server import RedisServer
@@ -141,6 +142,31 @@ def test_editors_rules_reach_the_knowledge_base_live(live: LiveUpdates, kb: Know
     assert kb.get("fx-passport") is None and kb.rules.synonyms == (("小本本", "护照"),)
     assert overlay.wait_applied(overlay.write_rules(rules_json([], [])), WAIT_S)
     assert kb.rules == Rules()
+
+
+def test_a_reindex_rebuilds_from_files_and_overlay_and_reports_each_stage(
+        live: LiveUpdates, kb: KnowledgeBase, overlay: SyncOverlay, extra_guide: Guide) -> None:
+    overlay.write("upsert", extra_guide.id, extra_guide)
+    stages: list[str] = []
+    original = kb.replace_all
+
+    def watched(guides: Sequence[Guide], progress: Callable[[str, int, int], None] | None = None) -> None:
+        def spy(stage: str, done: int, total: int) -> None:
+            stages.append(stage)
+            assert progress is not None
+            progress(stage, done, total)
+        original(guides, progress=spy)
+
+    kb.replace_all = watched  # type: ignore[method-assign]
+    version = overlay.request_reindex("rev")
+    assert overlay.wait_applied(version, WAIT_S)
+    assert stages == ["dictionary", "index", "calibration", "ranker", "done"]
+    [report] = [json.loads(v) for v in overlay.redis.hgetall(KEY_REINDEX).values()]
+    assert report["stage"] == "done" and report["done"] == report["total"] == len(kb)
+    assert report["version"] == version and report["by"] == "rev"
+    assert report["finished_at"] >= report["started_at"]
+    assert kb.get(extra_guide.id) == extra_guide  # the overlay's guides are part of the rebuild
+    assert kb.decide("养狗要办狗证吗").candidates[0].service_id == extra_guide.id
 
 
 def test_writes_made_while_not_listening_are_applied_at_start(

@@ -30,6 +30,7 @@ ROLE_OF: list[tuple[str, str, str]] = [
     ("POST", r"^/api/kb/guides/\{guide_id\}/versions/\{number\}/submit$", "editor"),
     ("POST", r"^/api/kb/inbox/", "editor"),
     ("*", r"^/api/kb/synonyms", "editor"),
+    ("POST", r"^/api/kb/reindex$", "reviewer"),
     ("GET", r"^/api/kb/", "editor"),
     ("*", r"^/api/kb/", "reviewer"),
 ]

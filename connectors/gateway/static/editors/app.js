@@ -660,6 +660,38 @@ $("import").addEventListener("click", async () => {
   }
 });
 
+const STAGES = { dictionary: "更新分词词典", index: "建立检索索引", calibration: "校准置信度",
+  ranker: "训练排序模型", done: "完成", failed: "失败" };
+const STAGE_SHARE = { dictionary: 5, index: 20, calibration: 60, ranker: 90, done: 100, failed: 100 };
+
+function showReindex(data) {
+  const nodes = Object.entries(data.nodes);
+  $("reindex-nodes").replaceChildren(...nodes.map(([node, p]) =>
+    el("li", `${node}：${STAGES[p.stage] || p.stage}（${p.done}/${p.total} 篇指南）`)));
+  const shares = nodes.map(([, p]) => STAGE_SHARE[p.stage] || 0);
+  $("reindex-bar").value = shares.length ? Math.min(...shares) : 0;
+}
+
+$("reindex").addEventListener("click", async () => {
+  const go = $("reindex");
+  go.disabled = true;
+  $("reindex-bar").hidden = false;
+  $("reindex-bar").value = 0;
+  try {
+    await api("POST", "/reindex");
+    const deadline = Date.now() + 180000;
+    for (;;) {
+      const data = await api("GET", "/reindex");
+      showReindex(data);
+      if (data.done) { toast("检索索引已重建，小申已在使用"); break; }
+      if (Object.values(data.nodes).some((p) => p.stage === "failed")) { toast("重建失败，请查看应答进程日志"); break; }
+      if (Date.now() > deadline) { toast("重建仍在进行，请稍后刷新查看"); break; }
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  } catch (e) { toast(e.message); }
+  go.disabled = false;
+});
+
 async function loadDigest() {
   const resp = await fetch("/api/kb/digest?format=text", { headers: { Authorization: "Bearer " + state.token } });
   $("digest").textContent = resp.ok ? await resp.text() : "摘要暂不可用";
