@@ -41,6 +41,7 @@ from tools.chat_client import with_tokens  # noqa: E402
 from tools.stack import MODELS, Ports, Stack, training_fingerprint  # noqa: E402
 
 ADMIN = ("bench-admin", "bench-admin-secret-1")
+EDITOR = ("bench-editor", "bench-editor-secret-1")
 GUIDE_ID = "dog-license-bench"
 ASK = "养犬登记证怎么办理"
 ASK_FEE = "养犬登记证要交多少钱"
@@ -108,6 +109,10 @@ async def bench(stack: Stack, cycles: int, replaces: int) -> tuple[dict[str, lis
     async with with_tokens(httpx.AsyncClient(base_url=stack.gateway_url, timeout=60)) as client:
         token = (await client.post("/api/auth/login", data={"username": ADMIN[0], "password": ADMIN[1]}))
         headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
+        await client.put(f"/api/auth/users/{EDITOR[0]}", headers=headers,
+                         json={"password": EDITOR[1], "roles": ["editor"]})
+        token = (await client.post("/api/auth/login", data={"username": EDITOR[0], "password": EDITOR[1]}))
+        editor = {"Authorization": f"Bearer {token.json()['access_token']}"}
         url = f"/api/kb/guides/{GUIDE_ID}"
         await ask(client, ASK)  # warm up Rasa and the actions
         for batch in range(cycles):
@@ -128,6 +133,29 @@ async def bench(stack: Stack, cycles: int, replaces: int) -> tuple[dict[str, lis
                 kind = "replace (names changed: retrain)" if i % 2 else "replace (section text)"
                 results.setdefault(kind, []).append(timing[1])
                 results.setdefault("replace (either): write acknowledged", []).append(timing[0])
+            # The review workflow: an editor's submitted draft, approved by the reviewer.
+            marker = f"养犬登记收费 {batch * 100 + 99} 元。"
+            draft = await client.post(f"{url}/drafts", headers=editor, json={
+                "guide": guide(batch, marker, extra), "note": "基准测试：改收费", "base": None})
+            if draft.status_code == 428:  # the guide exists: draft from its newest version
+                base = draft.json()["error"]["detail"]["current"]
+                draft = await client.post(f"{url}/drafts", headers=editor, json={
+                    "guide": guide(batch, marker, extra), "note": "基准测试：改收费", "base": base})
+            number = draft.json()["number"]
+            (await client.post(f"{url}/versions/{number}/submit", headers=editor)).raise_for_status()
+            timing = await measure(client, partial(client.post, f"{url}/versions/{number}/approve",
+                                                   json={}, headers=headers),
+                                   ASK_FEE, partial(_has, marker), turns)
+            results.setdefault("approve a reviewed draft", []).append(timing[1])
+            # A synonym group: questions in the new word find the guide at once.
+            word = "毛孩子上户口"  # shares no word with the guide: found only through the group
+            timing = await measure(client, partial(client.post, "/api/kb/synonyms", headers=headers,
+                                                   json={"terms": [word, "养犬登记证"]}),
+                                   f"{word}怎么办理", is_ours, turns)
+            results.setdefault("synonym group added", []).append(timing[1])
+            groups = (await client.get("/api/kb/synonyms", headers=headers)).json()["groups"]
+            for g in groups:
+                await client.delete(f"/api/kb/synonyms/{g['id']}", headers=headers)
             timing = await measure(client, partial(client.delete, url, headers=headers), ASK,
                                    lambda r: not is_ours(r), turns)
             results.setdefault("delete", []).append(timing[1])
@@ -159,7 +187,9 @@ def main() -> None:
         f"`benchmarks/bench_editor.py`, {time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores, "
         f"Python {platform.python_version()}; real stack, 60 guides, embedded search. "
         f"{args.cycles} cycles of "
-        f"create → {args.replaces} replaces → delete of one guide through `/api/kb/guides/{{id}}`. "
+        f"create → {args.replaces} replaces → an editor's draft approved by a reviewer → a synonym "
+        "group → delete of one guide, every write through the guides of record (SQLite) and then "
+        "the live channel (`/api/kb/guides/{id}`, `…/approve`, `/api/kb/synonyms`). "
         "*write → answered* runs from sending the write until the first chat reply (a fresh conversation, "
         "asked again and again from that moment) reflects it: the new guide answered, the new fee text "
         "shown, the deleted guide no longer answered. *write acknowledged* is the PUT's own time (it waits "
@@ -167,7 +197,8 @@ def main() -> None:
         "aliases, sample questions) keeps the classifier and only updates text statistics (~10 ms); one "
         "that changes them retrains the classifier (~0.5–0.8 s); a create also adds words to the "
         "segmentation dictionary, so every guide's text is re-tokenised first (~1 s). A deleted guide "
-        "stops being answered at once; the retrain follows.",
+        "stops being answered at once; the retrain follows. A synonym group needs no reindex: it "
+        "expands the question.",
         "",
         *latency_table("write", rows),
         "",

@@ -367,6 +367,7 @@ def run() -> None:
         say("")
         say(f"小申 is ready. Chat in the browser: {stack.gateway_url}/widget/")
         say(f"  agents' console (店小二): {stack.gateway_url}/agents")
+        say(f"  editors' workspace (指南编辑): {stack.gateway_url}/editors")
         say(f"  chat API: POST {stack.gateway_url}/api/chat")
         say(f"  try: curl -s {stack.gateway_url}/api/chat -H 'content-type: application/json' "
             "-d '{\"sender_id\":\"me-42\",\"message\":\"你好\"}'  (later turns: "
