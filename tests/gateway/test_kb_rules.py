@@ -21,6 +21,11 @@ from tests.gateway.conftest import ADMIN, login
 
 
 @pytest.fixture
+def kb_client(kb_client_both: TestClient) -> TestClient:
+    return kb_client_both  # SQLite and PostgreSQL
+
+
+@pytest.fixture
 def admin(kb_client: TestClient) -> dict[str, str]:
     return {"Authorization": f"Bearer {login(kb_client, *ADMIN)}"}
 

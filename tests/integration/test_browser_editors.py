@@ -33,6 +33,7 @@ MARK = "（浏览器测试：本津贴不收取任何费用 B7）"
 XSS = '<img src=x onerror="window.__xss=1">帮我看看这个<script>window.__xss=2</script>'
 PUBLICATION = "出版物经营许可证在哪里办"
 POLL_S = 8.0
+GUIDE_TITLE = "“一业一证”行业综合许可（开便利店、餐饮店等）"
 
 
 @pytest.fixture(scope="module")
@@ -189,6 +190,23 @@ def test_a_reader_without_the_editor_role_is_turned_away(stack: Stack, browser: 
     expect(page.locator("#login-error")).to_contain_text("没有指南编辑")
     expect(page.locator("#workspace")).to_be_hidden()
     page.context.close()
+
+
+def test_an_inbox_question_attached_to_a_guide_is_answered_then(
+        stack: Stack, browser: Browser, admin: httpx.Client) -> None:
+    question = "我想开家小饭馆要办哪些证"  # 饭馆: a word none of our guides uses yet
+    first = ask(admin, question)["turn"]
+    assert (first["outcome"], first["service_id"]) != ("answer", "ent-one-license")
+    editor = sign_in(browser, stack, EDITOR, DESKTOP)
+    editor.locator("#tabs button[data-tab=inbox]").click()
+    card = editor.locator("#inbox-list li.card", has_text=question)
+    expect(card).to_have_count(1, timeout=15_000)
+    card.get_by_label("加入哪篇指南").select_option(label=GUIDE_TITLE)
+    card.get_by_role("button", name="加入", exact=True).click()
+    expect(editor.locator("#toast")).to_contain_text("已加入 1 条示例问题，小申已按此回答")
+    turn = ask(admin, question)["turn"]
+    assert (turn["outcome"], turn["service_id"]) == ("answer", "ent-one-license")
+    editor.context.close()
 
 
 def test_a_reviewer_rebuilds_the_search_index_and_sees_its_progress(

@@ -21,6 +21,7 @@ from knowledge_base.markup import has_markup, plain_text
 from tests.conftest import TEST_ADMIN
 from tests.integration.test_browser import CHROMIUM, DESKTOP, ask, new_page, session_of
 from tests.security.conftest import MakeGateway
+from tools.chat_client import with_tokens
 from tools.stack import Stack
 
 # Each sets window.__xss when it runs.
@@ -179,3 +180,33 @@ def test_xss_typed_by_a_citizen_or_an_agent_never_runs_in_the_widget_or_the_cons
         pool.submit(asyncio.run, reset()).result()
     agent.context.close()
     user.context.close()
+
+
+def test_xss_in_inbox_questions_and_change_notes_never_runs_in_the_editors_workspace(
+        stack: Stack, browser: Browser, admin: httpx.Client) -> None:
+    with with_tokens(httpx.Client(base_url=stack.gateway_url, timeout=60)) as citizen:
+        for n, vector in enumerate(VECTORS):
+            resp = citizen.post("/api/chat", json={"sender_id": f"xss-inbox-{n}", "channel": "web",
+                                                   "message": f"请问第{n}号{vector}"})
+            assert resp.status_code == 200
+    guide = admin.get("/api/kb/guides/passport")
+    base = int(guide.headers["etag"].strip('"'))
+    draft = admin.post("/api/kb/guides/passport/drafts",
+                       json={"guide": guide.json(), "note": "备注" + VECTORS[1], "base": base})
+    assert draft.status_code == 201, draft.text
+    page = new_page(browser, DESKTOP)
+    page.goto(stack.gateway_url + "/editors")
+    page.get_by_label("用户名").fill(TEST_ADMIN[0])
+    page.get_by_label("密码").fill(TEST_ADMIN[1])
+    page.get_by_role("button", name="登录").click()
+    page.locator("#tabs button[data-tab=inbox]").click()
+    expect(page.locator("#inbox-list li.card", has_text="__xss=")).not_to_have_count(0, timeout=15_000)
+    no_script_ran(page)
+    page.locator("#tabs button[data-tab=guides]").click()
+    page.get_by_label("筛选").fill("passport")
+    page.locator("#guide-table tbody tr").first.click()
+    expect(page.locator("#history li").first).to_contain_text("备注<img")  # the note, as text
+    page.locator("#tabs button[data-tab=audit]").click()
+    expect(page.locator("#audit-table tbody tr").first).to_be_visible()
+    no_script_ran(page)
+    page.context.close()

@@ -293,6 +293,7 @@ async def inbox_drafted(group_id: InboxId, body: Resolve, state: StateDep,
 
 @router.post("/inbox/{group_id}/reopen")
 async def inbox_reopen(group_id: InboxId, state: StateDep, user: EditorUser) -> dict[str, Any]:
+    await _check_live_channel(state)  # reopening lifts an out-of-scope mark on the live channel
     group = await _db(state.inbox.reopen, group_id, by=user.username)
     await _db(state.guides.record, user.username, "inbox_reopen", "", group=group_id)
     _, live = await _go_live(state, user.username)  # an out-of-scope mark is lifted
