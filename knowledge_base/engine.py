@@ -226,5 +226,7 @@ class KnowledgeBase:
         return decide(self.rank(query))
 
     def _train(self, calibrator: Calibrator, by_id: dict[str, Guide] | None = None) -> _Ranker:
+        """A ranker for these guides; one guide's edit starts from the current classifier's weights."""
         guides = list((self._guides if by_id is None else by_id).values())
-        return _Ranker(GuideClassifier(training_examples(guides)), token_stats(guides), calibrator)
+        previous = self._ranker.classifier if by_id is not None else None
+        return _Ranker(GuideClassifier(training_examples(guides), previous), token_stats(guides), calibrator)

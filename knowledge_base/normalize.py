@@ -163,6 +163,7 @@ class _Segmenter:
                 tokenizer.add_word(word, DICT_WORD_FREQ)
             self.words |= new
             self.version += 1
+        _CACHE.forget(new)
 
     def cut(self, run: str) -> list[str]:
         return list(self._get().cut(run, HMM=False))
@@ -206,9 +207,46 @@ def is_word(token: str) -> bool:
     return bool(_SEGMENTER._get().FREQ.get(token))
 
 
+class _AnalysisCache:
+    """Tokenisations by text. A word added to the dictionary can only change how a text that
+    contains it (after normalisation) is segmented, so only those entries are forgotten: adding a
+    guide re-tokenises its own text, not every guide's (~1 s of a new guide's publish before)."""
+
+    MAX = 50_000
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._entries: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {}
+
+    def get(self, text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        hit = self._entries.get(text)
+        if hit is not None:
+            return hit[1], hit[2]
+        normalised = normalize(text)
+        tokens, runs = _analyse(normalised)
+        with self._lock:
+            if len(self._entries) >= self.MAX:
+                self._entries.clear()
+            self._entries[text] = (normalised, tokens, runs)
+        return tokens, runs
+
+    def forget(self, words: set[str]) -> None:
+        with self._lock:
+            stale = [t for t, (norm, _, _) in self._entries.items() if any(w in norm for w in words)]
+            for text in stale:
+                del self._entries[text]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+_CACHE = _AnalysisCache()
+
+
 def clear_cache() -> None:
     """Forget cached tokenisations (benchmarks measure cold tokenisation with this)."""
-    _analyse.cache_clear()
+    _CACHE.clear()
 
 
 def _bigrams(run: str) -> list[str]:
@@ -219,20 +257,19 @@ def _bigrams(run: str) -> list[str]:
 
 def content_runs(text: str) -> list[str]:
     """Runs of non-stopword text (normalised), in order: the input to character n-grams."""
-    return list(_analyse(text, _SEGMENTER.version)[1])
+    return list(_CACHE.get(text)[1])
 
 
 def tokenize(text: str) -> list[str]:
     """Search tokens of a text: content words (and their sub-words) plus character bigrams."""
-    return list(_analyse(text, _SEGMENTER.version)[0])
+    return list(_CACHE.get(text)[0])
 
 
-@functools.lru_cache(maxsize=50_000)
-def _analyse(text: str, _version: int) -> tuple[tuple[str, ...], tuple[str, ...]]:
+def _analyse(normalised: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     stop = lexicon().stopwords
     tokens: list[str] = []
     runs: list[str] = []
-    for chunk in normalize(text).split():
+    for chunk in normalised.split():
         if not _CJK_RUN.search(chunk):
             if chunk not in stop:
                 tokens.append(chunk)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from knowledge_base.calibration import training_examples
 from knowledge_base.engine import (
     ANSWER_THRESHOLD,
     CLARIFY_THRESHOLD,
@@ -15,6 +16,7 @@ from knowledge_base.engine import (
     KnowledgeBase,
     decide,
 )
+from knowledge_base.rerank import GuideClassifier
 from knowledge_base.schema import Guide
 
 HELDOUT = Path(__file__).resolve().parent.parent / "data" / "heldout_questions.jsonl"
@@ -135,3 +137,15 @@ def test_high_confidence_is_earned(real_kb: KnowledgeBase) -> None:
     vague = real_kb.rank("社保")
     assert decide(vague).outcome == "clarify"
     assert vague[0].score >= CLARIFY_THRESHOLD
+
+
+def test_a_classifier_trained_from_the_previous_one_scores_like_a_cold_one(
+        fixture_guides: list[Guide], extra_guide: Guide) -> None:
+    cold_before = GuideClassifier(training_examples(fixture_guides))
+    everything = [*fixture_guides, extra_guide]
+    warm = GuideClassifier(training_examples(everything), previous=cold_before)
+    cold = GuideClassifier(training_examples(everything))
+    assert warm.labels == cold.labels
+    for question in ("办狗证", "护照怎么办", "身份证丢了", "结婚登记要带什么"):
+        w, c = warm.scores(question)[0], cold.scores(question)[0]
+        assert max(abs(w[k] - c[k]) for k in c) < 0.01, question

@@ -9,6 +9,7 @@ import pytest
 from knowledge_base.dictionary import DICTIONARY_FILE
 from knowledge_base.dictionary import main as dictionary_main
 from knowledge_base.normalize import (
+    add_words,
     configure_dictionary,
     jieba_dictionary_lines,
     normalize,
@@ -119,3 +120,12 @@ def test_dictionary_cli_writes_kb_dict(tmp_path: Path, capsys: pytest.CaptureFix
     written = (tmp_path / "out" / DICTIONARY_FILE).read_text("utf-8").splitlines()
     assert "结婚登记 2000" in written
     assert "6 guides loaded" in capsys.readouterr().err
+
+
+def test_a_word_added_later_changes_only_the_texts_that_contain_it() -> None:
+    with_word, without = "我想办理汪汪星球证书", "我想办理护照"
+    before_with, before_without = tokenize(with_word), tokenize(without)
+    assert "汪汪星球" not in before_with
+    add_words(["汪汪星球"])
+    assert "汪汪星球" in tokenize(with_word)  # the cached tokens were forgotten and redone
+    assert tokenize(without) == before_without
