@@ -199,8 +199,8 @@ def main() -> None:
         "that changes them retrains the classifier from its previous weights (1–2 Newton steps, "
         "~0.2–0.4 s); a create adds a class (3 steps, ~0.6 s) and words to the segmentation "
         "dictionary (only texts containing them are re-tokenised); the first create after a start "
-        "is the slowest (p95). A deleted guide stops being answered at once; the retrain follows. A synonym group needs no reindex: it "
-        "expands the question.",
+        "is the slowest (p95). A deleted guide stops being answered at once; the retrain follows. "
+        "A synonym group needs no reindex: it expands the question.",
         "",
         *latency_table("write", rows),
         "",

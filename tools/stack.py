@@ -250,6 +250,7 @@ class Stack:
             str(APP_VENV / "bin" / "python"), "-m", "uvicorn", "connectors.gateway.app:create_app",
             "--factory", "--host", "127.0.0.1", "--port", str(self.ports.gateway),
             "--ws", "wsproto", "--log-level", "warning",
+            "--timeout-graceful-shutdown", "5",  # open long-polls and sockets do not hold a stop up
         ], env)
         self.wait_healthy(timeout_s)
 
