@@ -70,13 +70,15 @@ class Tally:
     errors: int = 0
     turns: int = 0
     started: float = field(default_factory=time.perf_counter)
+    kinds: dict[str, int] = field(default_factory=dict)
 
-    def add(self, seconds: float, ok: bool) -> None:
+    def add(self, seconds: float, ok: bool, kind: str = "") -> None:
         self.turns += 1
         if ok:
             self.latencies.append(seconds)
         else:
             self.errors += 1
+            self.kinds[kind or "failed"] = self.kinds.get(kind or "failed", 0) + 1
 
 
 class HttpCitizen:
@@ -88,14 +90,15 @@ class HttpCitizen:
     async def open(self) -> None:
         return None
 
-    async def say(self, text: str) -> bool:
+    async def say(self, text: str) -> str:
+        """"" when answered, else what went wrong."""
         headers = {"X-Conversation-Token": self.token} if self.token else {}
         resp = await self.client.post("/api/chat", headers=headers, timeout=TURN_TIMEOUT_S,
                                       json={"sender_id": self.sender, "message": text, "channel": "web"})
         if resp.status_code != 200:
-            return False
+            return f"http {resp.status_code} {resp.json().get('error', {}).get('code', '')}"
         self.token = resp.json().get("conversation_token") or self.token
-        return True
+        return ""
 
     async def close(self) -> None:
         return None
@@ -121,10 +124,12 @@ class SocketCitizen:
         await self.sio.emit("session_request", {"session_id": None})
         await asyncio.wait_for(self._confirmed.wait(), 10)
 
-    async def say(self, text: str) -> bool:
+    async def say(self, text: str) -> str:
         ack = await self.sio.call("user_uttered", {"message": text, "session_id": self.session,
                                                    "customData": {}}, timeout=TURN_TIMEOUT_S)
-        return bool(ack and ack.get("ok"))
+        if ack and ack.get("ok"):
+            return ""
+        return f"socket {(ack or {}).get('error', {}).get('code', 'no ack')}"
 
     async def close(self) -> None:
         await self.sio.disconnect()
@@ -134,8 +139,8 @@ async def converse(citizen: HttpCitizen | SocketCitizen, script: list[str], tall
                    rng: random.Random, think: bool = True) -> None:
     try:
         await citizen.open()
-    except Exception:
-        tally.add(0.0, False)
+    except Exception as exc:
+        tally.add(0.0, False, f"connect {type(exc).__name__}")
         return
     try:
         for i, text in enumerate(script):
@@ -143,10 +148,10 @@ async def converse(citizen: HttpCitizen | SocketCitizen, script: list[str], tall
                 await asyncio.sleep(rng.uniform(*THINK_S))
             started = time.perf_counter()
             try:
-                ok = await citizen.say(text)
-            except Exception:
-                ok = False
-            tally.add(time.perf_counter() - started, ok)
+                problem = await citizen.say(text)
+            except Exception as exc:
+                problem = type(exc).__name__
+            tally.add(time.perf_counter() - started, not problem, problem)
     finally:
         try:
             await citizen.close()
@@ -205,9 +210,11 @@ class Sampler:
 
 def row(name: str, tally: Tally, seconds: float, extra: str = "") -> str:
     lat = tally.latencies or [0.0]
+    kinds = ", ".join(f"{k} {n}" for k, n in sorted(tally.kinds.items()))
+    kinds = f" ({kinds})" if kinds else ""
     return (f"| {name} | {tally.turns} | {tally.turns / seconds:.1f} | {percentile(lat, 0.5) * 1000:.0f} | "
             f"{percentile(lat, 0.95) * 1000:.0f} | {percentile(lat, 0.99) * 1000:.0f} | "
-            f"{tally.errors / max(1, tally.turns):.1%} | {extra} |")
+            f"{tally.errors / max(1, tally.turns):.1%}{kinds} | {extra} |")
 
 
 async def open_arrival(stack: Stack, level: int, hold_s: float, pool: list[list[str]],
@@ -302,9 +309,10 @@ async def bench(stack: Stack, levels: list[int], hold_s: float) -> list[str]:
         lines.append(row(f"closed loop, {workers} workers: Rasa REST direct", rasa, 20.0, r_summary))
         print(lines[-2], lines[-1], sep="\n", flush=True)
         throughput = gateway.turns / 20.0
-        if throughput < best * 1.1:
-            break
+        growing = throughput >= best * 1.1
         best = max(best, throughput)
+        if not growing:
+            break
         workers *= 2
     lines.append("")
     lines.append(f"Saturation: about {best:.1f} turns/s through the gateway on this machine.")
