@@ -183,16 +183,24 @@ class TurnLock:
                 log.warning("turn lock expired", extra={"fields": {"key": self.key}})
 
 
+OVERLOADED_RETRY_S: Final = 5
+
+
 class ChatService:
     """Runs turns through Rasa, one at a time per conversation across every gateway process."""
 
     def __init__(self, rasa: RasaClient, store: ConversationStore, *, max_message_chars: int,
-                 turn_timeout_s: float, hooks: list[TurnHook] | None = None) -> None:
+                 turn_timeout_s: float, hooks: list[TurnHook] | None = None,
+                 max_in_flight: int = 64) -> None:
         self.rasa = rasa
         self.store = store
         self.max_message_chars = max_message_chars
         self.turn_timeout_s = turn_timeout_s
         self.hooks: list[TurnHook] = list(hooks or [])
+        # Beyond this many turns under way in this process, a new one is refused at once (503,
+        # Retry-After) instead of queueing behind them for tens of seconds (docs/benchmarks.md, "Load").
+        self.max_in_flight = max_in_flight
+        self.in_flight = 0
 
     async def turn(self, sender_id: str, message: Any, channel: str, *, client: str = "") -> Turned:
         """One user message in, the reply out (from the bot, or from a hook such as handoff).
@@ -201,6 +209,13 @@ class ChatService:
         UpstreamError on outages (component "redis" or "rasa").
         """
         text = clean_message(message, self.max_message_chars)
+        if self.in_flight >= self.max_in_flight:
+            log.warning("turn refused: %d turns under way", self.in_flight)
+            raise ApiError(503, "overloaded", "现在咨询的人太多，小申忙不过来，请过几秒再发一次；"
+                           "急事可拨打 12345 / Too many questions right now; please send it again "
+                           "in a few seconds.",
+                           headers={"Retry-After": str(OVERLOADED_RETRY_S)})
+        self.in_flight += 1
         lock = TurnLock(self.store.redis, sender_id, self.turn_timeout_s + 5)
         try:
             await lock.acquire()
@@ -210,6 +225,8 @@ class ChatService:
                 await lock.release()  # a no-op when the final write already released it
         except RedisError as exc:
             raise UpstreamError("redis", f"{type(exc).__name__}: {exc}") from exc
+        finally:
+            self.in_flight -= 1
 
     async def _locked_turn(self, sender_id: str, text: str, channel: str, lock: TurnLock,
                            client: str) -> Turned:

@@ -26,6 +26,8 @@ class Settings(BaseSettings):
     rasa_timeout_s: float = 30.0
     health_timeout_s: float = 2.0
     max_message_chars: int = 2000
+    # Turns under way in one gateway process before new ones get 503 overloaded (chat.py).
+    max_turns_in_flight: int = Field(default=64, ge=1)
     # The database of record (declarations; records/db.py): SQLite file by default, PostgreSQL by URL.
     xs_database_url: str = DatabaseSettings().database_url
     max_body_bytes: int = Field(default=64 * 1024, description="larger request bodies get 413")

@@ -81,7 +81,8 @@ class AppState:
         limits = RateLimits.from_settings(settings)
         handoff = Handoff.build(settings, redis, store, outbox, limits)
         chat = ChatService(rasa, store, max_message_chars=settings.max_message_chars,
-                           turn_timeout_s=settings.rasa_timeout_s, hooks=[handoff.hook])
+                           turn_timeout_s=settings.rasa_timeout_s, hooks=[handoff.hook],
+                           max_in_flight=settings.max_turns_in_flight)
         database = None
         if declarations is None or guides is None:  # connects lazily: opened by the first query
             database = Database(settings.xs_database_url)
