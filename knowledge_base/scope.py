@@ -23,7 +23,9 @@ _SHANGHAI: Final = re.compile(r"上海|沪|本市|申城|shanghai")
 _ORIGIN_BEFORE: Final = re.compile(r"(?:老家|家乡|来自|籍贯|原籍)(?:是|在)?$")
 # A place someone travelled to (出差在成都急诊, 回老家): the service asked about may still be ours.
 _TRIP_BEFORE: Final = re.compile(r"(?:出差|旅游|旅行|出游|去|到|回|从)(?:在|到|去)?$")
-_ORIGIN_AFTER: Final = re.compile(r"^(?:市|省)?(?:户口|户籍|籍|人|老家|来的|过来)")
+_ORIGIN_AFTER: Final = re.compile(r"^(?:市|省)?(?:户口|户籍|籍|人(?!才)|老家|来的|过来)")
+# "重庆那边的低保": the place where the service is wanted, even when the asker lives in Shanghai.
+_THERE_AFTER: Final = re.compile(r"^(?:市|省)?(?:那边|那里|那儿|当地|本地)")
 
 
 @functools.lru_cache(maxsize=1)
@@ -36,10 +38,13 @@ def _places() -> re.Pattern[str]:
 def elsewhere(text: str) -> str | None:
     """The other place a question asks about (its name as written), or None."""
     folded = fold(text)
-    if _SHANGHAI.search(folded):
-        return None
+    in_shanghai = bool(_SHANGHAI.search(folded))
     for match in _places().finditer(folded):
         before, after = folded[: match.start()], folded[match.end():]
+        if _THERE_AFTER.match(after):
+            return match.group(0)
+        if in_shanghai:
+            continue
         if _ORIGIN_BEFORE.search(before) or _TRIP_BEFORE.search(before) or _ORIGIN_AFTER.match(after):
             continue
         edges = folded[match.start() - 1: match.start()] + folded[match.end(): match.end() + 1]
@@ -53,7 +58,7 @@ def elsewhere(text: str) -> str | None:
 # recognition, with the words in front of it (出版物经营许可证, 夜间施工许可, 往来台湾通行证,
 # 就业困难人员认定).
 # Broad heads (证, 证明, 登记, 补贴) name too many ordinary things (带什么证, 在哪登记) to tell anything.
-_HEADS: Final = ("经营许可证", "许可证", "许可", "通行证", "资质", "认定")
+_HEADS: Final = ("经营许可证", "许可证", "许可", "通行证", "资质", "认定", "所得税")
 _OBJECT: Final = re.compile(r"[\u4e00-\u9fffa-z0-9]{1,10}?(?:" + "|".join(_HEADS) + ")")
 # Letters of the modifier kept with the head word: enough to tell 食品经营许可证 from 药品经营许可证.
 _MODIFIER_CHARS: Final = 2

@@ -13,6 +13,8 @@ from knowledge_base.scope import elsewhere, role_play, uncovered_objects
     ("我老家南京的，孩子在南京出生，新生儿报户口怎么办", "南京"),
     ("I'm moving to Beijing next month. How do I renew my driving license there?", "beijing"),
     ("蘇州買房提取公積金流程", "苏州"),
+    ("我在上海上班，宁波那边的医保怎么报销", "宁波"),  # a place "over there", Shanghai or not
+    ("武汉人才落户需要什么学历", "武汉"),  # 人才, not someone from 武汉
 ])
 def test_a_service_asked_about_another_place(question: str, place: str) -> None:
     assert elsewhere(question) == place
@@ -25,6 +27,7 @@ def test_a_service_asked_about_another_place(question: str, place: str) -> None:
     "上个月出差在成都急诊，自己垫付了三千，零星报销怎么办",
     "去香港旅游要办什么证",
     "在上海的北京人可以办居住证吗",
+    "我是武汉人，在上海交了五年社保，能积分落户吗",
     "开公司要带什么材料",
 ])
 def test_shanghai_questions_with_a_place_in_them(question: str) -> None:
@@ -36,6 +39,8 @@ def test_shanghai_questions_with_a_place_in_them(question: str) -> None:
     ("孩子从外区转学，手续怎么办", "义务教育入学 报名 验证 录取", ["转学"]),
     ("驾照想增驾B2，怎么申请", "驾驶证期满换证 体检 换证", ["增驾"]),
     ("身份证丢了补领要带什么", "居民身份证 申领 换领 补领 挂失", []),
+    ("企业所得税汇算怎么报", "个人所得税综合所得年度汇算 退税 补税", ["企业所得税"]),
+    ("个人所得税汇算怎么退税", "个人所得税综合所得年度汇算 退税 补税", []),
 ])
 def test_a_separate_procedure_the_guide_never_mentions_is_not_covered(
         question: str, guide_text: str, missing: list[str]) -> None:
