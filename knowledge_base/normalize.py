@@ -141,7 +141,6 @@ class _Segmenter:
         self._lock = threading.Lock()
         self._tokenizer: jieba.Tokenizer | None = None
         self.words: set[str] = set()
-        self.version = 0
 
     def _get(self) -> jieba.Tokenizer:
         with self._lock:
@@ -162,7 +161,6 @@ class _Segmenter:
             for word in sorted(new):
                 tokenizer.add_word(word, DICT_WORD_FREQ)
             self.words |= new
-            self.version += 1
         _CACHE.forget(new)
 
     def cut(self, run: str) -> list[str]:
