@@ -4,7 +4,7 @@ SHELL := /bin/bash
 APP_PY := .venvs/app/bin/python
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: help setup prepare run test lint eval bench purge clean
+.PHONY: help setup prepare run replicas test lint eval bench purge clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -17,6 +17,9 @@ prepare: setup ## generate bot data, index the knowledge base, train Rasa if its
 
 run: setup ## set everything up and start 小申 (Redis, Rasa, actions, gateway); Ctrl-C stops it
 	@$(APP_PY) -m tools.stack run
+
+replicas: setup ## like run, with two gateways, Rasa servers and action servers behind haproxy (XS_REPLICAS=n)
+	@$(APP_PY) -m tools.stack replicas
 
 test: prepare ## run every test (unit, contract, integration against the real stack)
 	@$(APP_PY) -m pytest

@@ -59,14 +59,15 @@ setup_widget_assets() {
   echo "[setup] widget bundles ready"
 }
 
-# Debian's Chromium for the browser tests (Playwright drives it; no browser download), and a CJK
-# font so screenshots show Chinese text.
-setup_browser() {
+# Debian's Chromium for the browser tests (Playwright drives it; no browser download), a CJK
+# font so screenshots show Chinese text, and haproxy, the load balancer of `make replicas`.
+setup_debian_packages() {
   local need=()
   [ -x /usr/bin/chromium ] || need+=(chromium)
   fc-list :lang=zh 2>/dev/null | grep -q . || need+=(fonts-wqy-microhei)
+  [ -x /usr/sbin/haproxy ] || need+=(haproxy)
   if [ ${#need[@]} -eq 0 ]; then
-    echo "[setup] chromium and a Chinese font present"
+    echo "[setup] chromium, a Chinese font and haproxy present"
     return
   fi
   local sudo=""
@@ -76,8 +77,9 @@ setup_browser() {
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q "${need[@]}" \
     | grep -E "^(Get|Setting up|Unpacking) " | awk '{ n++; if (n % 20 == 1) print "[setup]   " $0 }' || true
   [ -x /usr/bin/chromium ] || { echo "[setup] chromium did not install" >&2; exit 1; }
+  [ -x /usr/sbin/haproxy ] || { echo "[setup] haproxy did not install" >&2; exit 1; }
   echo "[setup] chromium ready: $(/usr/bin/chromium --version 2>/dev/null || echo installed)"
 }
 
 setup_widget_assets
-setup_browser
+setup_debian_packages

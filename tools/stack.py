@@ -151,6 +151,11 @@ class Stack:
     redis_password: str = field(default_factory=lambda: os.environ.get("REDIS_PASSWORD")
                                 or secrets.token_urlsafe(24))
     extra_env: dict[str, str] = field(default_factory=dict)  # e.g. XS_ADMIN_USER for the tests
+    # Replicas of each of gateway, Rasa and the action server. Above one, haproxy listens on
+    # `ports` (the public gateway port and the internal Rasa and actions ports) and balances over
+    # the replicas, each on a port of its own (`replica_ports`), named e.g. "rasa-2".
+    replicas: int = 1
+    replica_ports: dict[str, int] = field(default_factory=dict)
 
     @property
     def gateway_url(self) -> str:
@@ -217,6 +222,46 @@ class Stack:
             proc.send_signal(signal.SIGTERM)
             proc.wait(30)
 
+    # --- the balancer ------------------------------------------------------------------------
+    def names(self, kind: str) -> list[str]:
+        """The process names of one kind: "rasa" alone, or "rasa-1", "rasa-2", … behind haproxy."""
+        if self.replicas == 1:
+            return [kind]
+        return [f"{kind}-{i}" for i in range(1, self.replicas + 1)]
+
+    def own_port(self, name: str) -> int:
+        """The port a process listens on itself (its replica port, or the stack port when alone)."""
+        if self.replicas == 1:
+            return int(getattr(self.ports, name))
+        return self.replica_ports.setdefault(name, free_port())
+
+    def start_balancer(self) -> None:
+        """haproxy in front of every kind: the gateways for users, Rasa for the gateways, the
+        action servers for Rasa. A replica that stops answering its health check (1 s apart, two
+        misses) is taken out; a request whose connection is refused goes to another replica."""
+        binary = shutil.which("haproxy") or "/usr/sbin/haproxy"
+        if not os.access(binary, os.X_OK):
+            raise RuntimeError("no haproxy binary: run `make setup` (it installs Debian's haproxy)")
+        config = self.run_dir / "haproxy.cfg"
+        config.write_text(haproxy_config(self), encoding="utf-8")
+        subprocess.run([binary, "-c", "-q", "-f", str(config)], check=True)  # refuse a bad config
+        self._spawn("balancer", [binary, "-db", "-f", str(config)], _env())
+        self._wait_tcp(self.ports.gateway, "haproxy", 30)
+
+    @property
+    def stats_port(self) -> int:
+        """haproxy's statistics page (loopback only): per replica, its state and requests served."""
+        return self.replica_ports.setdefault("balancer-stats", free_port())
+
+    def balancer_stats(self) -> dict[str, dict[str, str]]:
+        """Each replica's row of haproxy's CSV statistics, by process name ("status": UP/DOWN,
+        "stot": sessions served, …)."""
+        import csv
+
+        text = httpx.get(f"http://127.0.0.1:{self.stats_port}/stats;csv", timeout=5).text.lstrip("# ")
+        return {row["svname"]: row for row in csv.DictReader(text.splitlines())
+                if row["svname"] not in ("FRONTEND", "BACKEND")}
+
     # --- everything ----------------------------------------------------------------------------
     def start(self, model: Path, timeout_s: float = 300) -> None:
         self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -225,6 +270,10 @@ class Stack:
             self.start_redis()
         else:
             say(f"using Redis at {urlparse(self.redis_url).hostname}")
+        if self.replicas > 1:
+            say(f"starting haproxy on 127.0.0.1:{self.ports.gateway} in front of {self.replicas} "
+                "replicas of each service")
+            self.start_balancer()
         endpoints = self._write_endpoints()
         env = _env(
             GATEWAY_PORT=str(self.ports.gateway), RASA_PORT=str(self.ports.rasa),
@@ -233,25 +282,31 @@ class Stack:
             ACTIONS_URL=f"http://127.0.0.1:{self.ports.actions}", **self.extra_env,
         )
         env["XS_DATABASE_URL"] = self.database_url
+        if self.replicas > 1:  # socket.io rooms shared by every gateway through Redis
+            env["WIDGET_REDIS_MANAGER"] = "true"
         say("bringing the database of record to the newest schema")
         subprocess.run([str(APP_VENV / "bin" / "python"), "-m", "records", "migrate"],
                        cwd=ROOT, check=True, env=env)
-        say(f"starting the action server on 127.0.0.1:{self.ports.actions}")
-        self._spawn("actions", [str(APP_VENV / "bin" / "python"), "-m", "actions.server"], env)
-        say(f"starting Rasa on 127.0.0.1:{self.ports.rasa} (loading the model takes ~30 s)")
-        self._spawn("rasa", [
-            str(RASA_VENV / "bin" / "rasa"), "run", "--enable-api", "--auth-token", self.rasa_token,
-            "-i", "127.0.0.1", "-p", str(self.ports.rasa), "--model", str(model),
-            "--endpoints", str(endpoints), "--credentials", "bot/credentials.yml",
-            "--logging-config-file", str(ROOT / "config" / "rasa_logging.yml"),
-        ], env)
-        say(f"starting the gateway on 127.0.0.1:{self.ports.gateway}")
-        self._spawn("gateway", [
-            str(APP_VENV / "bin" / "python"), "-m", "uvicorn", "connectors.gateway.app:create_app",
-            "--factory", "--host", "127.0.0.1", "--port", str(self.ports.gateway),
-            "--ws", "wsproto", "--log-level", "warning",
-            "--timeout-graceful-shutdown", "5",  # open long-polls and sockets do not hold a stop up
-        ], env)
+        for name in self.names("actions"):
+            say(f"starting the action server {name} on 127.0.0.1:{self.own_port(name)}")
+            self._spawn(name, [str(APP_VENV / "bin" / "python"), "-m", "actions.server"],
+                        {**env, "ACTIONS_PORT": str(self.own_port(name))})
+        for name in self.names("rasa"):
+            say(f"starting Rasa {name} on 127.0.0.1:{self.own_port(name)} (loading the model takes ~30 s)")
+            self._spawn(name, [
+                str(RASA_VENV / "bin" / "rasa"), "run", "--enable-api", "--auth-token", self.rasa_token,
+                "-i", "127.0.0.1", "-p", str(self.own_port(name)), "--model", str(model),
+                "--endpoints", str(endpoints), "--credentials", "bot/credentials.yml",
+                "--logging-config-file", str(ROOT / "config" / "rasa_logging.yml"),
+            ], env)
+        for name in self.names("gateway"):
+            say(f"starting the gateway {name} on 127.0.0.1:{self.own_port(name)}")
+            self._spawn(name, [
+                str(APP_VENV / "bin" / "python"), "-m", "uvicorn", "connectors.gateway.app:create_app",
+                "--factory", "--host", "127.0.0.1", "--port", str(self.own_port(name)),
+                "--ws", "wsproto", "--log-level", "warning",
+                "--timeout-graceful-shutdown", "5",  # open long-polls and sockets do not hold a stop up
+            ], env)
         self.wait_healthy(timeout_s)
 
     def _write_endpoints(self) -> Path:
@@ -297,19 +352,23 @@ lock_store:
                                    + (f"; see {self.run_dir / (name + '.log')}" if self.log_to_files else ""))
 
     def wait_healthy(self, timeout_s: float = 300) -> None:
-        """Wait until the gateway's /health is 200, showing which components are still starting."""
+        """Wait until the gateway's /health is 200 (and, behind haproxy, every replica is in
+        rotation), showing which components are still starting."""
         deadline = time.time() + timeout_s
         last = ""
         while time.time() < deadline:
             self._check_alive()
             try:
                 resp = httpx.get(self.gateway_url + "/health", timeout=5)
-                if resp.status_code == 200:
+                waiting = [k for k, v in resp.json().get("components", {}).items() if v != "ok"]
+                if self.replicas > 1:
+                    waiting += [name for name, row in self.balancer_stats().items()
+                                if not row["status"].startswith("UP")]
+                if resp.status_code == 200 and not waiting:
                     say("all components healthy")
                     return
-                waiting = [k for k, v in resp.json().get("components", {}).items() if v != "ok"]
                 status = "waiting for: " + ", ".join(waiting)
-            except (httpx.HTTPError, ValueError):
+            except (httpx.HTTPError, ValueError, KeyError):
                 status = "waiting for: gateway"
             if status != last:
                 say(status)
@@ -318,8 +377,9 @@ lock_store:
         raise RuntimeError(f"the stack was not healthy within {timeout_s:.0f} s ({last})")
 
     def stop(self) -> None:
-        """Stop everything we started, gateway first and Redis last."""
-        for name in ("gateway", "rasa", "actions", "redis"):
+        """Stop everything we started, gateways first and Redis last."""
+        order = [*self.names("gateway"), "balancer", *self.names("rasa"), *self.names("actions"), "redis"]
+        for name in order:
             proc = self.procs.pop(name, None)
             if proc is None or proc.poll() is not None:
                 continue
@@ -332,6 +392,75 @@ lock_store:
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(5)
+
+
+def haproxy_config(stack: Stack) -> str:
+    """haproxy's configuration for a stack of replicas (Stack.start_balancer).
+
+    Gateways: round robin, with a cookie (XS_GW) that keeps one browser on one gateway while
+    socket.io long-polls (a polling session lives in one process; the rooms themselves are shared
+    through Redis, so a reply reaches a user on any gateway). Websockets are tunnelled for an hour.
+    Rasa and the action servers: least connections, as their turns differ in cost. A connection
+    refused is retried on another replica; a turn already sent is never sent twice (a replica that
+    dies mid-turn costs that one turn a 502, which the user's client may resend).
+    """
+
+    def servers(kind: str, check: str, cookie: bool = False) -> str:
+        lines = []
+        for name in stack.names(kind):
+            extra = f" cookie {name}" if cookie else ""
+            lines.append(f"    server {name} 127.0.0.1:{stack.own_port(name)} check inter 1s fall 2 rise 1"
+                         f" observe layer4 error-limit 1 on-error mark-down{extra}")
+        return f"    option httpchk GET {check}\n" + "\n".join(lines)
+
+    return f"""# Generated by tools/stack.py for this run.
+global
+    maxconn 4000  # per process file descriptors stay under the usual ulimit
+
+defaults
+    mode http
+    option http-keep-alive
+    option redispatch
+    retries 2
+    retry-on conn-failure
+    timeout connect 2s
+    timeout client 120s
+    timeout server 120s
+    timeout tunnel 1h
+    timeout http-request 15s
+
+frontend public
+    bind 127.0.0.1:{stack.ports.gateway}
+    option forwardfor
+    default_backend gateways
+
+backend gateways
+    balance roundrobin
+    cookie XS_GW insert indirect nocache httponly attr "SameSite=Lax"
+{servers("gateway", "/health/live", cookie=True)}
+
+frontend rasa
+    bind 127.0.0.1:{stack.ports.rasa}
+    default_backend rasa
+
+backend rasa
+    balance leastconn
+{servers("rasa", "/version")}
+
+frontend actions
+    bind 127.0.0.1:{stack.ports.actions}
+    default_backend actions
+
+backend actions
+    balance leastconn
+{servers("actions", "/health")}
+
+listen stats
+    bind 127.0.0.1:{stack.stats_port}
+    stats enable
+    stats uri /stats
+    stats refresh 5s
+"""
 
 
 def prepare() -> Path:
@@ -349,8 +478,9 @@ def prepare() -> Path:
     return model
 
 
-def run() -> None:
-    """`make run`: prepare, start everything, print where to chat, stop cleanly on Ctrl-C."""
+def run(replicas: int = 1) -> None:
+    """`make run`: prepare, start everything, print where to chat, stop cleanly on Ctrl-C.
+    `make replicas` runs two of each service behind haproxy."""
     model = prepare()
     ports = Ports.from_env()
     redis_url = os.environ.get("REDIS_URL") or None
@@ -359,7 +489,7 @@ def run() -> None:
     for name in ("gateway", "rasa", "actions"):
         if not port_free(getattr(ports, name)):
             raise SystemExit(f"port {getattr(ports, name)} for {name} is in use; set {name.upper()}_PORT")
-    stack = Stack(ports, VAR / "run", redis_url=redis_url)
+    stack = Stack(ports, VAR / "run", redis_url=redis_url, replicas=replicas, log_to_files=replicas > 1)
     stopping = False
 
     def _stop(*_: object) -> None:
@@ -380,6 +510,9 @@ def run() -> None:
             "-d '{\"sender_id\":\"me-42\",\"message\":\"你好\"}'  (later turns: "
             "-H 'X-Conversation-Token: <the first reply's conversation_token>')")
         say(f"  health: {stack.gateway_url}/health   docs: {stack.gateway_url}/docs")
+        if replicas > 1:
+            say(f"  {replicas} gateways, Rasa servers and action servers behind haproxy; their logs in "
+                f"{stack.run_dir}/")
         say("Press Ctrl-C to stop.")
         while True:
             time.sleep(1)
@@ -395,10 +528,12 @@ def main() -> None:
     cmd = sys.argv[1] if len(sys.argv) > 1 else "run"
     if cmd == "run":
         run()
+    elif cmd == "replicas":
+        run(int(os.environ.get("XS_REPLICAS", "2")))
     elif cmd == "prepare":
         prepare()
     else:
-        raise SystemExit(f"unknown command {cmd!r}; use run or prepare")
+        raise SystemExit(f"unknown command {cmd!r}; use run, replicas or prepare")
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ from tools.stack import free_port
 # Routes that need no Redis, each with its reason.
 NO_REDIS = {
     ("GET", "/health"),  # reports the outage itself (tested in tests/integration)
+    ("GET", "/health/live"),  # this process serves: the load balancer keeps it in rotation
     ("GET", "/api/agents/canned"),  # the canned replies file
     ("GET", "/wechat/miniprogram"), ("POST", "/wechat/miniprogram"),  # not configured here: 503 of its own
     ("GET", "/guides/{guide_id}"),  # the public page of a seed guide reads the files

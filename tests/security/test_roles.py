@@ -35,7 +35,7 @@ ROLE_OF: list[tuple[str, str, str]] = [
     ("*", r"^/api/kb/", "reviewer"),
 ]
 ACCOUNTS = {"editor": ["editor"], "agent": ["agent"], "reviewer": ["reviewer"]}
-PUBLIC = {("GET", "/health"), ("POST", "/api/chat"), ("GET", "/guides/{guide_id}"),
+PUBLIC = {("GET", "/health"), ("GET", "/health/live"), ("POST", "/api/chat"), ("GET", "/guides/{guide_id}"),
           ("GET", "/wechat/miniprogram"), ("POST", "/wechat/miniprogram"), ("POST", "/api/auth/login"),
           # a user's own conversation: guarded by its conversation token (test_conversation_tokens)
           ("GET", "/api/chat/{sender_id}/messages"), ("GET", "/api/chat/{sender_id}/handoff"),

@@ -1,4 +1,4 @@
-"""GET /health — 200 only when every component answers."""
+"""GET /health — 200 only when every component answers; GET /health/live — this process serves."""
 
 from __future__ import annotations
 
@@ -20,3 +20,10 @@ async def health(state: StateDep) -> JSONResponse:
         {"status": "ok" if ok else "error", "components": components},
         status_code=200 if ok else 503,
     )
+
+
+@router.get("/health/live")
+async def live() -> dict[str, str]:
+    """Liveness of this gateway process alone (the load balancer's check): a gateway whose Rasa or
+    Redis is down still answers its users with the outage reply, so it stays in rotation."""
+    return {"status": "ok"}
