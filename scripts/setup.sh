@@ -44,19 +44,21 @@ echo "[setup] using $PY310"
 make_env rasa requirements/rasa.txt
 make_env app requirements/app.txt
 
-# Browser bundles the gateway serves itself (rasa-webchat, socket.io-client): never from a CDN.
-setup_widget_assets() {
-  local dir=connectors/widget stamp=connectors/widget/node_modules/.package-lock.sha256
+# npm packages, from package-lock.json only when it changed: the browser bundles the gateway serves
+# itself (rasa-webchat, socket.io-client; never from a CDN) and the Compose Specification's schema
+# the tests validate deploy/compose.yaml with.
+setup_npm() {
+  local dir=$1 what=$2 stamp=$1/node_modules/.package-lock.sha256
   local want; want=$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)
   if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
-    echo "[setup] widget bundles (npm) up to date"
+    echo "[setup] $what (npm) up to date"
     return
   fi
   command -v npm >/dev/null 2>&1 || { echo "[setup] npm not found: install Node.js (apt-get install -y nodejs npm)" >&2; exit 1; }
-  echo "[setup] installing the widget bundles with npm ci (first time: about a minute)"
+  echo "[setup] installing $what with npm ci (first time: up to a minute)"
   (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
   echo "$want" > "$stamp"
-  echo "[setup] widget bundles ready"
+  echo "[setup] $what ready"
 }
 
 # Debian's Chromium for the browser tests (Playwright drives it; no browser download), a CJK
@@ -81,5 +83,6 @@ setup_debian_packages() {
   echo "[setup] chromium ready: $(/usr/bin/chromium --version 2>/dev/null || echo installed)"
 }
 
-setup_widget_assets
+setup_npm connectors/widget "widget bundles"
+setup_npm deploy "compose schema"
 setup_debian_packages
