@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     wechat_secret: SecretStr = SecretStr("")
     wechat_api_base: str = "https://api.weixin.qq.com"
     wechat_api_timeout_s: float = 10.0
+    # An accepted push that no gateway has answered within this long (its gateway died) is taken
+    # over by another (wechat/service.py: the Redis stream of accepted pushes).
+    wechat_reclaim_idle_s: float = Field(default=30.0, gt=0)
     # Accounts and human handoff (connectors/gateway/auth.py, connectors/gateway/handoff/).
     xs_admin_user: str = ""
     xs_admin_password: SecretStr = SecretStr("")

@@ -107,6 +107,7 @@ class AppState:
         except Exception:  # a database outage must not keep the chat from starting
             log.exception("the database of record could not be migrated")
         await self.sync_guides()  # seeds an empty database first
+        self.wechat.start()  # answers the pushes in the inbox stream, those left by a dead gateway too
         if self.settings.kb_sync_interval_s > 0:
             self._sync_task = asyncio.create_task(self._sync_loop())
 

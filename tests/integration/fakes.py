@@ -130,6 +130,7 @@ class SlowRasa(_Server):
     def __init__(self, delay_s: float, text: str) -> None:
         self.delay_s = delay_s
         self.text = text
+        self.calls = 0  # turns asked for, counted as they arrive
         super().__init__(_SlowRasaHandler)
 
 
@@ -143,13 +144,18 @@ class _SlowRasaHandler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         self.rfile.read(int(self.headers.get("Content-Length") or 0))
         rasa: SlowRasa = self.server.owner  # type: ignore[attr-defined]
+        rasa.calls += 1
         time.sleep(rasa.delay_s)
         _reply(self, [{"recipient_id": "x", "text": rasa.text}])
 
 
+GATEWAYS: dict[str, subprocess.Popen[bytes]] = {}  # an extra gateway's process by its URL (fault tests)
+
+
 @contextmanager
 def extra_gateway(stack: Stack, log_dir: Path, **env: str) -> Iterator[str]:
-    """Another gateway process on a free port, sharing the stack's Redis; env overrides settings."""
+    """Another gateway process on a free port, sharing the stack's Redis; env overrides settings.
+    Its process is GATEWAYS[url] while it runs."""
     port = free_port()
     defaults = {
         "GATEWAY_PORT": str(port),
@@ -184,10 +190,12 @@ def extra_gateway(stack: Stack, log_dir: Path, **env: str) -> Iterator[str]:
         start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}"
+    GATEWAYS[url] = proc
     try:
         _wait(lambda: httpx.get(url + "/widget/xiaoshen.js", timeout=2).status_code == 200, proc, 30)
         yield url
     finally:
+        GATEWAYS.pop(url, None)
         proc.terminate()
         try:
             proc.wait(10)

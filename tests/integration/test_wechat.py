@@ -7,8 +7,10 @@ only to be refused (plaintext parsing and the push rules: tests/gateway/test_wec
 from __future__ import annotations
 
 import json
+import os
 import re
 import secrets
+import signal
 import time
 import uuid
 from collections.abc import Iterator
@@ -20,7 +22,7 @@ import xmltodict
 from wechatpy.crypto import WeChatCrypto
 
 from tests.conftest import ARTIFACTS
-from tests.integration.fakes import FakeWeChatApi, SlowRasa, extra_gateway
+from tests.integration.fakes import GATEWAYS, FakeWeChatApi, SlowRasa, extra_gateway
 from tools.chat_client import with_tokens
 from tools.stack import Stack
 
@@ -30,11 +32,13 @@ APPID = "wx" + secrets.token_hex(8)  # fresh per run: the token cache in Redis s
 LOGS = ARTIFACTS / "stack-logs"
 
 
-def _env(api: FakeWeChatApi) -> dict[str, str]:
+def _env(api: FakeWeChatApi, appid: str = APPID) -> dict[str, str]:
+    """A gateway of the mini-program `appid`. Gateways of one mini-program share its inbox stream
+    of accepted pushes, so a test gateway with a Rasa of its own is given an appid of its own."""
     return {
         "WECHAT_TOKEN": TOKEN,
         "WECHAT_AES_KEY": AES_KEY,
-        "WECHAT_APPID": APPID,
+        "WECHAT_APPID": appid,
         "WECHAT_SECRET": "test-secret",
         "WECHAT_API_BASE": api.url,
     }
@@ -267,21 +271,46 @@ def test_access_token_is_fetched_once_and_reused(wechat_api: FakeWeChatApi) -> N
 
 
 def test_push_is_acknowledged_within_5_seconds_while_the_bot_is_slow(stack: Stack) -> None:
+    appid = "wx" + secrets.token_hex(8)
     with (
         FakeWeChatApi() as api,
         SlowRasa(delay_s=8, text="慢慢回答：您好") as rasa,
-        extra_gateway(stack, LOGS, RASA_URL=rasa.url, **_env(api)) as url,
+        extra_gateway(stack, LOGS, RASA_URL=rasa.url, **_env(api, appid)) as url,
         httpx.Client(base_url=url, timeout=30) as client,
     ):
         openid = new_openid()
         started = time.perf_counter()
-        resp = push_safe(client, text_push(openid, "你好"))
+        resp = push_safe(client, text_push(openid, "你好"), appid=appid)
         elapsed = time.perf_counter() - started
         assert resp.status_code == 200 and resp.text == "success"
         assert elapsed < 5, f"acknowledged after {elapsed:.1f} s"
         assert api.sends(openid) == []
         [answer] = api.wait_sends(openid, 1, timeout_s=30)
         assert answer == "慢慢回答：您好"
+
+
+def test_a_push_acknowledged_just_before_its_gateway_dies_is_answered_after_a_restart(stack: Stack) -> None:
+    """The push is in Redis before WeChat hears "success": the gateway is killed (SIGKILL) while
+    the turn waits for Rasa, and the gateway started in its place answers it, once."""
+    appid = "wx" + secrets.token_hex(8)
+    with FakeWeChatApi() as api, SlowRasa(delay_s=3, text="稍后回答：您好") as rasa:
+        # The dead gateway's turn lock on the conversation lasts the turn timeout + 5 s: kept short.
+        env = {"RASA_URL": rasa.url, "RASA_TIMEOUT_S": "6", "WECHAT_RECLAIM_IDLE_S": "2", **_env(api, appid)}
+        openid = new_openid()
+        with extra_gateway(stack, LOGS, **env) as url:
+            resp = push_safe(httpx.Client(base_url=url, timeout=30), text_push(openid, "你好"), appid=appid)
+            assert resp.status_code == 200 and resp.text == "success"
+            deadline = time.monotonic() + 5
+            while rasa.calls == 0:  # the gateway took the push and waits for the (slow) answer
+                assert time.monotonic() < deadline, "the push was never taken"
+                time.sleep(0.05)
+            os.killpg(GATEWAYS[url].pid, signal.SIGKILL)
+        assert api.sends(openid) == []
+        with extra_gateway(stack, LOGS, **env):
+            [answer] = api.wait_sends(openid, 1, timeout_s=40)
+            assert answer == "稍后回答：您好"
+            time.sleep(4)  # two claim rounds more: it is not answered a second time
+            assert api.sends(openid) == ["稍后回答：您好"]
 
 
 async def test_agent_replies_reach_wechat_within_the_5_message_window(

@@ -1,11 +1,19 @@
 """The WeChat mini-program channel: verify and open pushes, answer in the background.
 
 WeChat retries a push that is not answered within 5 s, so the route only verifies, deduplicates
-(by MsgId; events by sender + CreateTime) and schedules; the turn runs afterwards and its reply
-goes out through the customer-service API. WeChat allows 5 such messages within 48 h of the
-user's last message: a turn is sent as one message, the 5th slot is kept for "reply to see
-more", and anything beyond (or refused with 45015/45047) is queued and sent with the user's next
-message.
+(by MsgId; events by sender + CreateTime) and stores it; the turn runs afterwards and its reply
+goes out through the customer-service API.
+
+A push is acknowledged only once it is in Redis: the same script that admits it appends it to the
+stream `xs:wechat:inbox:<appid>`, which every gateway of that mini-program reads as one consumer
+group. A gateway removes a push when it has answered it, and renews its claim while answering, so
+a push whose gateway died (its claim unrenewed for WECHAT_RECLAIM_IDLE_S) is taken over by another
+gateway, or by the same one restarted. A push is marked done as soon as it is answered, so one
+whose gateway died just after answering is not answered twice.
+
+WeChat allows 5 customer-service messages within 48 h of the user's last message: a turn is sent
+as one message, the 5th slot is kept for "reply to see more", and anything beyond (or refused with
+45015/45047) is queued and sent with the user's next message.
 
 A push is taken only when it is signed, within 5 minutes of its timestamp, encrypted whenever an
 EncodingAESKey is set (safe mode; no plaintext fallback) and its (timestamp, nonce) pair has not
@@ -15,9 +23,13 @@ carried another message before.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
+import os
 import re
+import secrets
+import socket
 import time
 import unicodedata
 import weakref
@@ -25,7 +37,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, ResponseError
 
 from connectors.gateway.conversations import Entry, new_entry
 from connectors.gateway.errors import ApiError, UpstreamError
@@ -76,14 +88,24 @@ class Push:
         return f"{self.fields['FromUserName']}:{self.fields.get('CreateTime', '')}"
 
 
+INBOX: Final = "xs:wechat:inbox:"  # + appid: stream of one mini-program's pushes not yet answered
+GROUP: Final = "gateways"
+INBOX_MAX: Final = 100_000  # approximate cap; far above a day's unanswered backlog
+DONE_TTL_S: Final = 3600
+CLAIM_EVERY_S: Final = 2.0  # how often a gateway renews its claims and looks for abandoned pushes
+
 # Atomically: a (timestamp, nonce) pair that carried another message is a replay (-1); the pair is
-# bound to this message, which is new (1) or a retry already taken (0). Nothing is written unless
-# the whole script runs, so a push answered 503 (Redis down) is taken when WeChat retries it.
+# bound to this message, which is new (1, and appended to the inbox stream) or a retry already
+# taken (0). Nothing is written unless the whole script runs, so a push answered 503 (Redis down)
+# is taken when WeChat retries it.
 ADMIT: Final = """
 local owner = redis.call('GET', KEYS[1])
 if owner and owner ~= ARGV[1] then return -1 end
 if not owner then redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2]) end
-if redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[3]) then return 1 end
+if redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[3]) then
+  redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[5], '*', 'push', ARGV[4])
+  return 1
+end
 return 0
 """
 
@@ -131,6 +153,10 @@ class WeChatService:
             else None
         )
         self._tasks: set[asyncio.Task[None]] = set()
+        self._answering: set[str] = set()  # inbox entries this process is answering now
+        self._consumer = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+        self._reader: asyncio.Task[None] | None = None
+        self.inbox = INBOX + (self.appid or "-")
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self._admit = state.redis.register_script(ADMIT)
 
@@ -138,7 +164,14 @@ class WeChatService:
     def configured(self) -> bool:
         return bool(self.token)
 
+    def start(self) -> None:
+        """Begin answering the inbox stream (only when WeChat is configured)."""
+        if self.configured and self._reader is None:
+            self._reader = asyncio.create_task(self._read_inbox())
+
     async def close(self) -> None:
+        if self._reader is not None:
+            self._reader.cancel()
         for task in list(self._tasks):
             task.cancel()
         if self.api is not None:
@@ -207,19 +240,83 @@ class WeChatService:
         A (timestamp, nonce) pair that already carried another message is a replay: 403.
         """
         admitted = await self._admit(
-            keys=[f"xs:wechat:nonce:{push.timestamp}:{push.nonce}", f"xs:wechat:seen:{push.message_id}"],
-            args=[push.message_id, NONCE_TTL_S, SEEN_TTL_S],
+            keys=[f"xs:wechat:nonce:{push.timestamp}:{push.nonce}", f"xs:wechat:seen:{push.message_id}",
+                  self.inbox],
+            args=[push.message_id, NONCE_TTL_S, SEEN_TTL_S, json.dumps(push.fields, ensure_ascii=False),
+                  INBOX_MAX],
         )
         if int(admitted) < 0:
             raise PushRejected(
                 403, "replayed_push", "该时间戳和随机数已被使用 / This timestamp and nonce were already used."
             )
-        if not int(admitted):
-            return False
-        task = asyncio.create_task(self._process(push.fields))
+        return bool(int(admitted))
+
+    # --- the inbox stream ------------------------------------------------------------------------
+    async def _read_inbox(self) -> None:
+        """Read new pushes as they come, renew this process's claims, take over abandoned ones."""
+        redis = self.state.redis
+        idle_ms = int(self.state.settings.wechat_reclaim_idle_s * 1000)
+        last_claim = 0.0
+        while True:
+            try:
+                if time.monotonic() - last_claim >= CLAIM_EVERY_S:
+                    last_claim = time.monotonic()
+                    if self._answering:  # still at it: not abandoned
+                        await redis.xclaim(self.inbox, GROUP, self._consumer, 0, list(self._answering),
+                                           justid=True)
+                    _, taken, *_ = await redis.xautoclaim(self.inbox, GROUP, self._consumer, idle_ms,
+                                                          start_id="0-0", count=50)
+                    for entry_id, fields in taken:
+                        if not fields:  # trimmed from the stream meanwhile
+                            continue
+                        log.warning("answering a push its gateway abandoned",
+                                    extra={"fields": {"entry": entry_id}})
+                        self._answer(entry_id, fields)
+                read = await redis.xreadgroup(GROUP, self._consumer, {self.inbox: ">"}, count=20, block=1000)
+                for _, entries in read or []:
+                    for entry_id, fields in entries:
+                        self._answer(entry_id, fields)
+            except ResponseError as exc:
+                if "NOGROUP" not in str(exc):
+                    log.warning("reading the WeChat inbox: %s", exc)
+                    await asyncio.sleep(1)
+                    continue
+                with contextlib.suppress(ResponseError):  # BUSYGROUP: another gateway made it
+                    await redis.xgroup_create(self.inbox, GROUP, id="0", mkstream=True)
+            except RedisError as exc:
+                log.warning("the WeChat inbox is unreachable: %s", exc)
+                await asyncio.sleep(1)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("reading the WeChat inbox failed")
+                await asyncio.sleep(1)
+
+    def _answer(self, entry_id: str, fields: Mapping[str, str]) -> None:
+        if entry_id in self._answering:
+            return
+        self._answering.add(entry_id)
+        task = asyncio.create_task(self._answer_entry(entry_id, fields))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-        return True
+
+    async def _answer_entry(self, entry_id: str, fields: Mapping[str, str]) -> None:
+        redis = self.state.redis
+        done = f"xs:wechat:done:{entry_id}"
+        try:
+            try:
+                push = json.loads(fields.get("push", "{}"))
+            except ValueError:
+                push = {}
+            if isinstance(push, dict) and push.get("FromUserName") and not await redis.exists(done):
+                await self._process({str(k): str(v) for k, v in push.items()})
+            await redis.set(done, "1", ex=DONE_TTL_S)
+            await redis.xack(self.inbox, GROUP, entry_id)
+            await redis.xdel(self.inbox, entry_id)
+        except RedisError as exc:  # left pending: answered again once Redis is back, or taken over
+            log.warning("a WeChat push is not yet marked answered: %s", exc)
+        finally:
+            self._answering.discard(entry_id)
 
     # --- background processing ------------------------------------------------------------------
     def _lock(self, openid: str) -> asyncio.Lock:
