@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint, func
+from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from records.db import Base
@@ -139,3 +139,25 @@ class SynonymGroupRow(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     updated_by: Mapped[str] = mapped_column(String(64))
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class EventRow(Base):
+    """One thing that happened, recorded once for the service figures (records/stats.py): a turn,
+    a handoff step, an agent's reply, a rating, a rectification, a declaration step, a publish.
+    No personal data: the conversation is its random id; no text."""
+
+    __tablename__ = "events"
+    __table_args__ = (Index("ix_events_kind_at", "kind", "at"),
+                      Index("ix_events_conversation", "conversation"))
+
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
+    kind: Mapped[str] = mapped_column(String(24))
+    conversation: Mapped[str] = mapped_column(String(128), default="")
+    channel: Mapped[str] = mapped_column(String(32), default="")
+    service_id: Mapped[str | None] = mapped_column(String(64))
+    section: Mapped[str | None] = mapped_column(String(64))
+    outcome: Mapped[str | None] = mapped_column(String(24))
+    agent: Mapped[str | None] = mapped_column(String(64))
+    value: Mapped[float | None] = mapped_column(Float)  # seconds, a score or milliseconds, by kind
+    ref: Mapped[str | None] = mapped_column(String(64))  # the handoff, declaration or item it belongs to

@@ -193,6 +193,15 @@ class Stack:
             self._spawn(name, argv, env)
         self.wait_healthy(timeout_s)
 
+    def revive(self, *names: str, timeout_s: float = 300) -> None:
+        """Start processes that were killed (and popped from `procs`) again as they were started,
+        and wait until the whole stack, every replica in rotation, is healthy."""
+        for name in names:
+            if name not in self.procs:
+                argv, env = self.launched[name]
+                self._spawn(name, argv, env)
+        self.wait_healthy(timeout_s)
+
     # --- Redis -----------------------------------------------------------------------------
     def start_redis(self) -> None:
         """Start our own Redis with an append-only file, so a restart keeps conversations."""

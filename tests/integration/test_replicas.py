@@ -13,9 +13,11 @@ import asyncio
 import copy
 import os
 import signal
+import subprocess
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -27,6 +29,7 @@ from connectors.gateway.auth import Accounts
 from tests.conftest import TEST_ADMIN, _keep_logs, postgres_url
 from tests.socketio_client import Widget
 from tools.chat_client import with_tokens
+from tools.osmem import start_osmem
 from tools.stack import MODELS, Ports, Stack, training_fingerprint
 
 pytestmark = pytest.mark.stack
@@ -34,16 +37,39 @@ AGENT = ("replica-agent", "replica-agent-pass")
 ELDER = ("王建国", "310101195205121074")  # fictional, in declarations/citizen_data/citizens.yaml
 
 
+@dataclass
+class Search:
+    """The one search backend the action servers share: osmem-server, spoken to as Elasticsearch."""
+
+    proc: subprocess.Popen[str]
+    url: str
+
+    def kill(self) -> None:
+        self.proc.kill()
+        self.proc.wait(10)
+
+
 @pytest.fixture(scope="module")
-def replicas(tmp_path_factory: pytest.TempPathFactory, postgres_server: Any) -> Iterator[Stack]:
-    """The replica layout on free ports, with PostgreSQL as the one database of record."""
+def search() -> Iterator[Search]:
+    proc, url = start_osmem()
+    backend = Search(proc, url)
+    yield backend
+    backend.kill()
+
+
+@pytest.fixture(scope="module")
+def replicas(tmp_path_factory: pytest.TempPathFactory, postgres_server: Any,
+             search: Search) -> Iterator[Stack]:
+    """The replica layout on free ports: PostgreSQL as the one database of record, osmem-server as
+    the one search backend (over the Elasticsearch API)."""
     model = MODELS / f"xiaoshen-{training_fingerprint()}.tar.gz"
     if not model.exists():
         pytest.fail("no trained model for the current data: run the tests with `make test`")
     run_dir = tmp_path_factory.mktemp("replicas")
     stack = Stack(Ports.free(), run_dir, log_to_files=True, replicas=2, extra_env={
         "XS_ADMIN_USER": TEST_ADMIN[0], "XS_ADMIN_PASSWORD": TEST_ADMIN[1],
-        "XS_DATABASE_URL": postgres_url(postgres_server)})
+        "XS_DATABASE_URL": postgres_url(postgres_server),
+        "XS_SEARCH_BACKEND": "elasticsearch", "ES_URL": search.url})
     try:
         stack.start(model, timeout_s=300)
 
@@ -190,41 +216,45 @@ def test_conversations_a_declaration_and_a_handoff_survive_killing_one_replica_o
         time.sleep(0.1)
     seen = max(e["seq"] for e in widget.entries)
 
-    for name in ("gateway-1", "rasa-1", "actions-1"):
-        kill(replicas, name)
-    widget.close()  # its gateway is dead; the widget reconnects through the balancer, as a browser would
+    killed = ("gateway-1", "rasa-1", "actions-1")
+    try:
+        for name in killed:
+            kill(replicas, name)
+        widget.close()  # its gateway is dead; the widget reconnects through the balancer, as a browser would
 
-    # Each conversation carries on where it was, on the surviving replicas.
-    reply = guide.say("多久能办好")
-    assert reply["turn"]["service_id"] == "ent-setup" and reply["turn"]["section"] == "time_limit"
-    reply = decl.say(ELDER[1])
-    assert reply["turn"]["declaration"]["field"] == "ethnicity"
-    for said in ("汉族", "是", "上海市黄浦区顺昌路412弄17号302室", "是", "13900001001", "社保卡", "王小明",
-                 "110105198001010016"):
-        reply = decl.say(said)
-    assert reply["turn"]["declaration"]["status"] == "confirming"
-    assert "子女或他人代办" in text(reply) and "王建国" in text(reply)  # answers from before the kill
-    assert decl.say("确认提交")["turn"]["declaration"]["status"] == "done"
+        # Each conversation carries on where it was, on the surviving replicas.
+        reply = guide.say("多久能办好")
+        assert reply["turn"]["service_id"] == "ent-setup" and reply["turn"]["section"] == "time_limit"
+        reply = decl.say(ELDER[1])
+        assert reply["turn"]["declaration"]["field"] == "ethnicity"
+        for said in ("汉族", "是", "上海市黄浦区顺昌路412弄17号302室", "是", "13900001001", "社保卡",
+                     "王小明", "110105198001010016"):
+            reply = decl.say(said)
+        assert reply["turn"]["declaration"]["status"] == "confirming"
+        assert "子女或他人代办" in text(reply) and "王建国" in text(reply)  # answers from before the kill
+        assert decl.say("确认提交")["turn"]["declaration"]["status"] == "done"
 
-    # While the widget was away the agent wrote again; back, it catches up exactly once.
-    client.post(f"/api/agents/conversations/{session}/messages", headers=agent,
-                json={"text": "材料清单已发您"})
-    back = Widget(replicas.gateway_url)
-    assert back.session(session, token) == session
-    missed = back.client.call("xs_history", {"after": seen}, timeout=10)["messages"]
-    assert [m["text"] for m in missed if m["role"] == "agent"] == ["材料清单已发您"]
-    assert back.say("好的，谢谢", session)["ok"] is True
-    held = client.get(f"/api/agents/conversations/{session}", headers=agent)
-    assert held.status_code == 200, held.text
-    texts = [m["text"] for m in held.json()["messages"]]
-    assert texts.count("好的，谢谢") == 1 and texts.count("您好，我是小钱") == 1
-    back.close()
-    assert client.post(f"/api/agents/conversations/{session}/close", headers=agent).status_code == 200
+        # While the widget was away the agent wrote again; back, it catches up exactly once.
+        client.post(f"/api/agents/conversations/{session}/messages", headers=agent,
+                    json={"text": "材料清单已发您"})
+        back = Widget(replicas.gateway_url)
+        assert back.session(session, token) == session
+        missed = back.client.call("xs_history", {"after": seen}, timeout=10)["messages"]
+        assert [m["text"] for m in missed if m["role"] == "agent"] == ["材料清单已发您"]
+        assert back.say("好的，谢谢", session)["ok"] is True
+        held = client.get(f"/api/agents/conversations/{session}", headers=agent)
+        assert held.status_code == 200, held.text
+        texts = [m["text"] for m in held.json()["messages"]]
+        assert texts.count("好的，谢谢") == 1 and texts.count("您好，我是小钱") == 1
+        back.close()
+        assert client.post(f"/api/agents/conversations/{session}/close", headers=agent).status_code == 200
 
-    # Nothing lost or doubled: every message the citizen sent is in the transcript once, in order.
-    for conv in (guide, decl):
-        users = [m["text"] for m in conv.transcript() if m["role"] == "user"]
-        assert users == conv.sent
+        # Nothing lost or doubled: every message the citizen sent is in the transcript once, in order.
+        for conv in (guide, decl):
+            users = [m["text"] for m in conv.transcript() if m["role"] == "user"]
+            assert users == conv.sent
+    finally:  # whole again for the tests after this one
+        replicas.revive(*killed)
 
 
 def test_rasa_s_lock_store_keeps_two_replicas_from_one_conversation_at_once(replicas: Stack) -> None:
