@@ -1,7 +1,8 @@
 """Fitting the confidence calibrator on the guides themselves (k-fold over sample questions).
 
-For each fold, the classifier and an embedded BM25 index are built without that fold's sample
-questions; each held-out question is then ranked as a user question would be, and every
+For each fold, the classifier and a search index are built without that fold's sample questions
+(the index on a scratch copy of the knowledge base's own backend, so the BM25 features come from
+the scoring live answers use); each held-out question is then ranked as a user question would be, and every
 candidate's features are recorded with label 1 if it is the question's own guide, else 0.
 Out-of-scope questions (knowledge_base/lexicon/out_of_scope.yaml, near_miss.yaml) add candidates
 labelled 0. Every held-out and out-of-scope question is used twice, once as written and once wrapped
@@ -25,7 +26,7 @@ import numpy as np
 import yaml
 
 from knowledge_base.constants import LEXICON_DIR
-from knowledge_base.normalize import is_word, tokenize
+from knowledge_base.normalize import Segmenter
 from knowledge_base.rerank import (
     Calibrator,
     Example,
@@ -34,8 +35,7 @@ from knowledge_base.rerank import (
     candidate_features,
 )
 from knowledge_base.schema import Guide
-from knowledge_base.search.base import field_tokens
-from knowledge_base.search.embedded import EmbeddedBackend
+from knowledge_base.search.base import SearchBackend, field_tokens
 
 FOLDS: Final[int] = 5
 SEARCH_DEPTH: Final[int] = 10
@@ -109,12 +109,15 @@ PROBE_WEIGHT: Final[float] = 3.0
 """Vague one-word questions are common in chat; weigh each probe like three questions."""
 
 
-def ambiguous_probes(guides: Sequence[Guide]) -> list[tuple[str, frozenset[str]]]:
+def ambiguous_probes(guides: Sequence[Guide], segmenter: Segmenter) -> list[tuple[str, frozenset[str]]]:
     """Words (and themes) shared by the names of several guides, with the guides sharing them."""
     owners: dict[str, set[str]] = {}
     for guide in guides:
         words = {
-            t for name in (guide.title, *guide.aliases) for t in tokenize(name) if len(t) > 1 and is_word(t)
+            t
+            for name in (guide.title, *guide.aliases)
+            for t in segmenter.tokenize(name)
+            if len(t) > 1 and segmenter.is_word(t)
         }
         if guide.theme:
             words.add(guide.theme)
@@ -127,9 +130,9 @@ def ambiguous_probes(guides: Sequence[Guide]) -> list[tuple[str, frozenset[str]]
     ]
 
 
-def token_stats(guides: Sequence[Guide]) -> TokenStats:
+def token_stats(guides: Sequence[Guide], segmenter: Segmenter) -> TokenStats:
     """Per-guide token sets (all fields, and the name fields), for the coverage features."""
-    fields = {g.id: field_tokens(g) for g in guides}
+    fields = {g.id: field_tokens(g, segmenter) for g in guides}
     return TokenStats.build(
         {gid: frozenset(t for tokens in f.values() for t in tokens) for gid, f in fields.items()},
         {
@@ -139,55 +142,60 @@ def token_stats(guides: Sequence[Guide]) -> TokenStats:
     )
 
 
-def fit_calibrator(guides: Sequence[Guide]) -> tuple[Calibrator, CalibrationReport]:
-    """Fit the calibrator by k-fold over the guides' sample questions."""
+def fit_calibrator(guides: Sequence[Guide], backend: SearchBackend) -> tuple[Calibrator, CalibrationReport]:
+    """Fit the calibrator by k-fold over the guides' sample questions, for a knowledge base
+    searching with `backend`: the folds are indexed in `backend.scratch()` (its kind and settings)
+    and everything is tokenised by `backend.segmenter`, as live answers are."""
+    segmenter = backend.segmenter
     rows: list[list[float]] = []
     labels: list[int] = []
     weights: list[float] = []
     answered: list[tuple[str, dict[str, list[float]]]] = []
     negatives = out_of_scope_questions()
-    probes = ambiguous_probes(guides)
-    for fold in range(FOLDS):
-        held = [(q, g.id) for g in guides for i, q in enumerate(g.sample_questions) if i % FOLDS == fold]
-        if not held:
-            continue
-        reduced = [
-            g.model_copy(
-                update={
-                    "sample_questions": [q for i, q in enumerate(g.sample_questions) if i % FOLDS != fold]
-                }
-            )
-            for g in guides
-        ]
-        classifier = GuideClassifier(training_examples(guides, skip_fold=fold))
-        backend = EmbeddedBackend()
-        backend.index(reduced)
-        stats = token_stats(reduced)
-        queries: list[tuple[str, str | None]] = [*held]
-        queries += [(q, None) for j, q in enumerate(negatives) if j % FOLDS == fold]
-        # Each also wrapped in background and feelings: length and chatter alone must not move
-        # the confidence either way.
-        queries += [(wrapped(q, j * FOLDS + fold), truth) for j, (q, truth) in enumerate(queries)]
-        for question, truth in queries:
-            features = candidate_features(question, backend.search(question, SEARCH_DEPTH), classifier, stats)
-            for label, vector in features.items():
-                rows.append(vector)
-                labels.append(int(label == truth))
-                weights.append(1.0)
-            if truth is not None:
-                answered.append((truth, features))
-        for word, owners in probes[fold::FOLDS]:
-            share = PROBE_WEIGHT / len(owners)
-            features = candidate_features(word, backend.search(word, SEARCH_DEPTH), classifier, stats)
-            for label, vector in features.items():
-                if label in owners:
-                    rows.extend([vector, vector])
-                    labels.extend([1, 0])
-                    weights.extend([share, PROBE_WEIGHT - share])
-                else:
+    probes = ambiguous_probes(guides, segmenter)
+    with backend.scratch() as search:
+        for fold in range(FOLDS):
+            held = [(q, g.id) for g in guides for i, q in enumerate(g.sample_questions) if i % FOLDS == fold]
+            if not held:
+                continue
+            reduced = [
+                g.model_copy(
+                    update={
+                        "sample_questions": [q for i, q in enumerate(g.sample_questions) if i % FOLDS != fold]
+                    }
+                )
+                for g in guides
+            ]
+            classifier = GuideClassifier(training_examples(guides, skip_fold=fold), segmenter)
+            search.index(reduced)
+            stats = token_stats(reduced, segmenter)
+            queries: list[tuple[str, str | None]] = [*held]
+            queries += [(q, None) for j, q in enumerate(negatives) if j % FOLDS == fold]
+            # Each also wrapped in background and feelings: length and chatter alone must not move
+            # the confidence either way.
+            queries += [(wrapped(q, j * FOLDS + fold), truth) for j, (q, truth) in enumerate(queries)]
+            for question, truth in queries:
+                hits = search.search(question, SEARCH_DEPTH)
+                features = candidate_features(question, hits, classifier, stats, segmenter)
+                for label, vector in features.items():
                     rows.append(vector)
-                    labels.append(0)
-                    weights.append(PROBE_WEIGHT)
+                    labels.append(int(label == truth))
+                    weights.append(1.0)
+                if truth is not None:
+                    answered.append((truth, features))
+            for word, owners in probes[fold::FOLDS]:
+                share = PROBE_WEIGHT / len(owners)
+                hits = search.search(word, SEARCH_DEPTH)
+                features = candidate_features(word, hits, classifier, stats, segmenter)
+                for label, vector in features.items():
+                    if label in owners:
+                        rows.extend([vector, vector])
+                        labels.extend([1, 0])
+                        weights.extend([share, PROBE_WEIGHT - share])
+                    else:
+                        rows.append(vector)
+                        labels.append(0)
+                        weights.append(PROBE_WEIGHT)
     calibrator = Calibrator.fit(rows, labels, weights)
     correct = 0
     for truth, features in answered:

@@ -2,7 +2,8 @@
 guides with the same code does not refit it (a fit is ~40 s on 2 cores; a load ~0.1 s).
 
 The key is a SHA-256 over every input of the fit: the guides (as stored), the lexicon files, the
-code of calibration, re-ranking, normalisation and search, and scikit-learn's version. Anything
+kind of search backend whose scores it learns from (and that backend's code), the code of
+calibration, re-ranking, normalisation and search, and scikit-learn's version. Anything
 different is a miss and fits again. Files live in XS_CACHE_DIR (default var/cache/calibration),
 are written by this process only (atomic rename) and read back with pickle, as scikit-learn
 models are persisted; a file that does not load is ignored and refitted.
@@ -25,10 +26,15 @@ from knowledge_base.calibration import CalibrationReport, fit_calibrator
 from knowledge_base.constants import LEXICON_DIR, PACKAGE_DIR
 from knowledge_base.rerank import Calibrator
 from knowledge_base.schema import Guide
+from knowledge_base.search.base import SearchBackend
 
 log = logging.getLogger(__name__)
-CODE: Final = ("calibration.py", "rerank.py", "normalize.py", "sections.py", "search/base.py",
-               "search/embedded.py", "schema.py")
+CODE: Final = ("calibration.py", "rerank.py", "normalize.py", "sections.py", "search/base.py", "schema.py")
+BACKEND_CODE: Final[dict[str, tuple[str, ...]]] = {
+    "embedded": ("search/embedded.py",),
+    "elasticsearch": ("search/elastic.py", "search/es_index.json"),
+}
+"""The code that scores each kind of backend (a kind not listed is keyed by its name alone)."""
 
 
 def cache_dir() -> Path | None:
@@ -40,23 +46,30 @@ def cache_dir() -> Path | None:
     return base / "calibration"
 
 
-def fit_key(guides: Sequence[Guide]) -> str:
-    digest = hashlib.sha256(f"sklearn {sklearn.__version__}\n".encode())
+def fit_key(guides: Sequence[Guide], backend_kind: str) -> str:
+    """The cache key of a fit of these guides on this kind of backend.
+
+    The segmenter's dictionary is keyed through the lexicon and the guides' names; words it holds
+    beyond those (editors' synonym terms, names of guides since removed) are history, not inputs:
+    keying on them would refit at every restart that saw a different history."""
+    digest = hashlib.sha256(f"sklearn {sklearn.__version__}\nbackend {backend_kind}\n".encode())
     for guide in sorted(guides, key=lambda g: g.id):
         digest.update(guide.model_dump_json().encode())
     for path in sorted(LEXICON_DIR.glob("*.yaml")):
         digest.update(path.name.encode() + path.read_bytes())
-    for name in CODE:
+    for name in (*CODE, *BACKEND_CODE.get(backend_kind, ())):
         digest.update(name.encode() + (PACKAGE_DIR / name).read_bytes())
     return digest.hexdigest()
 
 
-def fit_calibrator_cached(guides: Sequence[Guide]) -> tuple[Calibrator, CalibrationReport]:
-    """fit_calibrator(guides), from the cache when these inputs were fitted before."""
+def fit_calibrator_cached(
+    guides: Sequence[Guide], backend: SearchBackend
+) -> tuple[Calibrator, CalibrationReport]:
+    """fit_calibrator(guides, backend), from the cache when these inputs were fitted before."""
     directory = cache_dir()
     if directory is None:
-        return fit_calibrator(guides)
-    path = directory / f"{fit_key(guides)}.pickle"
+        return fit_calibrator(guides, backend)
+    path = directory / f"{fit_key(guides, backend.kind)}.pickle"
     try:
         with path.open("rb") as fh:
             calibrator, report = pickle.load(fh)  # our own file, keyed by its inputs
@@ -66,7 +79,7 @@ def fit_calibrator_cached(guides: Sequence[Guide]) -> tuple[Calibrator, Calibrat
         pass
     except Exception as exc:  # a truncated or foreign file: fit again and replace it
         log.warning("calibration cache %s unreadable (%s); refitting", path.name, exc)
-    calibrator, report = fit_calibrator(guides)
+    calibrator, report = fit_calibrator(guides, backend)
     try:
         directory.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile("wb", dir=directory, delete=False, suffix=".tmp") as tmp:

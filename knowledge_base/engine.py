@@ -6,6 +6,9 @@ the calibrator fitted at load time (knowledge_base.calibration). The confidence 
 probability that the candidate is the guide the user means; decide() turns the ranked list into
 answer / clarify / out_of_scope with the thresholds below.
 
+Each KnowledgeBase owns a Segmenter (knowledge_base.normalize): its backend, re-ranker, calibration
+and rules all tokenise with it, so words one adds (guide names, editors' terms) stay its own.
+
 Writes (load, rebuild, upsert, delete) are serialised; rank() reads an immutable snapshot of the
 re-ranker, so it never waits for a retrain. A failing backend raises SearchError from rank();
 the caller decides how to degrade.
@@ -31,7 +34,7 @@ from knowledge_base.calibration import (
 )
 from knowledge_base.calibration_cache import fit_calibrator_cached
 from knowledge_base.constants import GUIDES_DIR
-from knowledge_base.normalize import configure_dictionary
+from knowledge_base.normalize import Segmenter
 from knowledge_base.rerank import Calibrator, GuideClassifier, TokenStats, candidate_features
 from knowledge_base.rules import Rules
 from knowledge_base.schema import Guide
@@ -93,9 +96,9 @@ def _names(guide: Guide) -> tuple[object, ...]:
     return guide.title, tuple(guide.aliases), tuple(guide.sample_questions)
 
 
-def _restat(stats: TokenStats, guide: Guide) -> TokenStats:
+def _restat(stats: TokenStats, guide: Guide, segmenter: Segmenter) -> TokenStats:
     """`stats` with one guide's tokens replaced: what token_stats() of all guides would give."""
-    one = token_stats([guide])
+    one = token_stats([guide], segmenter)
     return TokenStats.build({**stats.tokens, **one.tokens}, {**stats.names, **one.names})
 
 
@@ -113,12 +116,27 @@ Progress = Callable[[str, int, int], None]
 class KnowledgeBase:
     """The guides, their search index and the re-ranker, kept in step."""
 
-    def __init__(self, backend: SearchBackend | None = None, guides_dir: Path = GUIDES_DIR) -> None:
-        self.backend: SearchBackend = backend if backend is not None else EmbeddedBackend()
+    def __init__(
+        self,
+        backend: SearchBackend | None = None,
+        guides_dir: Path = GUIDES_DIR,
+        segmenter: Segmenter | None = None,
+    ) -> None:
+        """Search with `backend` (default an embedded one) and tokenise with `segmenter`: default
+        the backend's if one is given, else a new one. A backend built with another segmenter is
+        refused: indexing and querying would tokenise differently from the re-ranker."""
+        if segmenter is None:
+            segmenter = backend.segmenter if backend is not None else Segmenter()
+        if backend is None:
+            backend = EmbeddedBackend(segmenter)
+        if backend.segmenter is not segmenter:
+            raise ValueError("the search backend must use the knowledge base's segmenter")
+        self.segmenter = segmenter
+        self.backend: SearchBackend = backend
         self.guides_dir = guides_dir
         self._guides: dict[str, Guide] = {}
         self._write_lock = threading.RLock()
-        self._ranker = _Ranker(GuideClassifier([]), TokenStats.build({}, {}), Calibrator())
+        self._ranker = _Ranker(GuideClassifier([], segmenter), TokenStats.build({}, {}), Calibrator())
         self.calibration: CalibrationReport | None = None
         self.rules = Rules()  # the editors' synonyms and out-of-scope marks (knowledge_base.rules)
 
@@ -140,11 +158,11 @@ class KnowledgeBase:
             started = time.perf_counter()
             total = len(guides)
             report_to("dictionary", 0, total)
-            configure_dictionary(guides)
+            self.segmenter.add_guides(guides)
             report_to("index", 0, total)
             self.backend.index(guides)
             report_to("calibration", total, total)
-            calibrator, report = fit_calibrator_cached(guides)
+            calibrator, report = fit_calibrator_cached(guides, self.backend)
             report_to("ranker", total, total)
             self._guides = {g.id: g for g in guides}
             self._ranker = self._train(calibrator)
@@ -163,7 +181,7 @@ class KnowledgeBase:
     def upsert(self, guide: Guide) -> None:
         """Add or replace one guide: searchable and ranked when this returns."""
         with self._write_lock:
-            configure_dictionary([guide])
+            self.segmenter.add_guides([guide])
             # Train on a copy first (~0.5 s) while rank() keeps using the current snapshot; then
             # index and swap, so answering never waits for the retrain.
             guides = {**self._guides, guide.id: guide}
@@ -171,7 +189,7 @@ class KnowledgeBase:
             if old is not None and _names(old) == _names(guide):
                 # The classifier learns only from names, so it would come out the same: keep it and
                 # update the text statistics (a few ms instead of a retrain; same ranking).
-                ranker = replace(self._ranker, stats=_restat(self._ranker.stats, guide))
+                ranker = replace(self._ranker, stats=_restat(self._ranker.stats, guide, self.segmenter))
             else:
                 ranker = self._train(self._ranker.calibrator, guides)
             self.backend.upsert(guide)
@@ -201,7 +219,10 @@ class KnowledgeBase:
         return len(self._guides)
 
     def set_rules(self, rules: Rules) -> None:
-        """Use these editors' rules from the next question on (no reindex needed)."""
+        """Use these editors' rules (built with this knowledge base's segmenter) from the next
+        question on (no reindex needed)."""
+        if rules.segmenter is not None and rules.segmenter is not self.segmenter:
+            raise ValueError("rules must be built with the knowledge base's segmenter")
         self.rules = rules
 
     # -- ranking ----------------------------------------------------------------------------
@@ -212,7 +233,7 @@ class KnowledgeBase:
         guides = self._guides
         query = self.rules.expand(query)
         hits = self.backend.search(query, SEARCH_DEPTH)
-        features = candidate_features(query, hits, ranker.classifier, ranker.stats)
+        features = candidate_features(query, hits, ranker.classifier, ranker.stats, self.segmenter)
         features = {gid: row for gid, row in features.items() if gid in guides}
         if not features:
             return []
@@ -229,4 +250,5 @@ class KnowledgeBase:
         """A ranker for these guides; one guide's edit starts from the current classifier's weights."""
         guides = list((self._guides if by_id is None else by_id).values())
         previous = self._ranker.classifier if by_id is not None else None
-        return _Ranker(GuideClassifier(training_examples(guides), previous), token_stats(guides), calibrator)
+        classifier = GuideClassifier(training_examples(guides), self.segmenter, previous)
+        return _Ranker(classifier, token_stats(guides, self.segmenter), calibrator)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from knowledge_base.engine import KnowledgeBase
+from knowledge_base.normalize import Segmenter
 from knowledge_base.search import SearchBackend, create_backend
 
 
@@ -20,9 +21,13 @@ class SearchSettings(BaseSettings):
     es_url: str = ""
     xs_es_plain_json: bool = False
 
-    def backend(self) -> SearchBackend:
-        return create_backend(self.xs_search_backend, self.es_url or None, plain_json=self.xs_es_plain_json)
+    def backend(self, segmenter: Segmenter | None = None) -> SearchBackend:
+        """The configured backend, tokenising with `segmenter` (default a new one)."""
+        return create_backend(
+            self.xs_search_backend, self.es_url or None, plain_json=self.xs_es_plain_json, segmenter=segmenter
+        )
 
     def knowledge_base(self) -> KnowledgeBase:
-        """A KnowledgeBase on this backend (not loaded yet)."""
-        return KnowledgeBase(self.backend())
+        """A KnowledgeBase on this backend, with a segmenter of its own (not loaded yet)."""
+        segmenter = Segmenter()
+        return KnowledgeBase(self.backend(segmenter), segmenter=segmenter)

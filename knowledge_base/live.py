@@ -195,7 +195,7 @@ class LiveUpdates:
 
     def _apply_rules(self, raw: str) -> None:
         if raw != self._rules_raw:
-            self.kb.set_rules(Rules.parse(raw))
+            self.kb.set_rules(Rules.parse(raw, segmenter=self.kb.segmenter))
             self._rules_raw = raw
 
     def _resync(self, overlay: SyncOverlay) -> None:

@@ -2,9 +2,13 @@
 
 normalize(): NFKC width folding → 繁→简 (OpenCC t2s) → lowercase → punctuation to spaces →
 English terms to Chinese → typo/homophone fixes → synonym expansion (the canonical wording is
-appended, the user's wording stays). tokenize(): jieba words (search mode, with a domain
+appended, the user's wording stays). Segmenter.tokenize(): jieba words (with a domain
 dictionary) minus stopwords, plus character bigrams of each run of content words, so a question
 still matches when jieba segments it differently from the guide.
+
+The dictionary grows (guide titles and aliases, editors' terms), so it is not global: each
+KnowledgeBase owns a Segmenter and passes it to everything that tokenises for it.
+default_segmenter() and tokenize() serve callers outside a knowledge base.
 """
 
 from __future__ import annotations
@@ -134,42 +138,6 @@ def normalize(text: str) -> str:
     return " ".join([text, *added]) if added else text
 
 
-class _Segmenter:
-    """A private jieba tokenizer with the domain dictionary; words may be added at any time."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._tokenizer: jieba.Tokenizer | None = None
-        self.words: set[str] = set()
-
-    def _get(self) -> jieba.Tokenizer:
-        with self._lock:
-            if self._tokenizer is None:
-                tokenizer = jieba.Tokenizer()
-                tokenizer.initialize()
-                for word in sorted(lexicon().domain_words() | self.words):
-                    tokenizer.add_word(word, DICT_WORD_FREQ)
-                self._tokenizer = tokenizer
-            return self._tokenizer
-
-    def add(self, words: Iterable[str]) -> None:
-        new = {w for w in words if _CJK_ONLY.match(w) and len(w) > 1} - self.words
-        if not new:
-            return
-        tokenizer = self._get()
-        with self._lock:
-            for word in sorted(new):
-                tokenizer.add_word(word, DICT_WORD_FREQ)
-            self.words |= new
-        _CACHE.forget(new)
-
-    def cut(self, run: str) -> list[str]:
-        return list(self._get().cut(run, HMM=False))
-
-
-_SEGMENTER = _Segmenter()
-
-
 def dictionary_words(guides: Iterable[Guide]) -> set[str]:
     """Normalised titles and aliases (Chinese-only phrases) to keep whole when segmenting."""
     words: set[str] = set()
@@ -179,19 +147,9 @@ def dictionary_words(guides: Iterable[Guide]) -> set[str]:
     return words
 
 
-def add_words(words: Iterable[str]) -> None:
-    """Keep these words whole when segmenting from now on (additive; editors' synonym terms)."""
-    _SEGMENTER.add(w for word in words for w in _fold(word).split())
-
-
 def fold_text(text: str) -> str:
     """Width folding, 繁→简, lowercase, punctuation to spaces: no typo fixes, no synonyms."""
     return _fold(text)
-
-
-def configure_dictionary(guides: Iterable[Guide]) -> None:
-    """Add the guides' titles and aliases to the segmentation dictionary (additive)."""
-    _SEGMENTER.add(dictionary_words(guides))
 
 
 def jieba_dictionary_lines(guides: Iterable[Guide]) -> list[str]:
@@ -200,51 +158,152 @@ def jieba_dictionary_lines(guides: Iterable[Guide]) -> list[str]:
     return [f"{word} {DICT_WORD_FREQ}" for word in sorted(words)]
 
 
-def is_word(token: str) -> bool:
-    """True if the token is a word of the segmentation dictionary (not a mere bigram)."""
-    return bool(_SEGMENTER._get().FREQ.get(token))
+class Segmenter:
+    """Segmentation and tokenisation for one knowledge base: a private jieba dictionary (the
+    lexicon's words, then whatever is added: guide titles and aliases, editors' synonym terms)
+    and the tokenisations made with it. Words are only ever added.
 
+    A knowledge base owns one and hands it to its backends, re-ranker, calibration and rules, so
+    indexing and querying tokenise alike and two knowledge bases never see each other's words.
+    """
 
-class _AnalysisCache:
-    """Tokenisations by text. A word added to the dictionary can only change how a text that
-    contains it (after normalisation) is segmented, so only those entries are forgotten: adding a
-    guide re-tokenises its own text, not every guide's (~1 s of a new guide's publish before)."""
-
-    MAX = 50_000
+    CACHE_MAX = 50_000
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._entries: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {}
+        self._tokenizer: jieba.Tokenizer | None = None
+        self._words: set[str] = set()
+        self._cache_lock = threading.Lock()
+        # text -> (normalised text, tokens, content runs)
+        self._cache: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {}
 
-    def get(self, text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
-        hit = self._entries.get(text)
+    def add_words(self, words: Iterable[str]) -> None:
+        """Keep these words whole when segmenting from now on (editors' synonym terms)."""
+        self._add(w for word in words for w in _fold(word).split())
+
+    def add_guides(self, guides: Iterable[Guide]) -> None:
+        """Keep the guides' titles and aliases whole when segmenting from now on."""
+        self._add(dictionary_words(guides))
+
+    def is_word(self, token: str) -> bool:
+        """True if the token is a word of the segmentation dictionary (not a mere bigram)."""
+        return bool(self._get().FREQ.get(token))
+
+    def tokenize(self, text: str) -> list[str]:
+        """Search tokens of a text: content words (and their sub-words) plus character bigrams."""
+        return list(self._analysed(text)[0])
+
+    def content_runs(self, text: str) -> list[str]:
+        """Runs of non-stopword text (normalised), in order: the input to character n-grams."""
+        return list(self._analysed(text)[1])
+
+    def clear(self) -> None:
+        """Forget cached tokenisations (benchmarks measure cold tokenisation with this)."""
+        with self._cache_lock:
+            self._cache.clear()
+
+    def _get(self) -> jieba.Tokenizer:
+        with self._lock:
+            if self._tokenizer is None:
+                # A copy of the shared base dictionary (~15 ms) instead of loading jieba's (~0.5 s).
+                base, total = _base_dictionary()
+                tokenizer = jieba.Tokenizer()
+                tokenizer.FREQ, tokenizer.total = dict(base), total
+                tokenizer.initialized = True
+                for word in sorted(self._words):
+                    tokenizer.add_word(word, DICT_WORD_FREQ)
+                self._tokenizer = tokenizer
+            return self._tokenizer
+
+    def _add(self, words: Iterable[str]) -> None:
+        new = {w for w in words if _CJK_ONLY.match(w) and len(w) > 1} - self._words
+        if not new:
+            return
+        tokenizer = self._get()
+        with self._lock:
+            for word in sorted(new):
+                tokenizer.add_word(word, DICT_WORD_FREQ)
+            self._words |= new
+        # A new word can only change how a text that contains it (after normalisation) is
+        # segmented, so only those tokenisations are forgotten: adding a guide re-tokenises its own
+        # text, not every guide's (~1 s of a new guide's publish before).
+        with self._cache_lock:
+            stale = [t for t, (norm, _, _) in self._cache.items() if any(w in norm for w in new)]
+            for text in stale:
+                del self._cache[text]
+
+    def _analysed(self, text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        hit = self._cache.get(text)
         if hit is not None:
             return hit[1], hit[2]
         normalised = normalize(text)
-        tokens, runs = _analyse(normalised)
-        with self._lock:
-            if len(self._entries) >= self.MAX:
-                self._entries.clear()
-            self._entries[text] = (normalised, tokens, runs)
+        tokens, runs = self._analyse(normalised)
+        with self._cache_lock:
+            if len(self._cache) >= self.CACHE_MAX:
+                self._cache.clear()
+            self._cache[text] = (normalised, tokens, runs)
         return tokens, runs
 
-    def forget(self, words: set[str]) -> None:
-        with self._lock:
-            stale = [t for t, (norm, _, _) in self._entries.items() if any(w in norm for w in words)]
-            for text in stale:
-                del self._entries[text]
+    def _analyse(self, normalised: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        stop = lexicon().stopwords
+        tokenizer = self._get()
+        tokens: list[str] = []
+        runs: list[str] = []
+        for chunk in normalised.split():
+            if not _CJK_RUN.search(chunk):
+                if chunk not in stop:
+                    tokens.append(chunk)
+                    runs.append(chunk)
+                continue
+            # jieba would drop Latin/digit parts of mixed chunks into its own tokens; keep them whole.
+            for piece in re.split(f"([{_CJK}]+)", chunk):
+                if not piece:
+                    continue
+                if not _CJK_ONLY.match(piece):
+                    if piece not in stop:
+                        tokens.append(piece)
+                        runs.append(piece)
+                    continue
+                current = ""
+                for word in tokenizer.cut(piece, HMM=False):
+                    if word in stop:
+                        if current:
+                            runs.append(current)
+                        current = ""
+                        continue
+                    tokens.append(word)
+                    tokens.extend(_sub_words(word, tokenizer))
+                    current += word
+                if current:
+                    runs.append(current)
+        for run in runs:
+            if _CJK_ONLY.match(run):
+                tokens.extend(_bigrams(run))
+        return tuple(tokens), tuple(runs)
 
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
+
+@functools.lru_cache(maxsize=1)
+def _base_dictionary() -> tuple[dict[str, int], int]:
+    """jieba's dictionary with the lexicon's words, loaded once and never changed (each Segmenter
+    copies it): read-only, so sharing it shares no state."""
+    tokenizer = jieba.Tokenizer()
+    tokenizer.initialize()
+    for word in sorted(lexicon().domain_words()):
+        tokenizer.add_word(word, DICT_WORD_FREQ)
+    return tokenizer.FREQ, tokenizer.total
 
 
-_CACHE = _AnalysisCache()
+@functools.lru_cache(maxsize=1)
+def default_segmenter() -> Segmenter:
+    """The shipped dictionary alone, for callers outside a knowledge base that need the same
+    normalisation (the gateway grouping inbox questions, tokenize()). A knowledge base never uses
+    it: it has its own Segmenter (KnowledgeBase.segmenter), so nothing should add words here."""
+    return Segmenter()
 
 
-def clear_cache() -> None:
-    """Forget cached tokenisations (benchmarks measure cold tokenisation with this)."""
-    _CACHE.clear()
+def tokenize(text: str) -> list[str]:
+    """Search tokens with the shipped dictionary (default_segmenter()), outside a knowledge base."""
+    return default_segmenter().tokenize(text)
 
 
 def _bigrams(run: str) -> list[str]:
@@ -253,58 +312,10 @@ def _bigrams(run: str) -> list[str]:
     return [run[i : i + 2] for i in range(len(run) - 1)]
 
 
-def content_runs(text: str) -> list[str]:
-    """Runs of non-stopword text (normalised), in order: the input to character n-grams."""
-    return list(_CACHE.get(text)[1])
-
-
-def tokenize(text: str) -> list[str]:
-    """Search tokens of a text: content words (and their sub-words) plus character bigrams."""
-    return list(_CACHE.get(text)[0])
-
-
-def _analyse(normalised: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    stop = lexicon().stopwords
-    tokens: list[str] = []
-    runs: list[str] = []
-    for chunk in normalised.split():
-        if not _CJK_RUN.search(chunk):
-            if chunk not in stop:
-                tokens.append(chunk)
-                runs.append(chunk)
-            continue
-        # jieba would drop Latin/digit parts of mixed chunks into its own tokens; keep them whole.
-        for piece in re.split(f"([{_CJK}]+)", chunk):
-            if not piece:
-                continue
-            if not _CJK_ONLY.match(piece):
-                if piece not in stop:
-                    tokens.append(piece)
-                    runs.append(piece)
-                continue
-            current = ""
-            for word in _SEGMENTER.cut(piece):
-                if word in stop:
-                    if current:
-                        runs.append(current)
-                    current = ""
-                    continue
-                tokens.append(word)
-                tokens.extend(_sub_words(word))
-                current += word
-            if current:
-                runs.append(current)
-    for run in runs:
-        if _CJK_ONLY.match(run):
-            tokens.extend(_bigrams(run))
-    return tuple(tokens), tuple(runs)
-
-
-def _sub_words(word: str) -> list[str]:
+def _sub_words(word: str, tokenizer: jieba.Tokenizer) -> list[str]:
     """Dictionary words of 3-4 characters inside a longer word (2-character ones are bigrams)."""
     if len(word) <= 3:
         return []
-    tokenizer = _SEGMENTER._get()
     out = []
     for size in (3, 4):
         if len(word) > size:

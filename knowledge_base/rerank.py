@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -25,7 +26,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from threadpoolctl import threadpool_limits
 
-from knowledge_base.normalize import content_runs, tokenize
+from knowledge_base.normalize import Segmenter
 from knowledge_base.search.base import Hit
 
 FEATURE_NAMES: Final[tuple[str, ...]] = (
@@ -54,10 +55,10 @@ DEFAULT_INTERCEPT: Final[float] = -6.0
 CLASSIFIER_C: Final[float] = 20.0
 
 
-def analyse(text: str) -> list[str]:
+def analyse(text: str, segmenter: Segmenter) -> list[str]:
     """Classifier features: search tokens plus character trigrams of the content runs."""
-    features = tokenize(text)
-    for run in content_runs(text):
+    features = segmenter.tokenize(text)
+    for run in segmenter.content_runs(text):
         features.extend("3:" + run[i : i + 3] for i in range(len(run) - 2))
     return features
 
@@ -71,12 +72,15 @@ class Example:
 class GuideClassifier:
     """Which guide does a question ask about? Trained on the guides' own names and questions."""
 
-    def __init__(self, examples: Sequence[Example], previous: GuideClassifier | None = None) -> None:
-        """Train on `examples`. With `previous` (the model before one guide changed), training
-        starts from its weights: the loss is strictly convex (L2), so it reaches the same optimum
-        (to the solver's tolerance) in 1–3 Newton steps instead of ~10 (0.4–0.7 s instead of ~1.5 s
-        for 60 guides)."""
+    def __init__(
+        self, examples: Sequence[Example], segmenter: Segmenter, previous: GuideClassifier | None = None
+    ) -> None:
+        """Train on `examples`, tokenised by `segmenter` (the knowledge base's). With `previous`
+        (the model before one guide changed), training starts from its weights: the loss is
+        strictly convex (L2), so it reaches the same optimum (to the solver's tolerance) in 1–3
+        Newton steps instead of ~10 (0.4–0.7 s instead of ~1.5 s for 60 guides)."""
         self.labels: list[str] = sorted({e.label for e in examples})
+        analyser = functools.partial(analyse, segmenter=segmenter)
         self._model: LogisticRegression | None = None
         self._vectorizer: TfidfVectorizer
         if not examples:
@@ -89,10 +93,10 @@ class GuideClassifier:
         if warm is not None:
             # The old features keep their columns (so their weights still apply); new ones follow.
             old = warm._vectorizer.vocabulary_
-            extra = sorted({f for e in examples for f in analyse(e.text)} - old.keys())
+            extra = sorted({f for e in examples for f in analyser(e.text)} - old.keys())
             vocabulary = {**old, **{f: len(old) + i for i, f in enumerate(extra)}}
         self._vectorizer = TfidfVectorizer(
-            analyzer=analyse, sublinear_tf=True, lowercase=False, dtype=np.float64, vocabulary=vocabulary
+            analyzer=analyser, sublinear_tf=True, lowercase=False, dtype=np.float64, vocabulary=vocabulary
         )
         matrix = self._vectorizer.fit_transform([e.text for e in examples])
         self._examples = matrix[np.argsort(targets, kind="stable")]
@@ -166,9 +170,11 @@ def candidate_features(
     hits: Sequence[Hit],
     classifier: GuideClassifier,
     stats: TokenStats,
+    segmenter: Segmenter,
     extra: int = 5,
 ) -> dict[str, list[float]]:
-    """Feature vectors (FEATURE_NAMES order) of the candidate guides for one query."""
+    """Feature vectors (FEATURE_NAMES order) of the candidate guides for one query; `segmenter` is
+    the one the classifier, the statistics and the backend's hits were made with."""
     probs, nearest = classifier.scores(query)
     candidates: dict[str, None] = dict.fromkeys(h.service_id for h in hits)
     for table in (probs, nearest):
@@ -179,7 +185,7 @@ def candidate_features(
     labels = [label for label in candidates if label in stats.tokens]
     top_bm25 = hits[0].score if hits else 0.0
     bm25 = {h.service_id: h.score / top_bm25 for h in hits} if top_bm25 > 0 else {}
-    weights = {t: stats.idf(t) for t in set(tokenize(query))}
+    weights = {t: stats.idf(t) for t in set(segmenter.tokenize(query))}
     info = sum(weights.values())
     total = info or 1.0
     coverage = {

@@ -10,7 +10,8 @@ reindex, on every backend:
   ours" when a new question has nearly the same search tokens (Jaccard ≥ OUT_OF_SCOPE_SIMILAR).
 
 The rules travel from the database of record to the action servers through the overlay
-(`xs:kb:rules`, knowledge_base.overlay) as the JSON of `Rules.as_dict()`.
+(`xs:kb:rules`, knowledge_base.overlay) as the JSON of `Rules.as_dict()`. They are built for one
+knowledge base: its Segmenter keeps their terms whole and tokenises the marked questions.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from knowledge_base.normalize import add_words, fold_text, tokenize
+from knowledge_base.normalize import Segmenter, fold_text
 
 OUT_OF_SCOPE_SIMILAR: Final = 0.6
 MAX_TERMS: Final = 20
@@ -46,10 +47,15 @@ class Rules:
     synonyms: tuple[tuple[str, ...], ...] = ()
     out_of_scope: tuple[str, ...] = ()
     _marked: tuple[frozenset[str], ...] = field(default=(), compare=False, repr=False)
+    segmenter: Segmenter | None = field(default=None, compare=False, repr=False)
+    """The knowledge base's segmenter they were built with (None: no rules, nothing to tokenise)."""
 
     @classmethod
-    def build(cls, synonyms: Iterable[Sequence[str]] = (), out_of_scope: Iterable[str] = ()) -> Rules:
-        """Rules from raw terms and questions: folded, deduplicated, bounded."""
+    def build(
+        cls, synonyms: Iterable[Sequence[str]] = (), out_of_scope: Iterable[str] = (), *, segmenter: Segmenter
+    ) -> Rules:
+        """Rules from raw terms and questions: folded, deduplicated, bounded; for the knowledge base
+        whose `segmenter` this is (it keeps the terms whole from now on)."""
         groups: list[tuple[str, ...]] = []
         for terms in list(synonyms)[:MAX_GROUPS]:
             folded = tuple(dict.fromkeys(t for t in (fold_text(str(x))[:MAX_TERM_CHARS] for x in terms) if t))
@@ -57,18 +63,18 @@ class Rules:
                 groups.append(folded[:MAX_TERMS])
         questions = tuple(dict.fromkeys(q for q in (" ".join(str(x).split()) for x in out_of_scope) if q))
         questions = questions[:MAX_MARKED]
-        add_words(t for g in groups for t in g)  # keep the new terms whole when segmenting
-        marked = tuple(frozenset(tokenize(q)) for q in questions)
-        return cls(tuple(groups), questions, marked)
+        segmenter.add_words(t for g in groups for t in g)  # keep the new terms whole when segmenting
+        marked = tuple(frozenset(segmenter.tokenize(q)) for q in questions)
+        return cls(tuple(groups), questions, marked, segmenter)
 
     @classmethod
-    def parse(cls, raw: str | bytes | None) -> Rules:
-        """From the overlay's JSON (empty rules for nothing or garbage)."""
+    def parse(cls, raw: str | bytes | None, *, segmenter: Segmenter) -> Rules:
+        """From the overlay's JSON (empty rules for nothing or garbage), as build()."""
         if not raw:
             return cls()
         try:
             data = json.loads(raw)
-            return cls.build(data.get("synonyms") or [], data.get("out_of_scope") or [])
+            return cls.build(data.get("synonyms") or [], data.get("out_of_scope") or [], segmenter=segmenter)
         except (ValueError, AttributeError, TypeError):
             return cls()
 
@@ -91,9 +97,9 @@ class Rules:
 
     def marked_out_of_scope(self, text: str) -> str | None:
         """The marked question this one is nearly the same as, or None."""
-        if not self._marked:
+        if not self._marked or self.segmenter is None:
             return None
-        tokens = frozenset(tokenize(text))
+        tokens = frozenset(self.segmenter.tokenize(text))
         if not tokens:
             return None
         best, best_score = None, 0.0

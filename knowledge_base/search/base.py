@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Final, Protocol, runtime_checkable
 
 from knowledge_base.constants import SECTIONS
-from knowledge_base.normalize import tokenize
+from knowledge_base.normalize import Segmenter
 from knowledge_base.schema import Guide
 
 FIELD_BOOSTS: Final[dict[str, float]] = {
@@ -40,7 +41,23 @@ class SearchError(RuntimeError):
 
 @runtime_checkable
 class SearchBackend(Protocol):
-    """Full-text search over guides; every method may raise SearchError."""
+    """Full-text search over guides; every method may raise SearchError.
+
+    A backend tokenises documents and queries with its `segmenter` (field_tokens, query_terms):
+    a knowledge base's backend is given the knowledge base's own."""
+
+    @property
+    def kind(self) -> str:
+        """Which implementation scores the hits ("embedded", "elasticsearch"): part of the
+        calibrator cache's key, as calibration is fitted on this backend's scores."""
+
+    @property
+    def segmenter(self) -> Segmenter:
+        """The segmenter that tokenises indexed guides and queries alike."""
+
+    def scratch(self) -> AbstractContextManager[SearchBackend]:
+        """An empty backend of the same kind, settings and segmenter, removed on exit: the
+        leave-out indexes of calibration, so it learns from the scores live answers use."""
 
     def index(self, guides: Sequence[Guide]) -> None:
         """Replace the whole index with these guides (searches keep working meanwhile)."""
@@ -69,23 +86,23 @@ def body_text(guide: Guide) -> str:
     return "\n".join(parts)
 
 
-def field_tokens(guide: Guide) -> dict[str, list[str]]:
+def field_tokens(guide: Guide, segmenter: Segmenter) -> dict[str, list[str]]:
     """The tokens of each indexed field of a guide (aliases and questions tokenised one by one)."""
     return {
-        "title": tokenize(guide.title),
-        "aliases": _joined(guide.aliases),
-        "questions": _joined(guide.sample_questions),
-        "body": tokenize(body_text(guide)),
+        "title": segmenter.tokenize(guide.title),
+        "aliases": _joined(guide.aliases, segmenter),
+        "questions": _joined(guide.sample_questions, segmenter),
+        "body": segmenter.tokenize(body_text(guide)),
     }
 
 
-def query_terms(query: str) -> list[str]:
+def query_terms(query: str, segmenter: Segmenter) -> list[str]:
     """Distinct query tokens in first-seen order (a repeated token must not count twice)."""
-    return list(dict.fromkeys(tokenize(query)))
+    return list(dict.fromkeys(segmenter.tokenize(query)))
 
 
-def _joined(texts: Iterable[str]) -> list[str]:
+def _joined(texts: Iterable[str], segmenter: Segmenter) -> list[str]:
     tokens: list[str] = []
     for text in texts:
-        tokens.extend(tokenize(text))
+        tokens.extend(segmenter.tokenize(text))
     return tokens

@@ -1,9 +1,11 @@
 """Elasticsearch backend (official client): pre-tokenised fields, versioned indices behind an alias.
 
-We tokenise in Python (knowledge_base.normalize) and index space-joined tokens into fields that
-Elasticsearch only splits on whitespace and lowercases, so both backends see the same terms. A
-rebuild fills a new index `<alias>-v<ns>`, then one `update_aliases` call moves the alias (searches
-never see an empty or half-built index), then the older versions are deleted.
+We tokenise in Python (with the backend's knowledge_base.normalize.Segmenter, the knowledge base's)
+and index space-joined tokens into fields that Elasticsearch only splits on whitespace and
+lowercases, so both backends see the same terms. A rebuild fills a new index `<alias>-v<ns>`, then
+one `update_aliases` call moves the alias (searches never see an empty or half-built index), then
+the older versions are deleted. Calibration fits on scratch() copies: aliases of their own on the
+same cluster, deleted after the fit.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import json
 import re
 import time
+import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,6 +25,7 @@ from elastic_transport.client_utils import DEFAULT
 from elasticsearch import ApiError, Elasticsearch, NotFoundError
 from elasticsearch.helpers import BulkIndexError, bulk
 
+from knowledge_base.normalize import Segmenter
 from knowledge_base.schema import Guide
 from knowledge_base.search.base import (
     FIELD_BOOSTS,
@@ -99,13 +103,15 @@ def _errors(action: str) -> Iterator[None]:
         raise SearchError(f"elasticsearch {action}: {e}") from e
 
 
-def _document(guide: Guide) -> dict[str, str]:
-    doc = {name: " ".join(tokens) for name, tokens in field_tokens(guide).items()}
+def _document(guide: Guide, segmenter: Segmenter) -> dict[str, str]:
+    doc = {name: " ".join(tokens) for name, tokens in field_tokens(guide, segmenter).items()}
     return {"service_id": guide.id, "display_title": guide.title, **doc}
 
 
 class ElasticBackend:
     """Guides in Elasticsearch (or an API-compatible server), searched with `most_fields`."""
+
+    kind = "elasticsearch"
 
     def __init__(
         self,
@@ -117,8 +123,13 @@ class ElasticBackend:
         plain_json: bool = False,
         request_timeout: float = 10.0,
         client: Elasticsearch | None = None,
+        segmenter: Segmenter | None = None,
     ) -> None:
+        """Guides under `alias` at `url` (or through `client`), tokenised with `segmenter` (a
+        knowledge base passes its own; default a new one)."""
         self.alias = alias
+        self.segmenter = segmenter if segmenter is not None else Segmenter()
+        self._url = url
         self._client = client or make_client(
             url,
             plain_json=plain_json,
@@ -132,7 +143,10 @@ class ElasticBackend:
     def index(self, guides: Sequence[Guide]) -> None:
         name = self._create_version()
         try:
-            actions = ({"_index": name, "_id": guide.id, "_source": _document(guide)} for guide in guides)
+            actions = (
+                {"_index": name, "_id": guide.id, "_source": _document(guide, self.segmenter)}
+                for guide in guides
+            )
             with _errors("bulk index"):
                 bulk(self._client, actions, chunk_size=500, refresh=True)
             self._swap_alias(name)
@@ -144,7 +158,8 @@ class ElasticBackend:
     def upsert(self, guide: Guide) -> None:
         self._ensure_alias()
         with _errors("upsert"):
-            self._client.index(index=self.alias, id=guide.id, document=_document(guide), refresh=True)
+            document = _document(guide, self.segmenter)
+            self._client.index(index=self.alias, id=guide.id, document=document, refresh=True)
 
     def delete(self, guide_id: str) -> None:
         try:
@@ -157,7 +172,7 @@ class ElasticBackend:
     # -- reads ------------------------------------------------------------------------------
 
     def search(self, query: str, k: int = 10) -> list[Hit]:
-        terms = query_terms(query)
+        terms = query_terms(query, self.segmenter)
         if not terms or k <= 0:
             return []
         body = {
@@ -205,6 +220,17 @@ class ElasticBackend:
         """Close the client's connections."""
         self._client.close()
 
+    @contextmanager
+    def scratch(self) -> Iterator[ElasticBackend]:
+        # Its own alias on the same cluster and client; `<alias>-fit…-v*` never matches the
+        # live alias's `<alias>-v*` versions, so neither side's rebuild drops the other's index.
+        scratch = ElasticBackend(self._url, alias=f"{self.alias}-fit{uuid.uuid4().hex[:12]}",
+                                 client=self._client, segmenter=self.segmenter)
+        try:
+            yield scratch
+        finally:
+            scratch._drop(scratch._versions_or_empty())
+
     # -- index versions ---------------------------------------------------------------------
 
     def _create_version(self) -> str:
@@ -227,6 +253,12 @@ class ElasticBackend:
         with _errors("list indices"):
             found = self._client.indices.get(index=f"{self.alias}-v*", allow_no_indices=True)
         return sorted(found.body)
+
+    def _versions_or_empty(self) -> list[str]:
+        try:
+            return self._versions()
+        except SearchError:
+            return []  # a leftover index is harmless
 
     def _swap_alias(self, name: str) -> None:
         actions: list[dict[str, Any]] = [

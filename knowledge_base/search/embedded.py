@@ -12,10 +12,12 @@ import math
 import threading
 from collections import Counter
 from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
 
 import numpy as np
 import numpy.typing as npt
 
+from knowledge_base.normalize import Segmenter
 from knowledge_base.schema import Guide
 from knowledge_base.search.base import (
     BM25_B,
@@ -114,7 +116,8 @@ class _FieldIndex:
 class _Index:
     """One generation of the index; a rebuild builds a new one and swaps it in."""
 
-    def __init__(self) -> None:
+    def __init__(self, segmenter: Segmenter) -> None:
+        self.segmenter = segmenter
         self.fields = {name: _FieldIndex() for name in FIELDS}
         self.slots: dict[str, int] = {}
         self.docs: list[tuple[str, str, dict[str, Counter[str]]] | None] = []
@@ -122,7 +125,7 @@ class _Index:
     def add(self, guide: Guide) -> None:
         self.remove(guide.id)
         slot = len(self.docs)
-        counts = {name: Counter(tokens) for name, tokens in field_tokens(guide).items()}
+        counts = {name: Counter(tokens) for name, tokens in field_tokens(guide, self.segmenter).items()}
         for name, field in self.fields.items():
             field.add(slot, counts[name])
         self.docs.append((guide.id, guide.title, counts))
@@ -158,19 +161,26 @@ class _Index:
 class EmbeddedBackend:
     """Thread-safe in-memory BM25 search; no service to run, the default for one process."""
 
-    def __init__(self) -> None:
+    kind = "embedded"
+
+    def __init__(self, segmenter: Segmenter | None = None) -> None:
+        """Tokenise with `segmenter` (a knowledge base passes its own; default a new one)."""
+        self.segmenter = segmenter if segmenter is not None else Segmenter()
         self._lock = threading.RLock()
-        self._index = _Index()
+        self._index = _Index(self.segmenter)
+
+    def scratch(self) -> AbstractContextManager[EmbeddedBackend]:
+        return nullcontext(EmbeddedBackend(self.segmenter))
 
     def index(self, guides: Sequence[Guide]) -> None:
-        fresh = _Index()
+        fresh = _Index(self.segmenter)
         for guide in guides:
             fresh.add(guide)
         with self._lock:
             self._index = fresh
 
     def upsert(self, guide: Guide) -> None:
-        field_tokens(guide)  # tokenise outside the lock (the result is cached)
+        field_tokens(guide, self.segmenter)  # tokenise outside the lock (the result is cached)
         with self._lock:
             self._index.add(guide)
 
@@ -179,7 +189,7 @@ class EmbeddedBackend:
             self._index.remove(guide_id)
 
     def search(self, query: str, k: int = 10) -> list[Hit]:
-        terms = query_terms(query)
+        terms = query_terms(query, self.segmenter)
         if not terms or k <= 0:
             return []
         with self._lock:

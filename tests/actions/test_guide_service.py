@@ -140,7 +140,7 @@ def test_an_editors_synonym_answers_at_once(service: GuideService, ruled: Knowle
     # "小牌" is what many Shanghai drivers call the plate quota; no guide or lexicon says so.
     before = service.decide("拍小牌要什么条件", Context())
     assert before.outcome != "answer"
-    ruled.set_rules(Rules.build([["小牌", "非营业性客车额度"]]))
+    ruled.set_rules(Rules.build([["小牌", "非营业性客车额度"]], segmenter=ruled.segmenter))
     after = service.decide("拍小牌要什么条件", Context())
     assert (after.outcome, after.service_id, after.section) == ("answer", "car-plate-quota", "eligibility")
     ruled.set_rules(Rules())
@@ -150,7 +150,7 @@ def test_an_editors_synonym_answers_at_once(service: GuideService, ruled: Knowle
 def test_a_question_marked_out_of_scope_is_declined_plainly(service: GuideService,
                                                              ruled: KnowledgeBase) -> None:
     marked = "我要办个出版物经营许可证要什么材料"
-    ruled.set_rules(Rules.build(out_of_scope=[marked]))
+    ruled.set_rules(Rules.build(out_of_scope=[marked], segmenter=ruled.segmenter))
     for question in (marked, "出版物经营许可证怎么办理"):
         reply = service.decide(question, Context())
         assert (reply.outcome, reply.service_id, reply.confidence) == ("out_of_scope", None, 1.0)

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from knowledge_base.constants import GUIDES_DIR
-from knowledge_base.normalize import configure_dictionary
+from knowledge_base.normalize import Segmenter
 from knowledge_base.schema import Guide
 from knowledge_base.search.base import SearchBackend
 from knowledge_base.search.elastic import ElasticBackend
@@ -30,7 +30,6 @@ def fixture_guides() -> list[Guide]:
     """Six small guides written for these tests."""
     result = load_guides(FIXTURES / "guides")
     assert not result.errors, result.errors
-    configure_dictionary(result.guides)
     return result.guides
 
 
@@ -48,8 +47,14 @@ def real_guides() -> list[Guide]:
     result = load_guides(GUIDES_DIR)
     if len(result.guides) < MIN_REAL_GUIDES:
         pytest.skip(f"only {len(result.guides)} real guides in {GUIDES_DIR}")
-    configure_dictionary(result.guides)
     return result.guides
+
+
+def segmenter_for(guides: list[Guide]) -> Segmenter:
+    """A segmenter keeping these guides' names whole, as their knowledge base's would."""
+    segmenter = Segmenter()
+    segmenter.add_guides(guides)
+    return segmenter
 
 
 def _wait_until_answering(url: str, timeout_s: float = 20.0) -> None:
@@ -99,16 +104,17 @@ BACKEND_KINDS = [
 ]
 
 
-def make_backend(kind: str, request: pytest.FixtureRequest) -> Iterator[SearchBackend]:
+def make_backend(kind: str, request: pytest.FixtureRequest, segmenter: Segmenter) -> Iterator[SearchBackend]:
     """A fresh, empty backend of one kind; Elasticsearch ones get their own alias and cleanup."""
     if kind == "embedded":
-        yield EmbeddedBackend()
+        yield EmbeddedBackend(segmenter)
         return
     if kind == "osmem":
         url, plain = request.getfixturevalue("osmem_search_url"), True
     else:
         url, plain = os.environ["ES_URL"], False
-    backend = ElasticBackend(url, alias=f"xs-test-{uuid.uuid4().hex[:10]}", plain_json=plain)
+    alias = f"xs-test-{uuid.uuid4().hex[:10]}"
+    backend = ElasticBackend(url, alias=alias, plain_json=plain, segmenter=segmenter)
     try:
         yield backend
     finally:
@@ -118,6 +124,6 @@ def make_backend(kind: str, request: pytest.FixtureRequest) -> Iterator[SearchBa
 
 
 @pytest.fixture(params=BACKEND_KINDS)
-def backend(request: pytest.FixtureRequest) -> Iterator[SearchBackend]:
+def backend(request: pytest.FixtureRequest, fixture_guides: list[Guide]) -> Iterator[SearchBackend]:
     """Every search backend in turn: embedded, osmem over HTTP, and a real cluster if ES_URL."""
-    yield from make_backend(request.param, request)
+    yield from make_backend(request.param, request, segmenter_for(fixture_guides))

@@ -18,6 +18,7 @@ from knowledge_base.engine import (
 )
 from knowledge_base.rerank import GuideClassifier
 from knowledge_base.schema import Guide
+from tests.knowledge_base.conftest import segmenter_for
 
 HELDOUT = Path(__file__).resolve().parent.parent / "data" / "heldout_questions.jsonl"
 
@@ -141,10 +142,11 @@ def test_high_confidence_is_earned(real_kb: KnowledgeBase) -> None:
 
 def test_a_classifier_trained_from_the_previous_one_scores_like_a_cold_one(
         fixture_guides: list[Guide], extra_guide: Guide) -> None:
-    cold_before = GuideClassifier(training_examples(fixture_guides))
+    segmenter = segmenter_for([*fixture_guides, extra_guide])
+    cold_before = GuideClassifier(training_examples(fixture_guides), segmenter)
     everything = [*fixture_guides, extra_guide]
-    warm = GuideClassifier(training_examples(everything), previous=cold_before)
-    cold = GuideClassifier(training_examples(everything))
+    warm = GuideClassifier(training_examples(everything), segmenter, previous=cold_before)
+    cold = GuideClassifier(training_examples(everything), segmenter)
     assert warm.labels == cold.labels
     for question in ("办狗证", "护照怎么办", "身份证丢了", "结婚登记要带什么"):
         w, c = warm.scores(question)[0], cold.scores(question)[0]

@@ -8,14 +8,17 @@ import pytest
 
 from knowledge_base.dictionary import DICTIONARY_FILE
 from knowledge_base.dictionary import main as dictionary_main
+from knowledge_base.engine import KnowledgeBase
 from knowledge_base.normalize import (
-    add_words,
-    configure_dictionary,
+    Segmenter,
+    default_segmenter,
     jieba_dictionary_lines,
     normalize,
     tokenize,
 )
+from knowledge_base.rules import Rules
 from knowledge_base.schema import Guide
+from knowledge_base.search.embedded import EmbeddedBackend
 
 
 @pytest.mark.parametrize(
@@ -101,9 +104,12 @@ def test_tokens_hold_words_and_character_bigrams() -> None:
     assert "租房" in tokens
 
 
-def test_configured_titles_stay_whole(fixture_guides: list[Guide]) -> None:
-    configure_dictionary(fixture_guides)
-    assert "租赁住房提取住房公积金" in tokenize("租赁住房提取住房公积金")
+def test_titles_added_to_a_segmenter_stay_whole(fixture_guides: list[Guide]) -> None:
+    segmenter = Segmenter()
+    assert "租赁住房提取住房公积金" not in segmenter.tokenize("租赁住房提取住房公积金")
+    segmenter.add_guides(fixture_guides)
+    assert "租赁住房提取住房公积金" in segmenter.tokenize("租赁住房提取住房公积金")
+    assert segmenter.is_word("租赁住房提取住房公积金") and not Segmenter().is_word("租赁住房提取住房公积金")
 
 
 def test_dictionary_lines_cover_titles_aliases_and_lexicon(fixture_guides: list[Guide]) -> None:
@@ -123,9 +129,46 @@ def test_dictionary_cli_writes_kb_dict(tmp_path: Path, capsys: pytest.CaptureFix
 
 
 def test_a_word_added_later_changes_only_the_texts_that_contain_it() -> None:
+    segmenter = Segmenter()
     with_word, without = "我想办理汪汪星球证书", "我想办理护照"
-    before_with, before_without = tokenize(with_word), tokenize(without)
+    before_with, before_without = segmenter.tokenize(with_word), segmenter.tokenize(without)
     assert "汪汪星球" not in before_with
-    add_words(["汪汪星球"])
-    assert "汪汪星球" in tokenize(with_word)  # the cached tokens were forgotten and redone
-    assert tokenize(without) == before_without
+    segmenter.add_words(["汪汪星球"])
+    assert "汪汪星球" in segmenter.tokenize(with_word)  # the cached tokens were forgotten and redone
+    assert segmenter.tokenize(without) == before_without
+
+
+def test_tokenize_is_the_default_segmenters() -> None:
+    assert tokenize("租房提取公积金") == default_segmenter().tokenize("租房提取公积金")
+    assert default_segmenter() is default_segmenter()
+
+
+def test_two_knowledge_bases_do_not_see_each_others_words() -> None:
+    first, second = KnowledgeBase(), KnowledgeBase()
+    assert first.segmenter is not second.segmenter
+    question = "我想办理汪汪星球证书"
+    before = second.segmenter.tokenize(question)
+    first.set_rules(Rules.build([["汪汪星球", "护照"]], segmenter=first.segmenter))
+    assert "汪汪星球" in first.segmenter.tokenize(question)
+    assert second.segmenter.tokenize(question) == before
+    assert "汪汪星球" not in default_segmenter().tokenize(question)
+
+
+def test_a_guide_published_to_one_knowledge_base_is_segmented_there_only(extra_guide: Guide) -> None:
+    first, second = KnowledgeBase(), KnowledgeBase()
+    title = extra_guide.title
+    assert not second.segmenter.is_word(title)
+    first.upsert(extra_guide)
+    assert first.segmenter.is_word(title) and title in first.segmenter.tokenize(title)
+    assert not second.segmenter.is_word(title)
+
+
+def test_a_knowledge_base_tokenises_with_one_segmenter_everywhere() -> None:
+    kb = KnowledgeBase()
+    assert kb.backend.segmenter is kb.segmenter
+    with pytest.raises(ValueError, match="segmenter"):
+        KnowledgeBase(EmbeddedBackend(), segmenter=Segmenter())
+    with pytest.raises(ValueError, match="segmenter"):
+        kb.set_rules(Rules.build([["汪汪星球", "护照"]], segmenter=Segmenter()))
+    backend = EmbeddedBackend()
+    assert KnowledgeBase(backend).segmenter is backend.segmenter

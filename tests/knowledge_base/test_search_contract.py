@@ -10,7 +10,7 @@ import pytest
 from knowledge_base.engine import KnowledgeBase, decide
 from knowledge_base.schema import Guide
 from knowledge_base.search.base import Hit, SearchBackend
-from tests.knowledge_base.conftest import BACKEND_KINDS, make_backend
+from tests.knowledge_base.conftest import BACKEND_KINDS, make_backend, segmenter_for
 
 
 def top(hits: list[Hit]) -> str | None:
@@ -249,9 +249,10 @@ def real_backends(
 ) -> Iterator[dict[str, SearchBackend]]:
     backends: dict[str, SearchBackend] = {}
     generators = []
+    segmenter = segmenter_for(real_guides)  # one, so the backends can differ only in scoring
     for param in BACKEND_KINDS:
         kind = param.values[0]
-        generator = make_backend(str(kind), request)
+        generator = make_backend(str(kind), request, segmenter)
         backend = next(generator)
         backend.index(real_guides)
         backends[str(kind)] = backend
