@@ -369,15 +369,16 @@ class Stats:
 
     def summary(self, period: Period, channel: str | None = None) -> dict[str, Any]:
         turns = self.turns(period, channel)
+        resolution = self.resolution(period, channel)
         return {
             "period": period.as_dict(),
             "channel": channel,
-            "conversations": self.resolution(period, channel)["conversations"],
+            "conversations": resolution["conversations"],
             "turns": turns["turns"],
             "outcomes": turns["outcomes"],
             "clarify_rate": turns["clarify_rate"],
             "out_of_scope_rate": turns["out_of_scope_rate"],
-            "resolution": self.resolution(period, channel),
+            "resolution": resolution,
             "handoff": self.handoff(period, channel),
             "messages": self.messages(period, channel),
             "ratings": self.ratings(period, channel),

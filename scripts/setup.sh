@@ -45,8 +45,8 @@ make_env rasa requirements/rasa.txt
 make_env app requirements/app.txt
 
 # npm packages, from package-lock.json only when it changed: the browser bundles the gateway serves
-# itself (rasa-webchat, socket.io-client; never from a CDN) and the Compose Specification's schema
-# the tests validate deploy/compose.yaml with.
+# itself (rasa-webchat, socket.io-client, the dashboard's Apache ECharts; never from a CDN) and the
+# Compose Specification's schema the tests validate deploy/compose.yaml with.
 setup_npm() {
   local dir=$1 what=$2 stamp=$1/node_modules/.package-lock.sha256
   local want; want=$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)
@@ -85,4 +85,5 @@ setup_debian_packages() {
 
 setup_npm connectors/widget "widget bundles"
 setup_npm deploy "compose schema"
+setup_npm connectors/dashboard "dashboard charts (Apache ECharts)"
 setup_debian_packages

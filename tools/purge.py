@@ -28,6 +28,8 @@ from connectors.gateway.handoff.hook import RECENT
 
 RASA_TRACKER_PREFIX: Final = "xiaoshen:tracker:"  # key_prefix "xiaoshen" in the tracker store config
 DEFAULT_DAYS: Final = 30
+# Two years and a month: a figure can be compared with the same month a year before.
+DEFAULT_EVENTS_DAYS: Final = 760
 
 
 def conversation_keys(sender_id: str) -> list[str]:
@@ -122,23 +124,47 @@ def purge_drafts(database_url: str | None, days: float, dry_run: bool) -> int:
         db.dispose()
 
 
+def purge_events(database_url: str | None, days: float, dry_run: bool) -> int:
+    """Events of record (the service figures) older than `days` (XS_EVENTS_RETENTION_DAYS): they
+    hold no personal data, so they are kept much longer than conversations to compare years."""
+    if not database_url or dry_run:
+        return 0
+    import datetime as dt
+
+    from records.db import Database
+    from records.events import SqlEvents
+
+    db = Database(database_url)
+    try:
+        db.migrate()
+        return SqlEvents(db).purge_before(dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=days))
+    finally:
+        db.dispose()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--days", type=float,
                         default=float(os.environ.get("XS_RETENTION_DAYS", DEFAULT_DAYS)),
                         help="retention in days (XS_RETENTION_DAYS, default 30)")
+    parser.add_argument("--events-days", type=float,
+                        default=float(os.environ.get("XS_EVENTS_RETENTION_DAYS", DEFAULT_EVENTS_DAYS)),
+                        help=f"retention of the events behind the service figures (XS_EVENTS_RETENTION_DAYS, "
+                             f"default {DEFAULT_EVENTS_DAYS})")
     parser.add_argument("--sender", action="append", default=[], help="purge this conversation now")
     parser.add_argument("--dry-run", action="store_true")
     parser.add_argument("--redis-url", default=default_redis_url())
     parser.add_argument("--database-url", default=default_database_url(),
                         help="the database of record (XS_DATABASE_URL): stale declaration drafts go too")
     args = parser.parse_args()
-    if args.days < 0:
-        parser.error("--days must not be negative")
+    if args.days < 0 or args.events_days < 0:
+        parser.error("--days and --events-days must not be negative")
     conversations, tickets = asyncio.run(purge(args.redis_url, args.days, args.sender, args.dry_run))
     drafts = purge_drafts(args.database_url, args.days, args.dry_run)
-    print(f"purged conversations={conversations} tickets={tickets} declaration_drafts={drafts}")
+    events = purge_events(args.database_url, args.events_days, args.dry_run)
+    print(f"purged conversations={conversations} tickets={tickets} declaration_drafts={drafts} "
+          f"events={events}")
 
 
 if __name__ == "__main__":

@@ -24,9 +24,10 @@ from connectors.gateway.redis_types import hash_mapping, optional_text, text_lis
 
 log = logging.getLogger("xiaoshen.auth")
 
-# `reviewer` publishes guides (PUT/DELETE of the editors' API); `admin` holds every role.
-Role = Literal["admin", "editor", "reviewer", "agent"]
-ROLES: Final[tuple[Role, ...]] = ("admin", "editor", "reviewer", "agent")
+# `reviewer` publishes guides (PUT/DELETE of the editors' API); `supervisor` sees the service
+# figures (/api/stats, /dashboard) and changes nothing; `admin` holds every role.
+Role = Literal["admin", "editor", "reviewer", "agent", "supervisor"]
+ROLES: Final[tuple[Role, ...]] = ("admin", "editor", "reviewer", "agent", "supervisor")
 _SCRYPT_N: Final = 2**14
 _SCRYPT_R: Final = 8
 _SCRYPT_P: Final = 1

@@ -21,7 +21,9 @@ from redis.exceptions import RedisError
 from connectors.gateway.conversations import ConversationStore, Entry, Role, new_entry
 from connectors.gateway.errors import ApiError, UpstreamError
 from connectors.gateway.rasa_client import RasaClient
+from connectors.gateway.recorder import NO_EVENTS, EventRecorder
 from contract.turn import TURN_KEY, BotMessage, Button, ChatReply, Turn
+from records import events as ev
 
 log = logging.getLogger("xiaoshen.turn")
 
@@ -191,8 +193,9 @@ class ChatService:
 
     def __init__(self, rasa: RasaClient, store: ConversationStore, *, max_message_chars: int,
                  turn_timeout_s: float, hooks: list[TurnHook] | None = None,
-                 max_in_flight: int = 64) -> None:
+                 max_in_flight: int = 64, events: EventRecorder = NO_EVENTS) -> None:
         self.rasa = rasa
+        self.events = events  # each finished turn is recorded for the service figures
         self.store = store
         self.max_message_chars = max_message_chars
         self.turn_timeout_s = turn_timeout_s
@@ -216,11 +219,14 @@ class ChatService:
                            "in a few seconds.",
                            headers={"Retry-After": str(OVERLOADED_RETRY_S)})
         self.in_flight += 1
+        started = time.perf_counter()
         lock = TurnLock(self.store.redis, sender_id, self.turn_timeout_s + 5)
         try:
             await lock.acquire()
             try:
-                return await self._locked_turn(sender_id, text, channel, lock, client)
+                turned = await self._locked_turn(sender_id, text, channel, lock, client)
+                self._record(sender_id, channel, turned.reply.turn, time.perf_counter() - started)
+                return turned
             finally:
                 await lock.release()  # a no-op when the final write already released it
         except RedisError as exc:
@@ -257,6 +263,15 @@ class ChatService:
             results = await pipe.execute()
         bot = self.store.appended(entries, results[0]) if entries else []
         return Turned(reply, ctx.entry, bot)
+
+    def _record(self, sender_id: str, channel: str, turn: Turn, seconds: float) -> None:
+        """The turn (and the declaration step it was) as events of record; no text."""
+        self.events.emit(ev.Event(ev.TURN, sender_id, channel, turn.service_id, turn.section, turn.outcome,
+                                  value=round(seconds * 1000, 1)))
+        step = turn.declaration
+        if step and step.get("id"):
+            self.events.emit(ev.Event(ev.DECLARATION_STEP, sender_id, channel, turn.service_id,
+                                      step.get("field"), str(step.get("status") or ""), ref=str(step["id"])))
 
     async def _bot_turn(self, ctx: TurnContext) -> ChatReply:
         started = time.perf_counter()

@@ -20,6 +20,7 @@ from connectors.gateway.inbox_hook import InboxHook
 from connectors.gateway.owners import Owners
 from connectors.gateway.rasa_client import RasaClient
 from connectors.gateway.ratelimit import RateLimits
+from connectors.gateway.recorder import EventRecorder
 from connectors.gateway.settings import Settings
 from connectors.gateway.wechat.service import WeChatService
 from declarations.catalog import Catalog, load_catalog
@@ -28,8 +29,10 @@ from knowledge_base.overlay import AsyncOverlay, seed_guides
 from knowledge_base.rules import rules_json
 from records.db import Database
 from records.declarations import DeclarationStore, SqlDeclarationStore
+from records.events import SqlEvents
 from records.guides import SqlGuideRepository
 from records.inbox import SqlInbox
+from records.stats import Stats
 from records.synonyms import SqlSynonyms
 
 log = logging.getLogger(__name__)
@@ -63,6 +66,8 @@ class AppState:
     guides: SqlGuideRepository  # the guides of record (records/guides.py); Redis is their live channel
     inbox: SqlInbox  # questions 小申 could not answer well (records/inbox.py)
     synonyms: SqlSynonyms  # editors' synonym groups (records/synonyms.py), applied at once
+    recorder: EventRecorder  # events of record for the service figures (recorder.py)
+    stats: Stats  # the service figures (records/stats.py)
     database: Database | None = None  # the database of record, if we built it (we dispose of it)
     wechat: WeChatService = field(init=False)
     _sync_task: asyncio.Task[None] | None = field(default=None, init=False)
@@ -79,18 +84,20 @@ class AppState:
         store = ConversationStore(redis)
         outbox = Outbox(store)
         limits = RateLimits.from_settings(settings)
-        handoff = Handoff.build(settings, redis, store, outbox, limits)
-        chat = ChatService(rasa, store, max_message_chars=settings.max_message_chars,
-                           turn_timeout_s=settings.rasa_timeout_s, hooks=[handoff.hook],
-                           max_in_flight=settings.max_turns_in_flight)
         database = None
         if declarations is None or guides is None:  # connects lazily: opened by the first query
             database = Database(settings.xs_database_url)
             declarations = declarations or SqlDeclarationStore(database)
             guides = guides or SqlGuideRepository(database)
+        recorder = EventRecorder(SqlEvents(guides.db))
+        handoff = Handoff.build(settings, redis, store, outbox, limits, recorder)
+        chat = ChatService(rasa, store, max_message_chars=settings.max_message_chars,
+                           turn_timeout_s=settings.rasa_timeout_s, hooks=[handoff.hook],
+                           max_in_flight=settings.max_turns_in_flight, events=recorder)
         inbox = SqlInbox(guides.db, tokenize)
         state = cls(settings, rasa, redis, http, store, chat, outbox, handoff, Owners(redis), limits,
-                    declarations, load_catalog(), guides, inbox, SqlSynonyms(guides.db), database)
+                    declarations, load_catalog(), guides, inbox, SqlSynonyms(guides.db), recorder,
+                    Stats(guides.db), database)
         inbox_hook = InboxHook(inbox, settings.inbox_low_confidence, store)
         chat.hooks.append(inbox_hook)
         handoff.hook.on_bad_rating = inbox_hook.bad_rating
@@ -161,10 +168,11 @@ class AppState:
     async def close(self) -> None:
         if self._sync_task is not None:
             self._sync_task.cancel()
-        if self.database is not None:
-            self.database.dispose()
         await self.wechat.close()
         await self.handoff.close()
+        await self.recorder.close()  # before the database goes
+        if self.database is not None:
+            self.database.dispose()
         await self.rasa.close()
         await self.http.aclose()
         await self.redis.aclose()

@@ -39,6 +39,9 @@ NO_REDIS = {
     ("GET", "/api/kb/review"), ("GET", "/api/kb/audit"), ("GET", "/api/kb/digest"),
     ("GET", "/api/kb/inbox"), ("GET", "/api/kb/inbox/{group_id}"), ("POST", "/api/kb/inbox/merge"),
     ("POST", "/api/kb/inbox/{group_id}/drafted"), ("GET", "/api/kb/synonyms"),
+    # The service figures are computed from the events in the database (tests/handoff/test_stats_flow.py).
+    *(("GET", f"/api/stats/{name}") for name in ("summary", "daily", "channels", "services", "agents",
+                                                 "conversations")),
 }
 PREFIXES = ("/api/", "/guides/", "/wechat/")
 

@@ -118,10 +118,10 @@ def make_gateway(settings: Settings) -> Iterator[Callable[..., Gateway]]:
     started: list[TestClient] = []
     jar = TokenJar()
 
-    def make(**overrides: Any) -> Gateway:
+    def make(rasa: ScriptedRasa | None = None, **overrides: Any) -> Gateway:
         """A gateway on the test's settings, with `overrides` (any Settings field) on top."""
         chosen = Settings(**{**settings.model_dump(), **overrides}) if overrides else settings
-        rasa = ScriptedRasa()
+        rasa = rasa or ScriptedRasa()
 
         def state(s: Settings) -> AppState:
             built = AppState.create(s, rasa=rasa)  # type: ignore[arg-type]

@@ -17,7 +17,7 @@ def test_login_returns_a_bearer_token_that_identifies_the_admin_with_every_role(
     me = gw.client.get("/api/auth/me", headers={"Authorization": f"Bearer {body['access_token']}"})
     assert me.status_code == 200
     assert me.json()["username"] == "admin"
-    assert set(me.json()["roles"]) == {"admin", "editor", "reviewer", "agent"}
+    assert set(me.json()["roles"]) == {"admin", "editor", "reviewer", "agent", "supervisor"}
 
 
 @pytest.mark.parametrize(("username", "password"), [

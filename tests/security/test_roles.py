@@ -33,8 +33,9 @@ ROLE_OF: list[tuple[str, str, str]] = [
     ("POST", r"^/api/kb/reindex$", "reviewer"),
     ("GET", r"^/api/kb/", "editor"),
     ("*", r"^/api/kb/", "reviewer"),
+    ("GET", r"^/api/stats/", "supervisor"),
 ]
-ACCOUNTS = {"editor": ["editor"], "agent": ["agent"], "reviewer": ["reviewer"]}
+ACCOUNTS = {"editor": ["editor"], "agent": ["agent"], "reviewer": ["reviewer"], "supervisor": ["supervisor"]}
 PUBLIC = {("GET", "/health"), ("GET", "/health/live"), ("POST", "/api/chat"), ("GET", "/guides/{guide_id}"),
           ("GET", "/wechat/miniprogram"), ("POST", "/wechat/miniprogram"), ("POST", "/api/auth/login"),
           # a user's own conversation: guarded by its conversation token (test_conversation_tokens)

@@ -12,8 +12,10 @@ import redis.asyncio as aioredis
 
 from connectors.gateway.handoff import keys, scripts
 from connectors.gateway.handoff.events import EventHub
+from connectors.gateway.recorder import NO_EVENTS, EventRecorder
 from connectors.gateway.redis_types import hash_mapping, text_list, text_map
 from knowledge_base.markup import plain_text
+from records import events as ev
 
 log = logging.getLogger("xiaoshen.handoff.feedback")
 
@@ -26,12 +28,17 @@ def _load(data: Mapping[str, str]) -> dict[str, Any]:
     return out
 
 
+def _since(created: str | None) -> float | None:
+    return round(time.time() - float(created), 3) if created else None
+
+
 class Feedback:
     """Tickets, ratings and follow-ups, in Redis."""
 
-    def __init__(self, redis: aioredis.Redis, events: EventHub) -> None:
+    def __init__(self, redis: aioredis.Redis, events: EventHub, recorder: EventRecorder = NO_EVENTS) -> None:
         self.redis = redis
         self.events = events
+        self.recorder = recorder  # 留言, ratings and rectifications as events of record
 
     async def _new_id(self, kind: str, prefix: str) -> str:
         n = int(await self.redis.hincrby(keys.IDS, kind, 1))
@@ -53,6 +60,7 @@ class Feedback:
             await pipe.execute()
         log.info("ticket created", extra={"fields": {"ticket": ticket_id, "sender_id": sender_id}})
         ticket = _load(data)
+        self.recorder.emit(ev.Event(ev.MESSAGE_LEFT, sender_id, channel, ref=ticket_id))
         await self.events.publish({"type": "ticket", "ticket": ticket})
         return ticket
 
@@ -69,10 +77,15 @@ class Feedback:
         await self.redis.hset(keys.ticket(ticket_id), mapping={
             "status": "resolved", "resolved_by": agent, "resolution": note, "resolved_at": repr(time.time())})
         await self.events.publish({"type": "ticket_resolved", "id": ticket_id, "agent": agent})
-        return _load(text_map(await self.redis.hgetall(keys.ticket(ticket_id))))
+        ticket = text_map(await self.redis.hgetall(keys.ticket(ticket_id)))
+        self.recorder.emit(ev.Event(ev.MESSAGE_ANSWERED, ticket.get("sender_id", ""),
+                                    ticket.get("channel", ""), agent=agent,
+                                    value=_since(ticket.get("created")), ref=ticket_id))
+        return _load(ticket)
 
     # --- 好差评 ---------------------------------------------------------------------------------
-    async def rate(self, sender_id: str, score: int, agent: str, comment: str = "") -> dict[str, Any]:
+    async def rate(self, sender_id: str, score: int, agent: str, comment: str = "",
+                   channel: str = "") -> dict[str, Any]:
         """Store a rating; a 差评 also opens a follow-up item for admins."""
         now = time.time()
         rating: dict[str, Any] = {"ts": now, "score": score, "label": keys.RATING_LABELS[score],
@@ -89,6 +102,8 @@ class Feedback:
                 await pipe.execute()
             rating["followup"] = item_id
             await self.events.publish({"type": "followup", "followup": _load(item)})
+        self.recorder.emit(ev.Event(ev.RATING, sender_id, channel, agent=agent or None, value=score,
+                                    ref=rating["followup"]))
         await self.redis.rpush(keys.rating(sender_id), json.dumps(rating, ensure_ascii=False))
         await self.redis.expire(keys.rating(sender_id), scripts.TTL_S * 3)
         log.info("rated", extra={"fields": {"sender_id": sender_id, "score": score, "agent": agent}})
@@ -124,4 +139,7 @@ class Feedback:
             "status": "rectified", "rectification": rectification, "rectified_by": admin,
             "rectified_at": repr(time.time())})
         await self.events.publish({"type": "followup_rectified", "id": item_id})
-        return _load(text_map(await self.redis.hgetall(keys.followup(item_id))))
+        item = text_map(await self.redis.hgetall(keys.followup(item_id)))
+        self.recorder.emit(ev.Event(ev.RECTIFIED, item.get("sender_id", ""), agent=admin,
+                                    value=_since(item.get("created")), ref=item_id))
+        return _load(item)

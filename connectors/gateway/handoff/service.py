@@ -27,6 +27,7 @@ from connectors.gateway.errors import ApiError
 from connectors.gateway.handoff import keys, scripts
 from connectors.gateway.handoff.events import EventHub
 from connectors.gateway.handoff.hours import ServiceHours
+from connectors.gateway.recorder import NO_EVENTS, EventRecorder
 from connectors.gateway.redis_types import (
     optional_int,
     scored,
@@ -37,6 +38,7 @@ from connectors.gateway.redis_types import (
     text_map,
 )
 from knowledge_base.markup import plain_text
+from records import events as ev
 
 log = logging.getLogger("xiaoshen.handoff")
 HANDLE_EWMA_ALPHA = 0.2
@@ -62,8 +64,9 @@ class HandoffService:
 
     def __init__(self, redis: aioredis.Redis, store: ConversationStore, outbox: Outbox,
                  accounts: Accounts, hours: ServiceHours, *, max_concurrent: int,
-                 default_handle_s: float) -> None:
+                 default_handle_s: float, recorder: EventRecorder = NO_EVENTS) -> None:
         self.redis = redis
+        self.recorder = recorder  # handoff steps as events of record (the service figures)
         self.store = store
         self.outbox = outbox
         self.accounts = accounts
@@ -154,6 +157,8 @@ class HandoffService:
         if added:
             log.info("queued", extra={"fields": {"sender_id": sender_id, "reason": reason,
                                                   "position": place.position}})
+            self.recorder.emit(ev.Event(ev.HANDOFF_REQUESTED, sender_id, channel, outcome="queued",
+                                        ref=repr(now)))
             await self.events.publish({"type": "queued", "sender_id": sender_id, "reason": reason,
                                        "channel": channel, "queued_at": now,
                                        "position": place.position})
@@ -161,10 +166,13 @@ class HandoffService:
 
     async def leave(self, sender_id: str) -> bool:
         """Leave the queue (or stop leaving a 留言); False when not queued."""
+        before = await self.status(sender_id)
         # 'left', or the status that could not be left ('' when none)
         result = text(await self._leave(keys=[keys.conv(sender_id), keys.QUEUE], args=[sender_id]))
         if result != "left":
             return False
+        if before.get("status") == keys.QUEUED:
+            self._emit(ev.HANDOFF_LEFT, sender_id, before)
         await self.events.publish({"type": "left", "sender_id": sender_id})
         self._later(self.update_positions())
         return True
@@ -203,6 +211,7 @@ class HandoffService:
             raise HandoffError(409, "not_queued", "该会话不在排队中 / The conversation is not waiting.")
         await self.outbox.send(sender_id, "system", f"店小二「{agent.label}」已接入，为您服务。",
                                custom={"handoff": {"status": keys.AGENT, "agent": agent.label}})
+        self._emit(ev.HANDOFF_CLAIMED, sender_id, await self.status(sender_id), agent.username, now)
         await self.events.publish({"type": "claimed", "sender_id": sender_id, "agent": agent.username})
         self._later(self.update_positions())
 
@@ -219,9 +228,10 @@ class HandoffService:
         return conv
 
     async def agent_message(self, sender_id: str, agent: Principal, text: str) -> Entry:
-        await self._require_holder(sender_id, agent, admin_may=True)
+        conv = await self._require_holder(sender_id, agent, admin_may=True)
         entry = await self.outbox.send(sender_id, "agent", text, author=agent.label,
                                        custom={"handoff": {"status": keys.AGENT, "agent": agent.label}})
+        self._emit(ev.AGENT_REPLY, sender_id, conv, agent.username)
         await self.events.publish({"type": "message", "sender_id": sender_id, "entry": entry})
         return entry
 
@@ -275,6 +285,10 @@ class HandoffService:
             raise HandoffError(409, "not_holder", "您未接入该会话 / You do not hold this conversation.")
         if claimed_at:
             await self._record_handle_time(time.time() - float(claimed_at))
+            conv = await self.status(sender_id)
+            self.recorder.emit(ev.Event(ev.HANDOFF_CLOSED, sender_id, conv.get("channel", ""), agent=holder,
+                                        value=round(time.time() - float(claimed_at), 3),
+                                        ref=conv.get("queued_at")))
         options = [{"score": s, "label": label} for s, label in keys.RATING_LABELS.items()]
         buttons = [{"title": label, "payload": f'{keys.RATE}{{"score": {s}}}'}
                    for s, label in keys.RATING_LABELS.items()]
@@ -299,6 +313,15 @@ class HandoffService:
         await self.redis.zrem(keys.ONLINE, agent)
 
     # --- helpers -----------------------------------------------------------------------------
+    def _emit(self, kind: str, sender_id: str, conv: dict[str, str], agent: str | None = None,
+              now: float | None = None) -> None:
+        """A handoff step of record; its value is the seconds since the request (`queued_at`),
+        which is also its ref: one request, one ref, however many steps follow."""
+        queued_at = conv.get("queued_at")
+        waited = (now or time.time()) - float(queued_at) if queued_at else None
+        self.recorder.emit(ev.Event(kind, sender_id, conv.get("channel", ""), agent=agent,
+                                    value=None if waited is None else round(waited, 3), ref=queued_at))
+
     def _later(self, coro: Any) -> None:
         """Run something the caller need not wait for (position updates), keeping a reference."""
         task = asyncio.ensure_future(coro)

@@ -18,6 +18,7 @@ from connectors.gateway.handoff.hook import HandoffHook
 from connectors.gateway.handoff.hours import ServiceHours
 from connectors.gateway.handoff.service import HandoffService
 from connectors.gateway.ratelimit import RateLimits
+from connectors.gateway.recorder import NO_EVENTS, EventRecorder
 from connectors.gateway.settings import Settings
 from knowledge_base.markup import plain_text
 
@@ -47,15 +48,16 @@ class Handoff:
 
     @classmethod
     def build(cls, settings: Settings, redis: aioredis.Redis, store: ConversationStore,
-              outbox: Outbox, limits: RateLimits | None = None) -> Handoff:
+              outbox: Outbox, limits: RateLimits | None = None,
+              recorder: EventRecorder = NO_EVENTS) -> Handoff:
         """Wire accounts, the handoff service and its turn hook (ChatService takes the hook)."""
         accounts = Accounts(redis, settings.token_ttl_s)
         hours_file = _path(settings.service_hours_file)
         hours = ServiceHours.from_yaml(hours_file) if hours_file.exists() else ServiceHours.always()
         service = HandoffService(redis, store, outbox, accounts, hours,
                                  max_concurrent=settings.handoff_max_concurrent,
-                                 default_handle_s=settings.handoff_default_handle_s)
-        feedback = Feedback(redis, service.events)
+                                 default_handle_s=settings.handoff_default_handle_s, recorder=recorder)
+        feedback = Feedback(redis, service.events, recorder)
         hook = HandoffHook(service, feedback, limits or RateLimits(False))
         return cls(accounts, service, feedback, hook, load_canned(settings))
 

@@ -1,0 +1,170 @@
+"""The service figures for the people who run 小申: /api/stats/* (JSON or CSV) and the page /dashboard.
+
+Read-only, for the `supervisor` role (an admin holds it too). Every figure is computed by SQL from
+the events of record for the period asked (records/stats.py, where the definitions are).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import datetime as dt
+import io
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, Literal, TypeVar
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import FileResponse, JSONResponse, Response
+from sqlalchemy.exc import SQLAlchemyError
+
+from connectors.gateway.auth import Principal
+from connectors.gateway.deps import StateDep, require_role
+from connectors.gateway.errors import ApiError
+from records.stats import SHANGHAI, Grain, Period, csv_rows, period_of
+
+router = APIRouter(prefix="/api/stats", tags=["stats"])
+page_router = APIRouter(tags=["stats"], include_in_schema=False)
+SupervisorUser = Annotated[Principal, Depends(require_role("supervisor"))]
+STATIC = Path(__file__).resolve().parent.parent / "static" / "dashboard"
+ECHARTS = Path(__file__).resolve().parents[2] / "dashboard" / "node_modules/echarts/dist/echarts.min.js"
+FILES = {"app.js": "text/javascript", "style.css": "text/css"}
+# Only our own scripts and styles; the page talks to its own origin alone and cannot be framed.
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; connect-src 'self'; "
+       "img-src 'self' data: blob:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
+T = TypeVar("T")
+MAX_DAYS = 400
+
+
+def _period(grain: Grain, day: dt.date | None, start: dt.date | None, end: dt.date | None) -> Period:
+    """The period asked: `start`..`end` (Shanghai days, inclusive), else the grain around `day`
+    (today by default)."""
+    if start is not None or end is not None:
+        if start is None or end is None or end < start:
+            raise ApiError(422, "invalid_period",
+                           "起止日期不完整或颠倒 / Give both start and end, start first.")
+        if (end - start).days >= MAX_DAYS:
+            raise ApiError(422, "invalid_period", f"期间最长 {MAX_DAYS} 天 / At most {MAX_DAYS} days.")
+        first, last = period_of("day", start), period_of("day", end)
+        return Period(first.start, last.end, f"{start.isoformat()} 至 {end.isoformat()}")
+    return period_of(grain, day or dt.datetime.now(SHANGHAI).date())
+
+
+PeriodQuery = Annotated[Grain, Query(description="day, week (Monday first) or month, Shanghai calendar")]
+DayQuery = Annotated[dt.date | None, Query(description="a day inside the period (default: today)")]
+StartQuery = Annotated[dt.date | None, Query(description="first day of a custom period")]
+EndQuery = Annotated[dt.date | None, Query(description="last day of a custom period (inclusive)")]
+ChannelQuery = Annotated[str | None, Query(max_length=32, description="web, wechat, … (default: all)")]
+FormatQuery = Annotated[Literal["json", "csv"], Query(description="json, or csv for a spreadsheet")]
+
+
+async def _db(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    try:
+        return await asyncio.to_thread(fn, *args, **kwargs)
+    except SQLAlchemyError as exc:
+        raise ApiError(503, "database_unavailable",
+                       "统计数据库暂时不可用 / The database of record is unavailable.") from exc
+
+
+def _cell(value: Any) -> str:
+    """A CSV cell a spreadsheet shows as text (a leading = + - @ would be read as a formula)."""
+    text = "" if value is None else (json.dumps(value, ensure_ascii=False)
+                                     if isinstance(value, dict | list) else str(value))
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def _table(rows: list[dict[str, Any]], name: str, period: Period, format: str) -> Response:
+    if format == "json":
+        return JSONResponse({"period": period.as_dict(), "rows": rows})
+    header, body = csv_rows(rows)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(header)
+    writer.writerows([[_cell(v) for v in row] for row in body])
+    filename = f"xiaoshen-{name}-{period.start.astimezone(SHANGHAI).date().isoformat()}.csv"
+    return Response("\ufeff" + out.getvalue(), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+@router.get("/summary")
+async def summary(state: StateDep, _: SupervisorUser, grain: PeriodQuery = "day", day: DayQuery = None,
+                  start: StartQuery = None, end: EndQuery = None,
+                  channel: ChannelQuery = None) -> JSONResponse:
+    """Every headline figure of the period: 解决率, outcomes, handoff and first human response, 留言,
+    好差评 and rectification, declarations and pre-fill, guides past review, the inbox's top groups."""
+    period = _period(grain, day, start, end)
+    figures = await _db(state.stats.summary, period, channel)
+    guides = await _db(state.guides.list_all)
+    today = dt.datetime.now(SHANGHAI).date()
+    figures["guides"] = {"total": len(guides), "stale": sorted(g.id for g in guides if g.stale(today))}
+    groups = await _db(state.inbox.groups, status="open")
+    figures["inbox"] = [{"id": g.id, "example": g.example, "count": g.count,
+                         "last_seen": g.last_seen.isoformat()} for g in groups[:10]]
+    return JSONResponse(figures)
+
+
+@router.get("/daily")
+async def daily(state: StateDep, _: SupervisorUser, grain: PeriodQuery = "month", day: DayQuery = None,
+                start: StartQuery = None, end: EndQuery = None, channel: ChannelQuery = None,
+                format: FormatQuery = "json") -> Response:
+    """One row per day of the period (what the charts draw)."""
+    period = _period(grain, day, start, end)
+    return _table(await _db(state.stats.daily, period, channel), "daily", period, format)
+
+
+@router.get("/channels")
+async def channels(state: StateDep, _: SupervisorUser, grain: PeriodQuery = "day", day: DayQuery = None,
+                   start: StartQuery = None, end: EndQuery = None, format: FormatQuery = "json") -> Response:
+    period = _period(grain, day, start, end)
+    return _table(await _db(state.stats.channels, period), "channels", period, format)
+
+
+@router.get("/services")
+async def services(state: StateDep, _: SupervisorUser, grain: PeriodQuery = "day", day: DayQuery = None,
+                   start: StartQuery = None, end: EndQuery = None, channel: ChannelQuery = None,
+                   format: FormatQuery = "json") -> Response:
+    period = _period(grain, day, start, end)
+    return _table(await _db(state.stats.services, period, channel), "services", period, format)
+
+
+@router.get("/agents")
+async def agents(state: StateDep, _: SupervisorUser, grain: PeriodQuery = "day", day: DayQuery = None,
+                 start: StartQuery = None, end: EndQuery = None, channel: ChannelQuery = None,
+                 format: FormatQuery = "json") -> Response:
+    period = _period(grain, day, start, end)
+    return _table(await _db(state.stats.agents, period, channel), "agents", period, format)
+
+
+@router.get("/conversations")
+async def conversations(state: StateDep, _: SupervisorUser, grain: PeriodQuery = "day", day: DayQuery = None,
+                        start: StartQuery = None, end: EndQuery = None, channel: ChannelQuery = None,
+                        service_id: Annotated[str | None, Query(max_length=64)] = None,
+                        agent: Annotated[str | None, Query(max_length=64)] = None,
+                        format: FormatQuery = "json") -> Response:
+    """Drill-down: the conversations of a service or an agent (ids and what the figures saw; the
+    transcript, masked, is in the agents' console)."""
+    period = _period(grain, day, start, end)
+    rows = await _db(state.stats.conversations, period, service_id=service_id, agent=agent, channel=channel)
+    return _table(rows, "conversations", period, format)
+
+
+def _file(path: Path, media_type: str) -> Response:
+    return FileResponse(path, media_type=media_type,
+                        headers={"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff",
+                                 "Cache-Control": "no-cache", "X-Frame-Options": "DENY"})
+
+
+@page_router.get("/dashboard")
+async def dashboard_page() -> Response:
+    """The service dashboard (static; it logs in and reads /api/stats/*)."""
+    return _file(STATIC / "index.html", "text/html; charset=utf-8")
+
+
+@page_router.get("/dashboard/static/{name}")
+async def dashboard_static(name: str) -> Response:
+    if name in FILES:
+        return _file(STATIC / name, FILES[name])
+    if name == "echarts.min.js":  # Apache ECharts from npm (scripts/setup.sh), served by us, no CDN
+        return _file(ECHARTS, "text/javascript")
+    raise ApiError(404, "not_found", "文件不存在 / Not found.")
