@@ -90,17 +90,17 @@ class AppState:
             declarations = declarations or SqlDeclarationStore(database)
             guides = guides or SqlGuideRepository(database)
         recorder = EventRecorder(SqlEvents(guides.db))
-        handoff = Handoff.build(settings, redis, store, outbox, limits, recorder)
-        chat = ChatService(rasa, store, max_message_chars=settings.max_message_chars,
-                           turn_timeout_s=settings.rasa_timeout_s, hooks=[handoff.hook],
-                           max_in_flight=settings.max_turns_in_flight, events=recorder)
         inbox = SqlInbox(guides.db, tokenize)
+        inbox_hook = InboxHook(inbox, settings.inbox_low_confidence, store)
+        handoff = Handoff.build(settings, redis, store, outbox, limits, recorder,
+                                on_bad_rating=inbox_hook.bad_rating)
+        # The handoff hook first: a conversation a person holds never reaches Rasa or the inbox.
+        chat = ChatService(rasa, store, max_message_chars=settings.max_message_chars,
+                           turn_timeout_s=settings.rasa_timeout_s, hooks=[handoff.hook, inbox_hook],
+                           max_in_flight=settings.max_turns_in_flight, events=recorder)
         state = cls(settings, rasa, redis, http, store, chat, outbox, handoff, Owners(redis), limits,
                     declarations, load_catalog(), guides, inbox, SqlSynonyms(guides.db), recorder,
                     Stats(guides.db), database)
-        inbox_hook = InboxHook(inbox, settings.inbox_low_confidence, store)
-        chat.hooks.append(inbox_hook)
-        handoff.hook.on_bad_rating = inbox_hook.bad_rating
         state.wechat = WeChatService(state)
         outbox.register("wechat", state.wechat.push)
         return state

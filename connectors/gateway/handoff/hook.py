@@ -80,12 +80,13 @@ def queued_text(place: Place) -> str:
 class HandoffHook:
     """Registered on ChatService.hooks."""
 
-    def __init__(self, service: HandoffService, feedback: Feedback, limits: RateLimits) -> None:
+    def __init__(self, service: HandoffService, feedback: Feedback, limits: RateLimits,
+                 on_bad_rating: Callable[[str, str], Awaitable[None]] | None = None) -> None:
         self.service = service
         self.feedback = feedback
         self.limits = limits
         # Told of every 差评 (sender_id, channel): the editors' inbox files the question it judged.
-        self.on_bad_rating: Callable[[str, str], Awaitable[None]] | None = None
+        self.on_bad_rating = on_bad_rating
 
     def prefetch(self, pipe: Pipeline, sender_id: str) -> int:
         """Note the conversation as recent and read its handoff status, on the turn's first trip."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,7 +50,8 @@ class Handoff:
     @classmethod
     def build(cls, settings: Settings, redis: aioredis.Redis, store: ConversationStore,
               outbox: Outbox, limits: RateLimits | None = None,
-              recorder: EventRecorder = NO_EVENTS) -> Handoff:
+              recorder: EventRecorder = NO_EVENTS,
+              on_bad_rating: Callable[[str, str], Awaitable[None]] | None = None) -> Handoff:
         """Wire accounts, the handoff service and its turn hook (ChatService takes the hook)."""
         accounts = Accounts(redis, settings.token_ttl_s)
         hours_file = _path(settings.service_hours_file)
@@ -58,7 +60,7 @@ class Handoff:
                                  max_concurrent=settings.handoff_max_concurrent,
                                  default_handle_s=settings.handoff_default_handle_s, recorder=recorder)
         feedback = Feedback(redis, service.events, recorder)
-        hook = HandoffHook(service, feedback, limits or RateLimits(False))
+        hook = HandoffHook(service, feedback, limits or RateLimits(False), on_bad_rating)
         return cls(accounts, service, feedback, hook, load_canned(settings))
 
     async def start(self, settings: Settings) -> None:
