@@ -16,8 +16,12 @@ from typing import Final
 from sqlalchemy import delete, insert
 
 from records.db import Database
-from records.guides import utcnow
 from records.models import EventRow
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
 
 # kind -> what `value` and `ref` hold
 TURN: Final = "turn"  # value: the turn's latency in ms; outcome, service, section of the turn

@@ -29,7 +29,8 @@ from sqlalchemy.orm.exc import StaleDataError
 from knowledge_base.diff import guide_diff
 from knowledge_base.schema import Guide
 from records.db import Database
-from records.models import AuditRow, GuideRow, GuideVersionRow
+from records.events import PUBLISH
+from records.models import AuditRow, EventRow, GuideRow, GuideVersionRow
 
 DRAFTING: Final = ("draft", "submitted")  # versions still being worked on
 MAX_NOTE: Final = 500
@@ -525,10 +526,14 @@ class SqlGuideRepository:
     def _unpublish(self, s: Session, row: GuideRow, now: dt.datetime) -> GuideVersionRow:
         v = self._version_row(s, row.id, row.published_number)
         v.state, row.status, row.updated_at = "unpublished", "unpublished", now
+        s.add(EventRow(at=now, kind=PUBLISH, service_id=row.id, outcome="unpublished", ref=str(v.number)))
         return v
 
     @staticmethod
     def _publish(s: Session, row: GuideRow, v: GuideVersionRow, now: dt.datetime) -> None:
+        # The publish as an event of record (the service figures), in the same transaction.
+        s.add(EventRow(at=now, kind=PUBLISH, service_id=row.id, agent=(v.reviewer or v.author)[:64],
+                       outcome="new" if row.published_number is None else "changed", ref=str(v.number)))
         if row.published_number is not None and row.published_number != v.number:
             old = s.scalar(select(GuideVersionRow).where(GuideVersionRow.guide_id == row.id,
                                                          GuideVersionRow.number == row.published_number))

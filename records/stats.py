@@ -367,6 +367,13 @@ class Stats:
         ]
         return {"p50_ms": _round(percentile(values, 50)), "p95_ms": _round(percentile(values, 95))}
 
+    def publishes(self, period: Period) -> dict[str, int]:
+        """Guides published by the editors in the period: new, changed, unpublished."""
+        e = EventRow
+        rows = self._rows(select(e.outcome, func.count()).where(self._where(period, None, ev.PUBLISH))
+                          .group_by(e.outcome))
+        return {"new": 0, "changed": 0, "unpublished": 0} | {str(o): int(n) for o, n in rows}
+
     def summary(self, period: Period, channel: str | None = None) -> dict[str, Any]:
         turns = self.turns(period, channel)
         resolution = self.resolution(period, channel)
@@ -384,6 +391,7 @@ class Stats:
             "ratings": self.ratings(period, channel),
             "declarations": self.declarations(period, channel),
             "latency": self.latency(period, channel),
+            "publishes": self.publishes(period),
         }
 
     # --- tables ------------------------------------------------------------------------------

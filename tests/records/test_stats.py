@@ -204,3 +204,17 @@ def test_purge_drops_only_old_events(database: Database) -> None:
     events.record([turn("old", "answer", 0), turn("new", "answer", 86400 * 40)])
     assert events.purge_before(T0 + dt.timedelta(days=30)) == 1
     assert Stats(database).turns(period_of("month", dt.date(2027, 1, 10)))["turns"] == 1
+
+
+def test_an_editors_publish_is_an_event_of_the_same_transaction(database: Database) -> None:
+    from knowledge_base.store import load_guides
+    from records.guides import SqlGuideRepository
+
+    guide = next(g for g in load_guides().guides if g.id == "elder-allowance")
+    repo = SqlGuideRepository(database)
+    repo.seed([guide])
+    changed = guide.model_copy(update={"aliases": [*guide.aliases, "老人津贴测试"]})
+    repo.publish_now(changed, by="rev", note="新增别名", base=1)
+    repo.unpublish("elder-allowance", by="rev", note="停办测试")
+    today = dt.datetime.now(SHANGHAI).date()
+    assert Stats(database).publishes(period_of("day", today)) == {"new": 0, "changed": 1, "unpublished": 1}
