@@ -151,19 +151,27 @@ def fill(db: Database, turns: int) -> int:
 
 
 def measure(db: Database, rounds: int) -> list[str]:
-    stats = Stats(db, clock=lambda: local_midnight(FIRST_DAY + dt.timedelta(days=31)))
+    # 22:00 on the 30th day: the 29 days before are kept once computed, the last one ("today") is
+    # computed from its events at every request, as on the running service.
+    stats = Stats(db, clock=lambda: local_midnight(FIRST_DAY + dt.timedelta(days=30)) - dt.timedelta(hours=2))
     month = period_of("month", FIRST_DAY)
     day = period_of("day", FIRST_DAY + dt.timedelta(days=14))
+    today = period_of("day", FIRST_DAY + dt.timedelta(days=29))
+    fresh = Stats(db, clock=stats.clock, live_ttl_s=0)  # what a request pays when the 5 s have passed
     queries: list[tuple[str, Callable[[], Any]]] = [
-        ("summary, month", lambda: stats.summary(month)),
-        ("summary, day", lambda: stats.summary(day)),
+        ("summary, month (29 kept days + today)", lambda: stats.summary(month)),
+        ("summary, a past day", lambda: stats.summary(day)),
+        ("summary, today (reused for 5 s)", lambda: stats.summary(today)),
+        ("summary, today (computed from its events each time)", lambda: fresh.summary(today)),
         ("daily series, month", lambda: stats.daily(month)),
         ("per channel, month", lambda: stats.channels(month)),
         ("per service, month", lambda: stats.services(month)),
         ("per agent, month", lambda: stats.agents(month)),
         ("drill-down of a service, day", lambda: stats.conversations(day, service_id="passport")),
     ]
-    rows = []
+    began = time.perf_counter()
+    stats.summary(month)
+    rows = [latency_row("first request, month (computes and keeps 29 days)", [time.perf_counter() - began])]
     for name, query in queries:
         query()  # warm the caches once
         times = []
@@ -189,7 +197,9 @@ def main() -> None:
         "",
         f"`python benchmarks/bench_stats.py --turns {args.turns}`: {args.turns:,} turn events over 30 days "
         "(~4 turns a conversation, 3 % handed off with claim, reply and rating, 3 % with a declaration), "
-        f"each query run {args.rounds} times after one warm-up, in the process (no HTTP). "
+        f"each query run {args.rounds} times after one warm-up (which computes and keeps the days that "
+        "ended), in the process (no HTTP); the clock stands at 22:00 on the 30th day. The first request "
+        "of a cold database computes every past day once (the *first request* row). "
         "Target: p95 < 200 ms.",
         "",
     ]

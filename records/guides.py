@@ -270,6 +270,12 @@ class SqlGuideRepository:
              progress: Callable[[int, int], None] | None = None) -> int:
         """Fill an empty database with the shipped guides, each version 1, published; else nothing."""
         items = list(guides)
+        try:
+            return self._seed(items, by, progress)
+        except IntegrityError:  # another gateway seeded the same empty database at the same moment
+            return 0
+
+    def _seed(self, items: list[Guide], by: str, progress: Callable[[int, int], None] | None) -> int:
         with self.db.sessions.begin() as s:
             if s.scalar(select(func.count()).select_from(GuideRow)):
                 return 0

@@ -161,3 +161,14 @@ class EventRow(Base):
     agent: Mapped[str | None] = mapped_column(String(64))
     value: Mapped[float | None] = mapped_column(Float)  # seconds, a score or milliseconds, by kind
     ref: Mapped[str | None] = mapped_column(String(64))  # the handoff, declaration or item it belongs to
+
+
+class StatsDayRow(Base):
+    """The additive service figures of one Shanghai day that has ended (records/stats.py): computed
+    once from the events, forgotten when an event of that day is recorded late or purged."""
+
+    __tablename__ = "stats_days"
+
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)  # YYYY-MM-DD, Shanghai
+    payload: Mapped[str] = mapped_column(Text)  # JSON: per channel, see Stats._day_raw
+    computed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))

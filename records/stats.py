@@ -1,7 +1,10 @@
 """The service figures, computed by SQL from the events of record (records/events.py) for any period.
 
 Definitions (also on the dashboard page and in docs/decisions.md):
-- A conversation counts in a period when it has a turn in it.
+- Conversations are counted per Shanghai day: a conversation's turns on one day are one
+  conversation that day (a citizen who comes back the next day asks anew, as a hotline counts a
+  second call). So every figure of a period is the sum of its days, and a day that has ended is
+  computed once and kept (stats_days); today is computed from the events at each request.
 - 解决率 (resolution rate): the share of those conversations that were resolved by 小申 itself: at
   least one guide answer or a finished declaration, and no request for a person, no 差评 and no
   answer repeated (the same service and section answered twice means the first did not help).
@@ -17,30 +20,37 @@ Definitions (also on the dashboard page and in docs/decisions.md):
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
+import json
 import math
+import threading
+import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final, Literal
-from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, and_, case, distinct, func, select
+from sqlalchemy import ColumnElement, and_, case, distinct, func, insert, select
+from sqlalchemy.exc import IntegrityError
 
 from records import events as ev
 from records.db import Database
+from records.events import GRACE, SHANGHAI
 from records.guides import utcnow
-from records.models import DeclarationRow, EventRow
+from records.models import DeclarationRow, EventRow, StatsDayRow
 
-SHANGHAI: Final = ZoneInfo("Asia/Shanghai")
 RESOLUTION_TARGET: Final = 0.80  # 2024 一网通办 plan
 FIRST_RESPONSE_TARGET_S: Final = 60.0  # "021": a person answers within one minute
 PREFILL_TARGET: Final = 0.70
 RECTIFY_DAYS: Final = 15
 BAD_MAX: Final = 2  # a score at or below is a 差评
+LIVE_TTL_S: Final = 5.0
 ABANDONED_AFTER: Final = dt.timedelta(hours=24)
 OUTCOMES: Final = ("answer", "clarify", "out_of_scope", "handoff", "smalltalk", "declaration")
 Grain = Literal["day", "week", "month"]
+# Turn latency histogram: 25 ms steps to 1 s, then coarser; percentiles are a bucket's upper edge.
+LATENCY_EDGES_MS: Final = (*range(25, 1001, 25), 1250, 1500, 2000, 3000, 5000, 10000, 30000, math.inf)
 
 
 @dataclass(frozen=True)
@@ -97,6 +107,75 @@ def share(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
+@dataclass
+class _Conversation:
+    """What decides whether one conversation of a day was resolved (see the module docstring)."""
+
+    channel: str
+    turns: int = 0
+    declared: bool = False
+    handoffs: int = 0
+    bad: int = 0
+    repeated: bool = False
+    answered: set[str] = field(default_factory=set)
+    services: set[str] = field(default_factory=set)
+
+    @property
+    def resolved(self) -> bool:
+        return bool(self.answered or self.declared) and not (self.handoffs or self.bad or self.repeated)
+
+
+def _empty_agent() -> dict[str, Any]:
+    return {"claimed": 0, "closed": 0, "replies": 0, "first": []}
+
+
+def _empty_day() -> dict[str, Any]:
+    return {
+        "turns": {},
+        "latency": [0] * len(LATENCY_EDGES_MS),
+        "conversations": 0,
+        "resolved": 0,
+        "services": {},
+        "handoff": {
+            "requests": {},
+            "queued": 0,
+            "first": [],
+            "waits": [],
+            "left": 0,
+            "closed": 0,
+            "agents": {},
+        },
+        "ratings": {"by_score": {}, "agents": {}},
+    }
+
+
+def _merge_handoff(total: dict[str, Any], h: dict[str, Any]) -> None:
+    for outcome, n in h["requests"].items():
+        total["requests"][outcome] = total["requests"].get(outcome, 0) + n
+    for key in ("queued", "left", "closed"):
+        total[key] += h[key]
+    total["first"].extend(h["first"])
+    total["waits"].extend(h["waits"])
+    for agent, a in h["agents"].items():
+        acc = total["agents"].setdefault(agent, _empty_agent())
+        for key in ("claimed", "closed", "replies"):
+            acc[key] += a[key]
+        acc["first"].extend(a["first"])
+
+
+def histogram_percentile(counts: Sequence[int], q: float) -> float | None:
+    """The upper edge (ms) of the latency bucket holding the nearest-rank percentile q."""
+    total = sum(counts)
+    if not total:
+        return None
+    rank, seen = max(1, math.ceil(q / 100 * total)), 0
+    for edge, n in zip(LATENCY_EDGES_MS, counts, strict=True):
+        seen += n
+        if seen >= rank:
+            return edge if math.isfinite(edge) else None
+    return None
+
+
 def _aware(at: dt.datetime) -> dt.datetime:
     """SQLite gives naive datetimes back: they were stored as UTC."""
     return at if at.tzinfo is not None else at.replace(tzinfo=dt.timezone.utc)
@@ -109,9 +188,16 @@ def _round(value: float | None, digits: int = 1) -> float | None:
 class Stats:
     """Figures for a period (optionally one channel) from the events table."""
 
-    def __init__(self, db: Database, clock: Callable[[], dt.datetime] = utcnow) -> None:
+    def __init__(
+        self, db: Database, clock: Callable[[], dt.datetime] = utcnow, live_ttl_s: float = LIVE_TTL_S
+    ) -> None:
         self.db = db
         self.clock = clock
+        # Today's figures are computed from its events, then reused for live_ttl_s, so a page that
+        # asks for five tables at once reads the day once (and figures are at most that old).
+        self.live_ttl_s = live_ttl_s
+        self._live: dict[str, tuple[float, dict[str, dict[str, Any]]]] = {}
+        self._live_lock = threading.Lock()
 
     # --- building blocks ---------------------------------------------------------------------
     def _where(self, period: Period, channel: str | None, *kinds: str) -> ColumnElement[bool]:
@@ -165,27 +251,199 @@ class Stats:
             c.answers == c.distinct_answers,
         )
 
-    def resolution(self, period: Period, channel: str | None = None) -> dict[str, Any]:
-        c = self._per_conversation(period, channel).c
-        stmt = select(
-            func.sum(case((c.turns > 0, 1), else_=0)), func.sum(case((self._resolved(c), 1), else_=0))
+    # --- additive figures, one Shanghai day at a time --------------------------------------
+    def _day_raw(self, day: Period) -> dict[str, dict[str, Any]]:
+        """The additive figures of one day per channel, from the raw events in one pass: turns by
+        outcome, a latency histogram, conversations and resolved ones, per service turns,
+        conversations, answers and resolved conversations, ratings by score and agent, and the day's
+        requests for a person with what followed them. The same rules as _per_conversation/_resolved
+        (the SQL the drill-down uses), applied in Python so a day is read once."""
+        e = EventRow
+        out: dict[str, dict[str, Any]] = defaultdict(_empty_day)
+        convs: dict[str, _Conversation] = {}
+        rows = self._rows(
+            select(
+                e.kind, e.channel, e.conversation, e.service_id, e.section, e.outcome, e.agent, e.value
+            ).where(self._where(day, None, ev.TURN, ev.HANDOFF_REQUESTED, ev.RATING, ev.DECLARATION_STEP))
         )
-        total, resolved = self._rows(stmt)[0]
-        total, resolved = int(total or 0), int(resolved or 0)
+        for kind, ch, conv, service, section, outcome, agent, value in rows:
+            c = convs.get(conv)
+            if c is None:
+                c = convs[conv] = _Conversation(ch)
+            if kind == ev.TURN:
+                f = out[ch]
+                f["turns"][outcome] = f["turns"].get(outcome, 0) + 1
+                if value is not None:
+                    f["latency"][bisect.bisect_left(LATENCY_EDGES_MS, float(value))] += 1
+                c.channel = ch
+                c.turns += 1
+                if service:
+                    row = f["services"].setdefault(service, [0, 0, 0, 0])
+                    row[0] += 1
+                    c.services.add(service)
+                    if outcome == "answer":
+                        row[2] += 1
+                        key = f"{service}:{section}"
+                        c.repeated = c.repeated or key in c.answered
+                        c.answered.add(key)
+            elif kind == ev.DECLARATION_STEP:
+                c.declared = c.declared or outcome == "done"
+            elif kind == ev.HANDOFF_REQUESTED:
+                c.handoffs += 1
+            else:  # a rating
+                c.bad += value <= BAD_MAX
+                ratings = out[ch]["ratings"]
+                score = str(int(value))
+                ratings["by_score"][score] = ratings["by_score"].get(score, 0) + 1
+                if agent:
+                    a = ratings["agents"].setdefault(agent, [0, 0.0, 0])  # count, sum of scores, 差评
+                    a[0], a[1], a[2] = a[0] + 1, a[1] + float(value), a[2] + (value <= BAD_MAX)
+        for c in convs.values():
+            if not c.turns:
+                continue
+            f = out[c.channel]
+            f["conversations"] += 1
+            resolved = int(c.resolved)
+            f["resolved"] += resolved
+            for service in c.services:
+                f["services"][service][1] += 1
+                f["services"][service][3] += resolved
+        self._day_handoffs(day, out)
+        return dict(out)
+
+    def _day_handoffs(self, day: Period, out: dict[str, dict[str, Any]]) -> None:
+        """The day's requests for a person and what followed each (read by conversation, up to now:
+        a reply may come days later; SqlEvents.record forgets the kept day when it does)."""
+        e = EventRow
+        requests = self._rows(
+            select(e.channel, e.conversation, e.ref, e.outcome).where(
+                self._where(day, None, ev.HANDOFF_REQUESTED)
+            )
+        )
+        convs = sorted({c for _, c, _, o in requests if o == "queued"})
+        steps: dict[tuple[str, str], list[tuple[str, str | None, float]]] = defaultdict(list)
+        kinds = (ev.HANDOFF_CLAIMED, ev.AGENT_REPLY, ev.HANDOFF_LEFT, ev.HANDOFF_CLOSED)
+        for chunk in range(0, len(convs), 500):
+            for kind, conv, ref, agent, value in self._rows(
+                select(e.kind, e.conversation, e.ref, e.agent, e.value)
+                .where(
+                    and_(e.conversation.in_(convs[chunk : chunk + 500]), e.kind.in_(kinds), e.at >= day.start)
+                )
+                .order_by(e.at)
+            ):
+                steps[(conv, ref)].append((kind, agent, float(value or 0)))
+        for ch, conv, ref, outcome in requests:
+            h = out[ch]["handoff"]
+            h["requests"][outcome] = h["requests"].get(outcome, 0) + 1
+            if outcome != "queued":
+                continue
+            h["queued"] += 1
+            answered = False
+            for kind, agent, value in steps[(conv, ref)]:
+                a = h["agents"].setdefault(agent, _empty_agent()) if agent else _empty_agent()
+                if kind == ev.AGENT_REPLY:
+                    a["replies"] += 1
+                    if not answered:
+                        h["first"].append(value)
+                        a["first"].append(value)
+                        answered = True
+                elif kind == ev.HANDOFF_CLAIMED:
+                    h["waits"].append(value)
+                    a["claimed"] += 1
+                elif kind == ev.HANDOFF_LEFT:
+                    h["left"] += 1
+                else:
+                    h["closed"] += 1
+                    a["closed"] += 1
+
+    def _days(self, period: Period) -> list[tuple[Period, dict[str, dict[str, Any]]]]:
+        """Each day of the period with its additive figures per channel: a day closed more than
+        GRACE ago is computed once and kept in stats_days (SqlEvents.record forgets a day when an
+        event of it arrives late); today and yesterday's last hour are computed from the events."""
+        days = days_of(period)
+        now = self.clock()
+        with self.db.engine.connect() as conn:
+            cached = {
+                d: json.loads(p)
+                for d, p in conn.execute(
+                    select(StatsDayRow.day, StatsDayRow.payload).where(
+                        StatsDayRow.day.in_([d.label for d in days])
+                    )
+                )
+            }
+        out = []
+        for day in days:
+            figures = cached.get(day.label)
+            if figures is None and day.end + GRACE <= now:
+                figures = self._day_raw(day)
+                self._keep(day.label, figures, now)
+            elif figures is None:
+                figures = self._live_day(day)
+            out.append((day, figures))
+        return out
+
+    def _live_day(self, day: Period) -> dict[str, dict[str, Any]]:
+        """A day not yet kept (today), computed at most once per live_ttl_s in this process."""
+        with self._live_lock:  # concurrent requests wait for one computation instead of each doing it
+            seen = self._live.get(day.label)
+            if seen is not None and time.monotonic() - seen[0] < self.live_ttl_s:
+                return seen[1]
+            figures = self._day_raw(day)
+            now = time.monotonic()
+            self._live = {k: v for k, v in self._live.items() if now - v[0] < self.live_ttl_s}
+            if self.live_ttl_s > 0:
+                self._live[day.label] = (now, figures)
+            return figures
+
+    def _keep(self, label: str, figures: dict[str, Any], now: dt.datetime) -> None:
+        try:
+            with self.db.engine.begin() as conn:
+                conn.execute(
+                    insert(StatsDayRow).values(day=label, payload=json.dumps(figures), computed_at=now)
+                )
+        except IntegrityError:  # another process kept the same day first: the same figures
+            pass
+
+    @staticmethod
+    def _merge(days: Iterable[dict[str, dict[str, Any]]], channel: str | None) -> dict[str, Any]:
+        total = _empty_day()
+        for figures in days:
+            for ch, f in figures.items():
+                if channel and ch != channel:
+                    continue
+                for outcome, n in f["turns"].items():
+                    total["turns"][outcome] = total["turns"].get(outcome, 0) + n
+                total["latency"] = [a + b for a, b in zip(total["latency"], f["latency"], strict=True)]
+                total["conversations"] += f["conversations"]
+                total["resolved"] += f["resolved"]
+                for service, row in f["services"].items():
+                    acc = total["services"].setdefault(service, [0, 0, 0, 0])
+                    for i, n in enumerate(row):
+                        acc[i] += n
+                _merge_handoff(total["handoff"], f["handoff"])
+                for score, n in f["ratings"]["by_score"].items():
+                    total["ratings"]["by_score"][score] = total["ratings"]["by_score"].get(score, 0) + n
+                for agent, row in f["ratings"]["agents"].items():
+                    acc = total["ratings"]["agents"].setdefault(agent, [0, 0.0, 0])
+                    for i, n in enumerate(row):
+                        acc[i] += n
+        return total
+
+    def _merged(self, period: Period, channel: str | None) -> dict[str, Any]:
+        return self._merge((f for _, f in self._days(period)), channel)
+
+    @staticmethod
+    def _resolution_of(m: dict[str, Any]) -> dict[str, Any]:
         return {
-            "conversations": total,
-            "resolved": resolved,
-            "rate": share(resolved, total),
+            "conversations": m["conversations"],
+            "resolved": m["resolved"],
+            "rate": share(m["resolved"], m["conversations"]),
             "target": RESOLUTION_TARGET,
         }
 
-    # --- the figures -------------------------------------------------------------------------
-    def turns(self, period: Period, channel: str | None = None) -> dict[str, Any]:
-        e = EventRow
-        rows = self._rows(
-            select(e.outcome, func.count()).where(self._where(period, channel, ev.TURN)).group_by(e.outcome)
-        )
-        by = {o: 0 for o in OUTCOMES} | {str(o): int(n) for o, n in rows}
+    @staticmethod
+    def _turns_of(m: dict[str, Any]) -> dict[str, Any]:
+        by = {o: 0 for o in OUTCOMES} | m["turns"]
         total = sum(by.values())
         return {
             "turns": total,
@@ -194,56 +452,45 @@ class Stats:
             "out_of_scope_rate": share(by["out_of_scope"], total),
         }
 
-    def handoff(self, period: Period, channel: str | None = None, agent: str | None = None) -> dict[str, Any]:
-        e = EventRow
-        requests = self._rows(
-            select(e.conversation, e.ref, e.outcome).where(self._where(period, channel, ev.HANDOFF_REQUESTED))
-        )
-        queued = {(c, r) for c, r, o in requests if o == "queued"}
-        kinds = (ev.HANDOFF_CLAIMED, ev.AGENT_REPLY, ev.HANDOFF_LEFT, ev.HANDOFF_CLOSED)
-        # Replies to a request of this period may come after its end: read them up to now.
-        later = Period(period.start, max(period.end, self.clock()), "")
-        steps = self._rows(
-            select(e.kind, e.conversation, e.ref, e.agent, e.value)
-            .where(self._where(later, channel, *kinds))
-            .order_by(e.at)
-        )
-        first: dict[tuple[str, str], float] = {}
-        waits: list[float] = []
-        left = closed = 0
-        for kind, conv, ref, by, value in steps:
-            key = (conv, ref)
-            if key not in queued or (agent and by != agent and kind != ev.HANDOFF_LEFT):
-                continue
-            if kind == ev.AGENT_REPLY and key not in first:
-                first[key] = float(value)
-            elif kind == ev.HANDOFF_CLAIMED:
-                waits.append(float(value))
-            elif kind == ev.HANDOFF_LEFT:
-                left += 1
-            elif kind == ev.HANDOFF_CLOSED:
-                closed += 1
-        responses = list(first.values())
-        within = sum(1 for v in responses if v <= FIRST_RESPONSE_TARGET_S)
-        outcomes = Counter(o for _, _, o in requests)
+    @staticmethod
+    def _latency_of(m: dict[str, Any]) -> dict[str, Any]:
         return {
-            "requests": len(requests),
-            "in_hours": outcomes["queued"],
-            "outside_hours": outcomes["offline"],
-            "limited": outcomes["limited"],
+            "p50_ms": histogram_percentile(m["latency"], 50),
+            "p95_ms": histogram_percentile(m["latency"], 95),
+        }
+
+    def resolution(self, period: Period, channel: str | None = None) -> dict[str, Any]:
+        return self._resolution_of(self._merged(period, channel))
+
+    # --- the figures -------------------------------------------------------------------------
+    def turns(self, period: Period, channel: str | None = None) -> dict[str, Any]:
+        return self._turns_of(self._merged(period, channel))
+
+    @staticmethod
+    def _handoff_of(h: dict[str, Any]) -> dict[str, Any]:
+        responses, waits, queued = h["first"], h["waits"], h["queued"]
+        within = sum(1 for v in responses if v <= FIRST_RESPONSE_TARGET_S)
+        return {
+            "requests": sum(h["requests"].values()),
+            "in_hours": queued,
+            "outside_hours": h["requests"].get("offline", 0),
+            "limited": h["requests"].get("limited", 0),
             "claimed": len(waits),
-            "left_queue": left,
-            "closed": closed,
+            "left_queue": h["left"],
+            "closed": h["closed"],
             "answered": len(responses),
-            "unanswered": len(queued) - len(responses),
+            "unanswered": queued - len(responses),
             "wait_p50_s": _round(percentile(waits, 50)),
             "wait_p95_s": _round(percentile(waits, 95)),
             "first_response_p50_s": _round(percentile(responses, 50)),
             "first_response_p95_s": _round(percentile(responses, 95)),
             "within_target": within,
-            "within_target_share": share(within, len(queued)),
+            "within_target_share": share(within, queued),
             "target_s": FIRST_RESPONSE_TARGET_S,
         }
+
+    def handoff(self, period: Period, channel: str | None = None) -> dict[str, Any]:
+        return self._handoff_of(self._merged(period, channel)["handoff"])
 
     def messages(self, period: Period, channel: str | None = None) -> dict[str, Any]:
         """留言 left outside service hours in the period, and how many were answered by the next day."""
@@ -262,20 +509,15 @@ class Stats:
             "answered_next_day_share": share(next_day, len(made)),
         }
 
-    def ratings(self, period: Period, channel: str | None = None, agent: str | None = None) -> dict[str, Any]:
+    def ratings(self, period: Period, channel: str | None = None) -> dict[str, Any]:
         e = EventRow
-        where = self._where(period, channel, ev.RATING)
-        if agent:
-            where = and_(where, e.agent == agent)
-        rows = self._rows(select(e.value, e.ref, e.at).where(where))
+        rows = self._rows(select(e.value, e.ref, e.at).where(self._where(period, channel, ev.RATING)))
         by_score = {s: 0 for s in range(1, 6)} | dict(Counter(int(v) for v, _, _ in rows))
         bad = {ref: _aware(at) for v, ref, at in rows if v <= BAD_MAX and ref}
         fixed = {r for (r,) in self._rows(select(e.ref).where(and_(e.kind == ev.RECTIFIED, e.ref.in_(bad))))}
         now = self.clock()
         overdue = sum(
-            1
-            for ref, at in bad.items()
-            if ref not in fixed and now - at > dt.timedelta(days=RECTIFY_DAYS)
+            1 for ref, at in bad.items() if ref not in fixed and now - at > dt.timedelta(days=RECTIFY_DAYS)
         )
         count = len(rows)
         good = sum(n for s, n in by_score.items() if s >= 4)
@@ -358,25 +600,20 @@ class Stats:
         }
 
     def latency(self, period: Period, channel: str | None = None) -> dict[str, Any]:
-        e = EventRow
-        values = [
-            float(v)
-            for (v,) in self._rows(
-                select(e.value).where(and_(self._where(period, channel, ev.TURN), e.value.is_not(None)))
-            )
-        ]
-        return {"p50_ms": _round(percentile(values, 50)), "p95_ms": _round(percentile(values, 95))}
+        return self._latency_of(self._merged(period, channel))
 
     def publishes(self, period: Period) -> dict[str, int]:
         """Guides published by the editors in the period: new, changed, unpublished."""
         e = EventRow
-        rows = self._rows(select(e.outcome, func.count()).where(self._where(period, None, ev.PUBLISH))
-                          .group_by(e.outcome))
+        rows = self._rows(
+            select(e.outcome, func.count()).where(self._where(period, None, ev.PUBLISH)).group_by(e.outcome)
+        )
         return {"new": 0, "changed": 0, "unpublished": 0} | {str(o): int(n) for o, n in rows}
 
     def summary(self, period: Period, channel: str | None = None) -> dict[str, Any]:
-        turns = self.turns(period, channel)
-        resolution = self.resolution(period, channel)
+        merged = self._merged(period, channel)
+        turns = self._turns_of(merged)
+        resolution = self._resolution_of(merged)
         return {
             "period": period.as_dict(),
             "channel": channel,
@@ -386,11 +623,11 @@ class Stats:
             "clarify_rate": turns["clarify_rate"],
             "out_of_scope_rate": turns["out_of_scope_rate"],
             "resolution": resolution,
-            "handoff": self.handoff(period, channel),
+            "handoff": self._handoff_of(merged["handoff"]),
             "messages": self.messages(period, channel),
             "ratings": self.ratings(period, channel),
             "declarations": self.declarations(period, channel),
-            "latency": self.latency(period, channel),
+            "latency": self._latency_of(merged),
             "publishes": self.publishes(period),
         }
 
@@ -398,10 +635,13 @@ class Stats:
     def daily(self, period: Period, channel: str | None = None) -> list[dict[str, Any]]:
         """One row per Shanghai day of the period: the figures charted over time."""
         out = []
-        for day in days_of(period):
-            res = self.resolution(day, channel)
-            turns = self.turns(day, channel)
-            ho = self.handoff(day, channel)
+        for day, figures in self._days(period):
+            merged = self._merge([figures], channel)
+            res, turns, ho = (
+                self._resolution_of(merged),
+                self._turns_of(merged),
+                self._handoff_of(merged["handoff"]),
+            )
             out.append(
                 {
                     "day": day.label,
@@ -418,14 +658,11 @@ class Stats:
         return out
 
     def channels(self, period: Period) -> list[dict[str, Any]]:
-        e = EventRow
-        names = [
-            c for (c,) in self._rows(select(distinct(e.channel)).where(self._where(period, None, ev.TURN)))
-        ]
+        days = [f for _, f in self._days(period)]
         rows = []
-        for name in sorted(names):
-            res = self.resolution(period, name)
-            turns = self.turns(period, name)
+        for name in sorted({ch for f in days for ch in f}):
+            merged = self._merge(days, name)
+            res, turns = self._resolution_of(merged), self._turns_of(merged)
             rows.append(
                 {
                     "channel": name,
@@ -434,7 +671,7 @@ class Stats:
                     "resolution_rate": res["rate"],
                     "clarify_rate": turns["clarify_rate"],
                     "out_of_scope_rate": turns["out_of_scope_rate"],
-                    "handoff_requests": self.handoff(period, name)["requests"],
+                    "handoff_requests": sum(merged["handoff"]["requests"].values()),
                 }
             )
         return rows
@@ -442,99 +679,45 @@ class Stats:
     def services(self, period: Period, channel: str | None = None) -> list[dict[str, Any]]:
         """Per service: turns answered or declared with it, conversations, and those conversations'
         resolution rate (a conversation counts for every service it was answered with)."""
-        e = EventRow
-        rows = self._rows(
-            select(
-                e.service_id,
-                func.count(),
-                func.count(distinct(e.conversation)),
-                func.sum(case((e.outcome == "answer", 1), else_=0)),
-            )
-            .where(and_(self._where(period, channel, ev.TURN), e.service_id.is_not(None)))
-            .group_by(e.service_id)
-        )
-        sub = self._per_conversation(period, channel)
-        conv = sub.c
-        per_service = (
-            select(e.service_id.label("service_id"), e.conversation.label("conversation"))
-            .where(and_(self._where(period, channel, ev.TURN), e.service_id.is_not(None)))
-            .distinct()
-            .subquery()
-        )
-        resolved = dict(
-            self._rows(
-                select(per_service.c.service_id, func.sum(case((self._resolved(conv), 1), else_=0)))
-                .join(sub, conv.conversation == per_service.c.conversation)
-                .group_by(per_service.c.service_id)
-            )
-        )
+        merged = self._merged(period, channel)
         out = [
             {
                 "service_id": s,
-                "turns": int(t),
-                "conversations": int(c),
-                "answers": int(a or 0),
-                "resolved": int(resolved.get(s) or 0),
-                "resolution_rate": share(int(resolved.get(s) or 0), int(c)),
+                "turns": t,
+                "conversations": c,
+                "answers": a,
+                "resolved": r,
+                "resolution_rate": share(r, c),
             }
-            for s, t, c, a in rows
+            for s, (t, c, a, r) in merged["services"].items()
         ]
         return sorted(out, key=lambda r: (-r["turns"], r["service_id"]))
 
     def agents(self, period: Period, channel: str | None = None) -> list[dict[str, Any]]:
-        e = EventRow
-        names = {
-            a
-            for (a,) in self._rows(
-                select(distinct(e.agent)).where(
-                    and_(
-                        self._where(period, channel, ev.HANDOFF_CLAIMED, ev.AGENT_REPLY, ev.RATING),
-                        e.agent.is_not(None),
-                    )
-                )
-            )
-        }
+        """Per 店小二: requests claimed, replies, closed, first response against 60 s (for the
+        requests they answered first), ratings and 差评."""
+        merged = self._merged(period, channel)
+        handled, rated = merged["handoff"]["agents"], merged["ratings"]["agents"]
         out = []
-        for name in sorted(names):
-            ho = self._agent_handoffs(period, channel, name)
-            rt = self.ratings(period, channel, name)
+        for name in sorted(set(handled) | set(rated)):
+            a = handled.get(name) or _empty_agent()
+            count, total, bad = rated.get(name) or [0, 0.0, 0]
+            within = sum(1 for v in a["first"] if v <= FIRST_RESPONSE_TARGET_S)
             out.append(
-                {"agent": name, **ho, "ratings": rt["count"], "rating_mean": rt["mean"], "bad": rt["bad"]}
+                {
+                    "agent": name,
+                    "claimed": a["claimed"],
+                    "closed": a["closed"],
+                    "replies": a["replies"],
+                    "first_response_p50_s": _round(percentile(a["first"], 50)),
+                    "first_response_p95_s": _round(percentile(a["first"], 95)),
+                    "within_target_share": share(within, len(a["first"])),
+                    "ratings": count,
+                    "rating_mean": _round(total / count, 2) if count else None,
+                    "bad": bad,
+                }
             )
         return out
-
-    def _agent_handoffs(self, period: Period, channel: str | None, agent: str) -> dict[str, Any]:
-        e = EventRow
-        rows = self._rows(
-            select(e.kind, e.conversation, e.ref, e.value)
-            .where(
-                and_(
-                    self._where(period, channel, ev.HANDOFF_CLAIMED, ev.AGENT_REPLY, ev.HANDOFF_CLOSED),
-                    e.agent == agent,
-                )
-            )
-            .order_by(e.at)
-        )
-        first: dict[tuple[str, str], float] = {}
-        claimed = closed = replies = 0
-        for kind, conv, ref, value in rows:
-            if kind == ev.HANDOFF_CLAIMED:
-                claimed += 1
-            elif kind == ev.HANDOFF_CLOSED:
-                closed += 1
-            else:
-                replies += 1
-                first.setdefault((conv, ref), float(value))
-        responses = list(first.values())
-        within = sum(1 for v in responses if v <= FIRST_RESPONSE_TARGET_S)
-        return {
-            "claimed": claimed,
-            "closed": closed,
-            "replies": replies,
-            "first_response_p50_s": _round(percentile(responses, 50)),
-            "first_response_p95_s": _round(percentile(responses, 95)),
-            "within_target_share": share(within, len(responses)),
-        }
 
     def conversations(
         self,

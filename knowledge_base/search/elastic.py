@@ -11,6 +11,7 @@ same cluster, deleted after the fit.
 from __future__ import annotations
 
 import json
+import logging
 import re
 import time
 import uuid
@@ -35,8 +36,12 @@ from knowledge_base.search.base import (
     query_terms,
 )
 
+# The transport logs every request at INFO: thousands of lines per calibration. Failures still show.
+logging.getLogger("elastic_transport.transport").setLevel(logging.WARNING)
 DEFAULT_ALIAS: Final[str] = "xs-guides"
 INDEX_SPEC_PATH: Final[Path] = Path(__file__).with_name("es_index.json")
+# A version younger than this may still be being filled by another process: never dropped.
+BUILD_GRACE_NS: Final = 10 * 60 * 1_000_000_000
 _VENDOR_TYPE = re.compile(r"application/vnd\.elasticsearch\+([\w.-]+)(\s*;\s*compatible-with=\d+)?")
 
 
@@ -108,6 +113,12 @@ def _document(guide: Guide, segmenter: Segmenter) -> dict[str, str]:
     return {"service_id": guide.id, "display_title": guide.title, **doc}
 
 
+def _version_number(index: str) -> int:
+    """The creation time (ns) in a version's name `<alias>-v<time_ns>`; 0 for a name without one."""
+    tail = index.rsplit("-v", 1)[-1]
+    return int(tail) if tail.isdigit() else 0
+
+
 class ElasticBackend:
     """Guides in Elasticsearch (or an API-compatible server), searched with `most_fields`."""
 
@@ -153,7 +164,7 @@ class ElasticBackend:
         except SearchError:
             self._drop([name])
             raise
-        self._drop([old for old in self._versions() if old != name])
+        self._drop(self._stale_versions())
 
     def upsert(self, guide: Guide) -> None:
         self._ensure_alias()
@@ -261,12 +272,28 @@ class ElasticBackend:
             return []  # a leftover index is harmless
 
     def _swap_alias(self, name: str) -> None:
+        """Point the alias at `name` alone, in one atomic step: removing it from every version by
+        pattern (not from the versions read a moment before) means processes swapping at the same
+        time leave it on exactly one version, the last one's."""
         actions: list[dict[str, Any]] = [
-            {"remove": {"index": old, "alias": self.alias}} for old in self._current()
+            {"remove": {"index": f"{self.alias}-v*", "alias": self.alias, "must_exist": False}},
+            {"add": {"index": name, "alias": self.alias}},
         ]
-        actions.append({"add": {"index": name, "alias": self.alias}})
         with _errors("update aliases"):
             self._client.indices.update_aliases(actions=actions)
+
+    def _stale_versions(self) -> list[str]:
+        """Versions to drop after a rebuild: not behind the alias, older than the one that is, and
+        older than BUILD_GRACE_NS. Several action servers share one index and rebuild it at the
+        same time when they start: each must never drop the version another one is still filling
+        or has just put live (dropping every other version left the alias pointing nowhere)."""
+        live = self._current()
+        if not live:
+            return []
+        newest_live = max(_version_number(v) for v in live)
+        now = time.time_ns()
+        return [v for v in self._versions() if v not in live and _version_number(v) < newest_live
+                and now - _version_number(v) > BUILD_GRACE_NS]
 
     def _ensure_alias(self) -> None:
         if not self._current():

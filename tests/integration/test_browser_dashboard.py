@@ -165,6 +165,10 @@ def test_the_figures_charts_periods_drill_down_and_csv(
     expect(conversation).to_have_count(1)
     expect(conversation.locator("td").nth(2)).to_have_text("2")  # two turns: the question and its follow-up
     expect(page.locator("#t-conversations tbody")).not_to_contain_text(ours[1])
+    conversation.click()  # its transcript, personal data masked by the API
+    expect(page.locator("#transcript-title")).to_contain_text(ours[0])
+    expect(page.locator("#transcript-list li.user").first).to_contain_text(CONVERSATIONS[0][0])
+    expect(page.locator("#transcript-list li.bot")).not_to_have_count(0)
 
     with page.expect_download() as info:
         page.locator("button.export[data-table=services]").click()

@@ -69,7 +69,8 @@ def replicas(tmp_path_factory: pytest.TempPathFactory, postgres_server: Any,
     stack = Stack(Ports.free(), run_dir, log_to_files=True, replicas=2, extra_env={
         "XS_ADMIN_USER": TEST_ADMIN[0], "XS_ADMIN_PASSWORD": TEST_ADMIN[1],
         "XS_DATABASE_URL": postgres_url(postgres_server),
-        "XS_SEARCH_BACKEND": "elasticsearch", "ES_URL": search.url})
+        # osmem-server refuses elasticsearch-py's vendor media types (406): plain JSON for it
+        "XS_SEARCH_BACKEND": "elasticsearch", "ES_URL": search.url, "XS_ES_PLAIN_JSON": "1"})
     try:
         stack.start(model, timeout_s=300)
 

@@ -134,7 +134,7 @@ def test_summary_of_a_known_day(stats: Stats) -> None:
         "consent": (2, 0),
         "elder_name": (2, 1),
     }
-    assert s["latency"]["p50_ms"] == 100 + 150
+    assert s["latency"]["p50_ms"] == 250  # the upper edge of its 25 ms bucket
 
 
 def test_a_channel_and_another_day_are_apart(stats: Stats) -> None:
@@ -218,3 +218,40 @@ def test_an_editors_publish_is_an_event_of_the_same_transaction(database: Databa
     repo.unpublish("elder-allowance", by="rev", note="停办测试")
     today = dt.datetime.now(SHANGHAI).date()
     assert Stats(database).publishes(period_of("day", today)) == {"new": 0, "changed": 1, "unpublished": 1}
+
+
+def test_a_day_that_ended_is_kept_and_a_late_event_of_it_still_counts(database: Database) -> None:
+    from sqlalchemy import func, select
+
+    from records.models import StatsDayRow
+
+    events = SqlEvents(database, clock=lambda: NOW)
+    events.record(known_day())
+    stats = Stats(database, clock=lambda: NOW)
+    day = period_of("day", DAY)
+    assert stats.summary(day)["turns"] == 17
+    with database.engine.connect() as conn:  # the ended day was kept, today is not
+        assert conn.execute(select(StatsDayRow.day)).scalars().all() == ["2026-12-01"]
+    assert stats.summary(day) == stats.summary(day)  # read back from what was kept
+    events.record([turn("late", "answer", 7000, "passport", "fee")])  # after a database outage
+    late = stats.summary(day)
+    assert (late["turns"], late["conversations"], late["resolution"]["resolved"]) == (18, 10, 4)
+    with database.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(StatsDayRow)).scalar() == 1
+
+
+def test_a_reply_days_after_a_kept_day_s_request_still_counts_for_that_day(database: Database) -> None:
+    events = SqlEvents(database, clock=lambda: NOW)
+    ref = repr(at(0).timestamp())
+    events.record(
+        [
+            turn("w", "handoff", 0),
+            Event(ev.HANDOFF_REQUESTED, "w", "web", outcome="queued", ref=ref, at=at(0)),
+        ]
+    )
+    stats = Stats(database, clock=lambda: NOW)
+    day = period_of("day", DAY)
+    assert stats.handoff(day)["unanswered"] == 1  # and the day is kept so
+    events.record([Event(ev.AGENT_REPLY, "w", "web", agent="xiaoqian", value=3 * 86400, ref=ref, at=NOW)])
+    h = stats.handoff(day)
+    assert (h["unanswered"], h["answered"], h["first_response_p50_s"]) == (0, 1, 3 * 86400.0)

@@ -253,6 +253,7 @@ class HandoffService:
             raise HandoffError(409, "not_holder", "您未接入该会话 / You do not hold this conversation.")
         await self.outbox.send(sender_id, "system", f"已为您转接店小二「{target.label}」，请稍候。",
                                custom={"handoff": {"status": keys.AGENT, "agent": target.label}})
+        self._emit(ev.HANDOFF_TRANSFERRED, sender_id, await self.status(sender_id), to)
         await self.events.publish({"type": "transferred", "sender_id": sender_id,
                                    "from": agent.username, "agent": to})
 

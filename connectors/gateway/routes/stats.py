@@ -12,23 +12,25 @@ import datetime as dt
 import io
 import json
 from collections.abc import Callable
-from pathlib import Path
+from pathlib import Path as FilePath
 from typing import Annotated, Any, Literal, TypeVar
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import FileResponse, JSONResponse, Response
+from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
 from connectors.gateway.auth import Principal
 from connectors.gateway.deps import StateDep, require_role
 from connectors.gateway.errors import ApiError
+from contract.pii import mask_pii
 from records.stats import SHANGHAI, Grain, Period, csv_rows, period_of
 
 router = APIRouter(prefix="/api/stats", tags=["stats"])
 page_router = APIRouter(tags=["stats"], include_in_schema=False)
 SupervisorUser = Annotated[Principal, Depends(require_role("supervisor"))]
-STATIC = Path(__file__).resolve().parent.parent / "static" / "dashboard"
-ECHARTS = Path(__file__).resolve().parents[2] / "dashboard" / "node_modules/echarts/dist/echarts.min.js"
+STATIC = FilePath(__file__).resolve().parent.parent / "static" / "dashboard"
+ECHARTS = FilePath(__file__).resolve().parents[2] / "dashboard" / "node_modules/echarts/dist/echarts.min.js"
 FILES = {"app.js": "text/javascript", "style.css": "text/css"}
 # Only our own scripts and styles; the page talks to its own origin alone and cannot be framed.
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; connect-src 'self'; "
@@ -149,10 +151,28 @@ async def conversations(state: StateDep, _: SupervisorUser, grain: PeriodQuery =
     return _table(rows, "conversations", period, format)
 
 
-def _file(path: Path, media_type: str) -> Response:
+def _file(path: FilePath, media_type: str) -> Response:
     return FileResponse(path, media_type=media_type,
                         headers={"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff",
                                  "Cache-Control": "no-cache", "X-Frame-Options": "DENY"})
+
+
+@router.get("/conversations/{sender_id}/messages")
+async def conversation_messages(sender_id: Annotated[str, Path(max_length=128)], state: StateDep,
+                                _: SupervisorUser) -> JSONResponse:
+    """Drill-down to one conversation: its transcript with personal data masked (身份证号, 手机号,
+    bank cards, e-mail, addresses), while it is kept (XS_RETENTION_DAYS)."""
+    try:
+        entries = await state.store.history(sender_id)
+    except RedisError as exc:
+        raise ApiError(503, "redis_unavailable", "会话存储暂时不可用 / Conversation storage (Redis) is "
+                       "unavailable.") from exc
+    if not entries:
+        raise ApiError(404, "not_found", "该会话不存在或已过保留期 / No such conversation, or it is past "
+                       "its retention.")
+    return JSONResponse({"sender_id": sender_id, "messages": [
+        {"seq": e.get("seq"), "ts": e.get("ts"), "role": e.get("role"), "author": e.get("author"),
+         "text": mask_pii(e.get("text") or "")} for e in entries]})
 
 
 @page_router.get("/dashboard")

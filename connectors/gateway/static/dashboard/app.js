@@ -374,9 +374,24 @@ async function drill(target) {
   $("drill-title").textContent = `${target.label} 的会话（${data.rows.length}）`;
   fill("t-conversations", data.rows, [["conversation", null, "mono"], ["channel"], ["turns", num, "num"],
     ["answers", num, "num"], ["declared", num, "num"], ["handoffs", num, "num"], ["bad_ratings", num, "num"],
-    ["resolved", (v) => (v ? "是" : "否"), (v) => (v ? "yes" : "no")], ["last", when]]);
+    ["resolved", (v) => (v ? "是" : "否"), (v) => (v ? "yes" : "no")], ["last", when]],
+  (row) => showTranscript(row.conversation).catch(showError));
+  $("transcript").hidden = true;
   $("drill").hidden = false;
   renderSelection();
+}
+
+// One conversation of the drill-down, as the citizen and 小申 wrote it, personal data masked by the API.
+const ROLE_NAMES = { user: "市民", bot: "小申", agent: "店小二", system: "系统" };
+async function showTranscript(id) {
+  const data = await api("/conversations/" + encodeURIComponent(id) + "/messages");
+  $("transcript-title").textContent = `会话 ${id}（${data.messages.length} 条）`;
+  $("transcript-list").replaceChildren(...data.messages.map((m) => {
+    const li = el("li", "", "msg " + (ROLE_NAMES[m.role] ? m.role : "system"));
+    li.append(el("span", (m.author || ROLE_NAMES[m.role] || m.role) + "：", "who"), el("span", m.text || ""));
+    return li;
+  }));
+  $("transcript").hidden = false;
 }
 
 function renderSelection() {
