@@ -46,6 +46,7 @@ PREFILL_TARGET: Final = 0.70
 RECTIFY_DAYS: Final = 15
 BAD_MAX: Final = 2  # a score at or below is a 差评
 LIVE_TTL_S: Final = 5.0
+STALE_MAX_S: Final = 60.0  # older figures of today are never answered without computing them again
 ABANDONED_AFTER: Final = dt.timedelta(hours=24)
 OUTCOMES: Final = ("answer", "clarify", "out_of_scope", "handoff", "smalltalk", "declaration")
 Grain = Literal["day", "week", "month"]
@@ -145,8 +146,23 @@ def _empty_day() -> dict[str, Any]:
             "closed": 0,
             "agents": {},
         },
-        "ratings": {"by_score": {}, "agents": {}},
+        "ratings": {"by_score": {}, "agents": {}, "bad": {}},  # bad: 差评 follow-up id -> epoch s
+        # declaration id -> [service, fields asked, statuses, last field asked, last step (epoch s)]
+        "declarations": {},
     }
+
+
+def _merge_declarations(total: dict[str, list[Any]], day: dict[str, list[Any]]) -> None:
+    """Fold one day's steps of each declaration into the period's (days in order)."""
+    for ref, (service, fields, statuses, last_field, last_ts) in day.items():
+        seen = total.get(ref)
+        if seen is None:
+            total[ref] = [service, list(fields), list(statuses), last_field, last_ts]
+            continue
+        seen[1] = sorted(set(seen[1]) | set(fields))
+        seen[2] = sorted(set(seen[2]) | set(statuses))
+        if last_ts >= seen[4]:
+            seen[3], seen[4] = last_field or seen[3], last_ts
 
 
 def _merge_handoff(total: dict[str, Any], h: dict[str, Any]) -> None:
@@ -198,6 +214,7 @@ class Stats:
         self.live_ttl_s = live_ttl_s
         self._live: dict[str, tuple[float, dict[str, dict[str, Any]]]] = {}
         self._live_lock = threading.Lock()
+        self._refreshing: set[str] = set()
 
     # --- building blocks ---------------------------------------------------------------------
     def _where(self, period: Period, channel: str | None, *kinds: str) -> ColumnElement[bool]:
@@ -309,6 +326,24 @@ class Stats:
                 f["services"][service][1] += 1
                 f["services"][service][3] += resolved
         self._day_handoffs(day, out)
+        for ch, ref, at in self._rows(
+            select(e.channel, e.ref, e.at).where(
+                and_(self._where(day, None, ev.RATING), e.value <= BAD_MAX, e.ref.is_not(None))
+            )
+        ):
+            out[ch]["ratings"]["bad"][ref] = _aware(at).timestamp()
+        for ch, ref, service, status, fieldname, at in self._rows(
+            select(e.channel, e.ref, e.service_id, e.outcome, e.section, e.at)
+            .where(self._where(day, None, ev.DECLARATION_STEP))
+            .order_by(e.at)
+        ):
+            d = out[ch]["declarations"].setdefault(ref, [service or "", [], [], None, 0.0])
+            if fieldname and fieldname not in d[1]:
+                d[1].append(fieldname)
+            if status and status not in d[2]:
+                d[2].append(status)
+            d[3] = fieldname or d[3]
+            d[4] = _aware(at).timestamp()
         return dict(out)
 
     def _day_handoffs(self, day: Period, out: dict[str, dict[str, Any]]) -> None:
@@ -383,17 +418,45 @@ class Stats:
         return out
 
     def _live_day(self, day: Period) -> dict[str, dict[str, Any]]:
-        """A day not yet kept (today), computed at most once per live_ttl_s in this process."""
-        with self._live_lock:  # concurrent requests wait for one computation instead of each doing it
+        """A day not yet kept (today). Computed at most once per live_ttl_s in this process; figures
+        older than that but younger than STALE_MAX_S are answered at once while a thread computes
+        fresh ones (so a page's requests do not each pay the ~0.25 s of a busy day), older ones are
+        computed before answering."""
+        with self._live_lock:
             seen = self._live.get(day.label)
-            if seen is not None and time.monotonic() - seen[0] < self.live_ttl_s:
+            age = time.monotonic() - seen[0] if seen is not None else math.inf
+            if seen is not None and age < self.live_ttl_s:
                 return seen[1]
+            if seen is not None and age < STALE_MAX_S and self.live_ttl_s > 0:
+                if day.label not in self._refreshing:
+                    self._refreshing.add(day.label)
+                    threading.Thread(
+                        target=self._refresh, args=(day,), daemon=True, name="stats-refresh"
+                    ).start()
+                return seen[1]
+        return self._refresh(day)
+
+    def _refresh(self, day: Period) -> dict[str, dict[str, Any]]:
+        try:
             figures = self._day_raw(day)
-            now = time.monotonic()
-            self._live = {k: v for k, v in self._live.items() if now - v[0] < self.live_ttl_s}
-            if self.live_ttl_s > 0:
-                self._live[day.label] = (now, figures)
+            with self._live_lock:
+                now = time.monotonic()
+                self._live = {k: v for k, v in self._live.items() if now - v[0] < STALE_MAX_S}
+                if self.live_ttl_s > 0:
+                    self._live[day.label] = (now, figures)
             return figures
+        finally:
+            with self._live_lock:
+                self._refreshing.discard(day.label)
+
+    def warm(self, days: int = 35) -> int:
+        """Compute and keep the figures of the last `days` days that ended (a gateway does it in the
+        background at start, so the first look at a month does not wait for it); how many."""
+        today = self.clock().astimezone(SHANGHAI).date()
+        period = Period(
+            period_of("day", today - dt.timedelta(days=days)).start, period_of("day", today).start, ""
+        )
+        return len(self._days(period))
 
     def _keep(self, label: str, figures: dict[str, Any], now: dt.datetime) -> None:
         try:
@@ -423,6 +486,8 @@ class Stats:
                 _merge_handoff(total["handoff"], f["handoff"])
                 for score, n in f["ratings"]["by_score"].items():
                     total["ratings"]["by_score"][score] = total["ratings"]["by_score"].get(score, 0) + n
+                _merge_declarations(total["declarations"], f["declarations"])
+                total["ratings"]["bad"].update(f["ratings"]["bad"])
                 for agent, row in f["ratings"]["agents"].items():
                     acc = total["ratings"]["agents"].setdefault(agent, [0, 0.0, 0])
                     for i, n in enumerate(row):
@@ -509,94 +574,96 @@ class Stats:
             "answered_next_day_share": share(next_day, len(made)),
         }
 
-    def ratings(self, period: Period, channel: str | None = None) -> dict[str, Any]:
+    def ratings(
+        self, period: Period, channel: str | None = None, merged: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """好差评 by score (from the days' figures) and the 差评's rectification, read now (whether
+        one is overdue depends on the moment of asking)."""
         e = EventRow
-        rows = self._rows(select(e.value, e.ref, e.at).where(self._where(period, channel, ev.RATING)))
-        by_score = {s: 0 for s in range(1, 6)} | dict(Counter(int(v) for v, _, _ in rows))
-        bad = {ref: _aware(at) for v, ref, at in rows if v <= BAD_MAX and ref}
-        fixed = {r for (r,) in self._rows(select(e.ref).where(and_(e.kind == ev.RECTIFIED, e.ref.in_(bad))))}
-        now = self.clock()
-        overdue = sum(
-            1 for ref, at in bad.items() if ref not in fixed and now - at > dt.timedelta(days=RECTIFY_DAYS)
+        merged = merged if merged is not None else self._merged(period, channel)
+        by_score = {s: 0 for s in range(1, 6)} | {int(k): n for k, n in merged["ratings"]["by_score"].items()}
+        bad: dict[str, float] = merged["ratings"]["bad"]  # follow-up id -> when the 差评 was given
+        # A rectification always follows its 差评, so those of the period are on or after its start.
+        rectified = (
+            {
+                r
+                for (r,) in self._rows(
+                    select(e.ref).where(and_(e.kind == ev.RECTIFIED, e.at >= period.start))
+                )
+            }
+            if bad
+            else set()
         )
-        count = len(rows)
+        fixed_refs = bad.keys() & rectified
+        overdue_before = (self.clock() - dt.timedelta(days=RECTIFY_DAYS)).timestamp()
+        overdue = sum(1 for ref, ts in bad.items() if ref not in fixed_refs and ts < overdue_before)
+        fixed, with_item = len(fixed_refs), len(bad)
+        count = sum(by_score.values())
         good = sum(n for s, n in by_score.items() if s >= 4)
         return {
             "count": count,
             "by_score": {str(s): n for s, n in by_score.items()},
             "good": good,
-            "bad": len(bad),
+            "bad": sum(n for s, n in by_score.items() if s <= BAD_MAX),
             "good_share": share(good, count),
-            "mean": _round(sum(v for v, _, _ in rows) / count, 2) if count else None,
+            "mean": _round(sum(s * n for s, n in by_score.items()) / count, 2) if count else None,
             "rectification": {
-                "closed": len(fixed),
-                "open": len(bad) - len(fixed),
-                "overdue": overdue,
+                "closed": int(fixed),
+                "open": int(with_item) - int(fixed),
+                "overdue": int(overdue),
                 "deadline_days": RECTIFY_DAYS,
             },
         }
 
-    def declarations(self, period: Period, channel: str | None = None) -> dict[str, Any]:
-        e = EventRow
-        ids = (
-            select(e.ref)
-            .where(self._where(period, channel, ev.DECLARATION_STEP))
-            .distinct()
-            .scalar_subquery()
-        )
-        steps = self._rows(
-            select(e.ref, e.service_id, e.outcome, e.section, e.at)
-            .where(and_(e.kind == ev.DECLARATION_STEP, e.ref.in_(ids)))
-            .order_by(e.at)
-        )
-        history: dict[str, list[tuple[str, str | None, dt.datetime]]] = defaultdict(list)
-        services: dict[str, str] = {}
-        for ref, service, status, fieldname, at in steps:
-            history[ref].append((status, fieldname, _aware(at)))
-            services.setdefault(ref, service or "")
-        now = self.clock()
-        finished, cancelled, stale, going = [], [], [], []
+    def declarations(
+        self, period: Period, channel: str | None = None, merged: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """Declarations with a step in the period (their steps within it), from the days' figures:
+        finished, cancelled, abandoned (no step for ABANDONED_AFTER, as of now), in progress; per
+        question how many reached it and how many stopped there; the mean pre-fill share of those
+        submitted in the period (the declarations of record)."""
+        merged = merged if merged is not None else self._merged(period, channel)
+        now_ts = self.clock().timestamp()
+        finished = cancelled = stale = going = 0
         reached: Counter[str] = Counter()
         stopped: Counter[str] = Counter()
-        for ref, seq in history.items():
-            for fieldname in {f for _, f, _ in seq if f}:
-                reached[fieldname] += 1
-            statuses = {s for s, _, _ in seq}
-            last_field = next((f for _, f, _ in reversed(seq) if f), None) or "(确认)"
+        services: Counter[str] = Counter()
+        for service, fields, statuses, last_field, last_ts in merged["declarations"].values():
+            services[service] += 1
+            reached.update(fields)
             if "done" in statuses:
-                finished.append(ref)
+                finished += 1
             elif "cancelled" in statuses:
-                cancelled.append(ref)
-                stopped[last_field] += 1
-            elif now - seq[-1][2] > ABANDONED_AFTER:
-                stale.append(ref)
-                stopped[last_field] += 1
+                cancelled += 1
+                stopped[last_field or "(确认)"] += 1
+            elif now_ts - last_ts > ABANDONED_AFTER.total_seconds():
+                stale += 1
+                stopped[last_field or "(确认)"] += 1
             else:
-                going.append(ref)
-        prefill = (
-            self._rows(
-                select(func.avg(DeclarationRow.prefill_share), func.count()).where(
-                    DeclarationRow.declaration_id.in_(finished)
-                )
-            )
-            if finished
-            else [(None, 0)]
+                going += 1
+        where = and_(
+            DeclarationRow.status == "done",
+            DeclarationRow.submitted_at >= period.start,
+            DeclarationRow.submitted_at < period.end,
         )
-        avg, _ = prefill[0]
+        if channel:
+            where = and_(where, DeclarationRow.channel == channel)
+        (avg,) = self._rows(select(func.avg(DeclarationRow.prefill_share)).where(where))[0]
+        started = len(merged["declarations"])
         return {
-            "started": len(history),
-            "finished": len(finished),
-            "cancelled": len(cancelled),
-            "abandoned": len(cancelled) + len(stale),
-            "in_progress": len(going),
-            "finished_share": share(len(finished), len(history)),
+            "started": started,
+            "finished": finished,
+            "cancelled": cancelled,
+            "abandoned": cancelled + stale,
+            "in_progress": going,
+            "finished_share": share(finished, started),
             "prefill_share": _round(float(avg), 4) if avg is not None else None,
             "prefill_target": PREFILL_TARGET,
             "by_step": [{"field": f, "reached": n, "stopped": stopped[f]} for f, n in reached.most_common()]
             + (
                 [{"field": "(确认)", "reached": 0, "stopped": stopped["(确认)"]}] if stopped["(确认)"] else []
             ),
-            "by_service": dict(Counter(services[r] for r in history)),
+            "by_service": dict(services),
         }
 
     def latency(self, period: Period, channel: str | None = None) -> dict[str, Any]:
@@ -625,8 +692,8 @@ class Stats:
             "resolution": resolution,
             "handoff": self._handoff_of(merged["handoff"]),
             "messages": self.messages(period, channel),
-            "ratings": self.ratings(period, channel),
-            "declarations": self.declarations(period, channel),
+            "ratings": self.ratings(period, channel, merged),
+            "declarations": self.declarations(period, channel, merged),
             "latency": self._latency_of(merged),
             "publishes": self.publishes(period),
         }

@@ -71,6 +71,7 @@ class AppState:
     database: Database | None = None  # the database of record, if we built it (we dispose of it)
     wechat: WeChatService = field(init=False)
     _sync_task: asyncio.Task[None] | None = field(default=None, init=False)
+    _warm_task: asyncio.Task[None] | None = field(default=None, init=False)
 
     @classmethod
     def create(cls, settings: Settings, *, redis: aioredis.Redis | None = None,
@@ -117,6 +118,7 @@ class AppState:
         self.wechat.start()  # answers the pushes in the inbox stream, those left by a dead gateway too
         if self.settings.kb_sync_interval_s > 0:
             self._sync_task = asyncio.create_task(self._sync_loop())
+        self._warm_task = asyncio.create_task(self._warm_stats())
 
     async def seed_guides(self) -> int:
         """An empty database of record starts from what the chat answers with today: the shipped
@@ -160,14 +162,23 @@ class AppState:
             log.warning("guides not mirrored to the live channel now: %s", exc)
             return 0, False
 
+    async def _warm_stats(self) -> None:
+        """Compute the service figures of the last weeks' ended days once, in the background."""
+        try:
+            days = await asyncio.to_thread(self.stats.warm)
+            log.info("service figures ready for the last %d days", days)
+        except Exception as exc:  # the database may be down: the first look computes them instead
+            log.warning("service figures not prepared now: %s", exc)
+
     async def _sync_loop(self) -> None:
         while True:
             await asyncio.sleep(self.settings.kb_sync_interval_s)
             await self.sync_guides(by="scheduler")
 
     async def close(self) -> None:
-        if self._sync_task is not None:
-            self._sync_task.cancel()
+        for task in (self._sync_task, self._warm_task):
+            if task is not None:
+                task.cancel()
         await self.wechat.close()
         await self.handoff.close()
         await self.recorder.close()  # before the database goes

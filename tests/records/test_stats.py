@@ -99,6 +99,7 @@ def stats(database: Database) -> Stats:
                 status="done",
                 resume_code="R7",
                 prefill_share=0.8,
+                submitted_at=at(430),
             )
         )
     return Stats(database, clock=lambda: NOW)
@@ -255,3 +256,20 @@ def test_a_reply_days_after_a_kept_day_s_request_still_counts_for_that_day(datab
     events.record([Event(ev.AGENT_REPLY, "w", "web", agent="xiaoqian", value=3 * 86400, ref=ref, at=NOW)])
     h = stats.handoff(day)
     assert (h["unanswered"], h["answered"], h["first_response_p50_s"]) == (0, 1, 3 * 86400.0)
+
+
+def test_today_is_reused_briefly_then_refreshed_without_making_anyone_wait(database: Database) -> None:
+    import time
+
+    events = SqlEvents(database)
+    today = period_of("day", dt.datetime.now(SHANGHAI).date())
+    now = dt.datetime.now(dt.timezone.utc)
+    events.record([Event(ev.TURN, "t1", "web", "passport", "fee", "answer", value=80, at=now)])
+    stats = Stats(database, live_ttl_s=0.2)
+    assert stats.turns(today)["turns"] == 1
+    events.record([Event(ev.TURN, "t2", "web", "passport", "fee", "answer", value=80, at=now)])
+    assert stats.turns(today)["turns"] == 1  # within the reuse time: the same figures
+    deadline = time.monotonic() + 5
+    while stats.turns(today)["turns"] != 2:  # then answered at once while refreshed in the background
+        assert time.monotonic() < deadline, "today's figures were never refreshed"
+        time.sleep(0.05)
