@@ -147,7 +147,7 @@ def _empty_day() -> dict[str, Any]:
             "agents": {},
         },
         "ratings": {"by_score": {}, "agents": {}, "bad": {}},  # bad: 差评 follow-up id -> epoch s
-        # declaration id -> [service, fields asked, statuses, last field asked, last step (epoch s)]
+        # conversation + declaration -> [service, fields asked, statuses, last field asked, last step (s)]
         "declarations": {},
     }
 
@@ -332,12 +332,14 @@ class Stats:
             )
         ):
             out[ch]["ratings"]["bad"][ref] = _aware(at).timestamp()
-        for ch, ref, service, status, fieldname, at in self._rows(
-            select(e.channel, e.ref, e.service_id, e.outcome, e.section, e.at)
+        for ch, conv, ref, service, status, fieldname, at in self._rows(
+            select(e.channel, e.conversation, e.ref, e.service_id, e.outcome, e.section, e.at)
             .where(self._where(day, None, ev.DECLARATION_STEP))
             .order_by(e.at)
         ):
-            d = out[ch]["declarations"].setdefault(ref, [service or "", [], [], None, 0.0])
+            # The turn block names which declaration (its kind): one conversation's is one instance.
+            key = f"{conv}\x1f{ref}"
+            d = out[ch]["declarations"].setdefault(key, [service or "", [], [], None, 0.0])
             if fieldname and fieldname not in d[1]:
                 d[1].append(fieldname)
             if status and status not in d[2]:
