@@ -33,9 +33,9 @@ import socket
 import time
 import unicodedata
 import weakref
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from redis.exceptions import RedisError, ResponseError
 
@@ -47,6 +47,7 @@ from connectors.gateway.wechat.messages import BadMessage, degrade, parse_body
 
 log = logging.getLogger("xiaoshen.wechat")
 
+T = TypeVar("T")
 CHANNEL = "wechat"
 SENDER_PREFIX = "wx-"
 WINDOW_S = 48 * 3600
@@ -86,6 +87,20 @@ class Push:
         if self.fields.get("MsgId"):
             return self.fields["MsgId"]
         return f"{self.fields['FromUserName']}:{self.fields.get('CreateTime', '')}"
+
+
+REDIS_TRIES: Final = 5  # a push's bookkeeping retries a Redis error this often (0.1 s, doubling)
+
+
+async def _retrying(call: Callable[[], Awaitable[T]]) -> T:
+    for attempt in range(REDIS_TRIES):
+        try:
+            return await call()
+        except RedisError:
+            if attempt == REDIS_TRIES - 1:
+                raise
+            await asyncio.sleep(0.1 * 2**attempt)
+    raise AssertionError("unreachable")
 
 
 INBOX: Final = "xs:wechat:inbox:"  # + appid: stream of one mini-program's pushes not yet answered
@@ -301,18 +316,24 @@ class WeChatService:
         task.add_done_callback(self._tasks.discard)
 
     async def _answer_entry(self, entry_id: str, fields: Mapping[str, str]) -> None:
+        """Answer one push (unless a gateway already did) and mark it done, holding its user's lock
+        throughout: a push whose bookkeeping meets a Redis hiccup (a restart) retries in place, so
+        the user's next push cannot overtake it. Redis still away after the retries: left pending,
+        answered once Redis is back or taken over by another gateway."""
         redis = self.state.redis
         done = f"xs:wechat:done:{entry_id}"
         try:
-            try:
-                push = json.loads(fields.get("push", "{}"))
-            except ValueError:
-                push = {}
-            if isinstance(push, dict) and push.get("FromUserName") and not await redis.exists(done):
-                await self._process({str(k): str(v) for k, v in push.items()})
-            await redis.set(done, "1", ex=DONE_TTL_S)
-            await redis.xack(self.inbox, GROUP, entry_id)
-            await redis.xdel(self.inbox, entry_id)
+            push = json.loads(fields.get("push", "{}"))
+        except ValueError:
+            push = {}
+        openid = str(push.get("FromUserName") or "") if isinstance(push, dict) else ""
+        try:
+            async with self._lock(openid) if openid else contextlib.nullcontext():
+                if openid and not await _retrying(lambda: redis.exists(done)):
+                    await self._process_locked({str(k): str(v) for k, v in push.items()})
+                await _retrying(lambda: redis.set(done, "1", ex=DONE_TTL_S))
+                await _retrying(lambda: redis.xack(self.inbox, GROUP, entry_id))
+                await _retrying(lambda: redis.xdel(self.inbox, entry_id))
         except RedisError as exc:  # left pending: answered again once Redis is back, or taken over
             log.warning("a WeChat push is not yet marked answered: %s", exc)
         finally:
@@ -326,12 +347,12 @@ class WeChatService:
             self._locks[openid] = lock
         return lock
 
-    async def _process(self, fields: dict[str, str]) -> None:
+    async def _process_locked(self, fields: dict[str, str]) -> None:
+        """Answer a push; the caller holds its user's lock (pushes of one user one at a time)."""
         openid = fields["FromUserName"]
         try:
-            async with self._lock(openid):
-                await self._user_spoke(openid)
-                await self._handle(openid, fields)
+            await self._user_spoke(openid)
+            await self._handle(openid, fields)
         except Exception:
             log.exception("wechat push failed", extra={"fields": {"sender_id": sender_id(openid)}})
 
