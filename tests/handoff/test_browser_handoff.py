@@ -8,30 +8,19 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 import redis
 import redis.asyncio as aioredis
-from playwright.sync_api import Browser, expect, sync_playwright
+from playwright.sync_api import Browser, expect
 
 from connectors.gateway.auth import Accounts
-from tests.integration.test_browser import CHROMIUM, DESKTOP, PHONE, ask, new_page, session_of, shot
+from tests.integration.test_browser import DESKTOP, PHONE, ask, new_page, session_of, shot
 from tools.stack import Stack
 
 pytestmark = pytest.mark.stack
 AGENT = ("browser-agent", "browser-agent-pass")
 
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: `make setup` installs Debian's chromium")
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking"])
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture(scope="module")

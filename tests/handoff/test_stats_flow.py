@@ -93,13 +93,16 @@ def handoff(gw: Gateway, clock: Clock, sender: str, agent: str, reply_after_s: f
     gw.chat(sender, f'/rate{{"score": {score}}}')
 
 
-def wait_for(gw: Gateway, turns: int) -> dict[str, Any]:
-    deadline = time.monotonic() + 10
+def wait_for(gw: Gateway, turns: int, rectified: int = 0) -> dict[str, Any]:
+    """The summary once the events of our turns and rectifications are recorded (batched, ~0.5 s)."""
+    deadline = time.monotonic() + 15
     while True:
         resp = gw.client.get("/api/stats/summary", headers=gw.auth(ADMIN[0]))
         assert resp.status_code == 200, resp.text
-        if resp.json()["turns"] >= turns or time.monotonic() > deadline:
-            return resp.json()  # type: ignore[no-any-return]
+        s = resp.json()
+        if (s["turns"] >= turns and s["ratings"]["rectification"]["closed"] >= rectified) \
+                or time.monotonic() > deadline:
+            return s  # type: ignore[no-any-return]
         time.sleep(0.2)
 
 
@@ -128,7 +131,7 @@ def test_figures_of_a_known_set_of_conversations(figures_gw: Gateway, clock: Clo
     )
     assert rectified.status_code == 200
 
-    s = wait_for(gw, 17)
+    s = wait_for(gw, 17, rectified=1)
     assert s["turns"] == 17 and s["conversations"] == 8
     assert s["outcomes"] == {
         "answer": 5,

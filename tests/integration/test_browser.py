@@ -6,14 +6,11 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import httpx
-import pytest
 import redis.asyncio as aioredis
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from connectors.gateway.conversations import ConversationStore
 from tests.conftest import ARTIFACTS
@@ -25,23 +22,6 @@ PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 800}
 XSS = '<img src=x onerror="window.__xss=1"><script>window.__xss=2</script>'
 
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: `make setup` installs Debian's chromium")
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-dev-shm-usage",
-                "--disable-background-networking",
-            ],
-        )
-        yield browser
-        browser.close()
 
 
 def new_page(browser: Browser, viewport: dict[str, int], **kwargs: object) -> Page:

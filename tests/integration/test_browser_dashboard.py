@@ -19,10 +19,10 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, Request, ViewportSize, expect, sync_playwright
+from playwright.sync_api import Browser, Page, Request, ViewportSize, expect
 
 from tests.conftest import TEST_ADMIN
-from tests.integration.test_browser import CHROMIUM, new_page, shot
+from tests.integration.test_browser import new_page, shot
 from tools.chat_client import with_tokens
 from tools.stack import Stack
 
@@ -38,21 +38,6 @@ POLL_S = 10.0
 SERVICES_CSV = "service_id,turns,conversations,answers,resolved,resolution_rate"
 READ_ONLY_BUTTONS = {"日", "周", "月", "查看此期间", "导出 CSV", "收起", "退出"}
 
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-dev-shm-usage",
-                "--disable-background-networking",
-            ],
-        )
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture(scope="module")

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from playwright.sync_api import Browser, expect
 
-from tests.integration.test_browser import PHONE, ask, browser, new_page, shot
+from tests.integration.test_browser import PHONE, ask, new_page, shot
 from tools.stack import Stack
 
-__all__ = ["browser"]
 ELDER = ("王建国", "310101195205121074")  # fictional, in declarations/citizen_data/citizens.yaml
 
 

@@ -17,10 +17,10 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, ViewportSize, expect, sync_playwright
+from playwright.sync_api import Browser, Page, ViewportSize, expect
 
 from tests.conftest import TEST_ADMIN
-from tests.integration.test_browser import CHROMIUM, DESKTOP, new_page, shot
+from tests.integration.test_browser import DESKTOP, new_page, shot
 from tools.chat_client import with_tokens
 from tools.stack import Stack
 
@@ -35,14 +35,6 @@ PUBLICATION = "出版物经营许可证在哪里办"
 POLL_S = 8.0
 GUIDE_TITLE = "“一业一证”行业综合许可（开便利店、餐饮店等）"
 
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking"])
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture(scope="module")

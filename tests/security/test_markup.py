@@ -8,18 +8,17 @@ import asyncio
 import json
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import redis.asyncio as aioredis
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from connectors.gateway.auth import Accounts
 from knowledge_base.markup import has_markup, plain_text
 from tests.conftest import TEST_ADMIN
-from tests.integration.test_browser import CHROMIUM, DESKTOP, ask, new_page, session_of
+from tests.integration.test_browser import DESKTOP, ask, new_page, session_of
 from tests.security.conftest import MakeGateway
 from tools.chat_client import with_tokens
 from tools.stack import Stack
@@ -77,16 +76,6 @@ def test_notes_and_messages_left_outside_hours_keep_only_their_text(gateway_with
 
 
 # --- the real stack, in Chromium ------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: `make setup` installs Debian's chromium")
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking"])
-        yield chromium
-        chromium.close()
-
 
 @pytest.fixture
 def admin(stack: Stack) -> Iterator[httpx.Client]:

@@ -33,24 +33,12 @@ STATIC = FilePath(__file__).resolve().parent.parent / "static" / "dashboard"
 ECHARTS = FilePath(__file__).resolve().parents[2] / "dashboard" / "node_modules/echarts/dist/echarts.min.js"
 FILES = {"app.js": "text/javascript", "style.css": "text/css"}
 # Only our own scripts and styles; the page talks to its own origin alone and cannot be framed.
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; connect-src 'self'; "
-       "img-src 'self' data: blob:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; connect-src 'self'; "
+    "img-src 'self' data: blob:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+)
 T = TypeVar("T")
 MAX_DAYS = 400
-
-
-def _period(grain: Grain, day: dt.date | None, start: dt.date | None, end: dt.date | None) -> Period:
-    """The period asked: `start`..`end` (Shanghai days, inclusive), else the grain around `day`
-    (today by default)."""
-    if start is not None or end is not None:
-        if start is None or end is None or end < start:
-            raise ApiError(422, "invalid_period",
-                           "起止日期不完整或颠倒 / Give both start and end, start first.")
-        if (end - start).days >= MAX_DAYS:
-            raise ApiError(422, "invalid_period", f"期间最长 {MAX_DAYS} 天 / At most {MAX_DAYS} days.")
-        first, last = period_of("day", start), period_of("day", end)
-        return Period(first.start, last.end, f"{start.isoformat()} 至 {end.isoformat()}")
-    return period_of(grain, day or dt.datetime.now(SHANGHAI).date())
 
 
 PeriodQuery = Annotated[Grain, Query(description="day, week (Monday first) or month, Shanghai calendar")]
@@ -61,18 +49,42 @@ ChannelQuery = Annotated[str | None, Query(max_length=32, description="web, wech
 FormatQuery = Annotated[Literal["json", "csv"], Query(description="json, or csv for a spreadsheet")]
 
 
+def asked_period(
+    grain: PeriodQuery = "day", day: DayQuery = None, start: StartQuery = None, end: EndQuery = None
+) -> Period:
+    """The period asked: `start`..`end` (Shanghai days, inclusive), else the grain around `day`
+    (today by default)."""
+    if start is not None or end is not None:
+        if start is None or end is None or end < start:
+            raise ApiError(
+                422, "invalid_period", "起止日期不完整或颠倒 / Give both start and end, start first."
+            )
+        if (end - start).days >= MAX_DAYS:
+            raise ApiError(422, "invalid_period", f"期间最长 {MAX_DAYS} 天 / At most {MAX_DAYS} days.")
+        first, last = period_of("day", start), period_of("day", end)
+        return Period(first.start, last.end, f"{start.isoformat()} 至 {end.isoformat()}")
+    return period_of(grain, day or dt.datetime.now(SHANGHAI).date())
+
+
+PeriodDep = Annotated[Period, Depends(asked_period)]
+
+
 async def _db(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     try:
         return await asyncio.to_thread(fn, *args, **kwargs)
     except SQLAlchemyError as exc:
-        raise ApiError(503, "database_unavailable",
-                       "统计数据库暂时不可用 / The database of record is unavailable.") from exc
+        raise ApiError(
+            503, "database_unavailable", "统计数据库暂时不可用 / The database of record is unavailable."
+        ) from exc
 
 
 def _cell(value: Any) -> str:
     """A CSV cell a spreadsheet shows as text (a leading = + - @ would be read as a formula)."""
-    text = "" if value is None else (json.dumps(value, ensure_ascii=False)
-                                     if isinstance(value, dict | list) else str(value))
+    text = (
+        ""
+        if value is None
+        else (json.dumps(value, ensure_ascii=False) if isinstance(value, dict | list) else str(value))
+    )
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
@@ -85,94 +97,132 @@ def _table(rows: list[dict[str, Any]], name: str, period: Period, format: str) -
     writer.writerow(header)
     writer.writerows([[_cell(v) for v in row] for row in body])
     filename = f"xiaoshen-{name}-{period.start.astimezone(SHANGHAI).date().isoformat()}.csv"
-    return Response("\ufeff" + out.getvalue(), media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+    return Response(
+        "\ufeff" + out.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
 
 
 @router.get("/summary")
-async def summary(state: StateDep, _: SupervisorUser, grain: PeriodQuery = "day", day: DayQuery = None,
-                  start: StartQuery = None, end: EndQuery = None,
-                  channel: ChannelQuery = None) -> JSONResponse:
+async def summary(
+    state: StateDep, _: SupervisorUser, period: PeriodDep, channel: ChannelQuery = None
+) -> JSONResponse:
     """Every headline figure of the period: 解决率, outcomes, handoff and first human response, 留言,
     好差评 and rectification, declarations and pre-fill, guides past review, the inbox's top groups."""
-    period = _period(grain, day, start, end)
     figures = await _db(state.stats.summary, period, channel)
     guides = await _db(state.guides.list_all)
     today = dt.datetime.now(SHANGHAI).date()
     figures["guides"] = {"total": len(guides), "stale": sorted(g.id for g in guides if g.stale(today))}
     groups = await _db(state.inbox.groups, status="open")
-    figures["inbox"] = [{"id": g.id, "example": g.example, "count": g.count,
-                         "last_seen": g.last_seen.isoformat()} for g in groups[:10]]
+    figures["inbox"] = [
+        {"id": g.id, "example": g.example, "count": g.count, "last_seen": g.last_seen.isoformat()}
+        for g in groups[:10]
+    ]
     return JSONResponse(figures)
 
 
 @router.get("/daily")
-async def daily(state: StateDep, _: SupervisorUser, grain: PeriodQuery = "month", day: DayQuery = None,
-                start: StartQuery = None, end: EndQuery = None, channel: ChannelQuery = None,
-                format: FormatQuery = "json") -> Response:
+async def daily(
+    state: StateDep,
+    _: SupervisorUser,
+    period: PeriodDep,
+    channel: ChannelQuery = None,
+    format: FormatQuery = "json",
+) -> Response:
     """One row per day of the period (what the charts draw)."""
-    period = _period(grain, day, start, end)
     return _table(await _db(state.stats.daily, period, channel), "daily", period, format)
 
 
 @router.get("/channels")
-async def channels(state: StateDep, _: SupervisorUser, grain: PeriodQuery = "day", day: DayQuery = None,
-                   start: StartQuery = None, end: EndQuery = None, format: FormatQuery = "json") -> Response:
-    period = _period(grain, day, start, end)
+async def channels(
+    state: StateDep, _: SupervisorUser, period: PeriodDep, format: FormatQuery = "json"
+) -> Response:
     return _table(await _db(state.stats.channels, period), "channels", period, format)
 
 
 @router.get("/services")
-async def services(state: StateDep, _: SupervisorUser, grain: PeriodQuery = "day", day: DayQuery = None,
-                   start: StartQuery = None, end: EndQuery = None, channel: ChannelQuery = None,
-                   format: FormatQuery = "json") -> Response:
-    period = _period(grain, day, start, end)
+async def services(
+    state: StateDep,
+    _: SupervisorUser,
+    period: PeriodDep,
+    channel: ChannelQuery = None,
+    format: FormatQuery = "json",
+) -> Response:
     return _table(await _db(state.stats.services, period, channel), "services", period, format)
 
 
 @router.get("/agents")
-async def agents(state: StateDep, _: SupervisorUser, grain: PeriodQuery = "day", day: DayQuery = None,
-                 start: StartQuery = None, end: EndQuery = None, channel: ChannelQuery = None,
-                 format: FormatQuery = "json") -> Response:
-    period = _period(grain, day, start, end)
+async def agents(
+    state: StateDep,
+    _: SupervisorUser,
+    period: PeriodDep,
+    channel: ChannelQuery = None,
+    format: FormatQuery = "json",
+) -> Response:
     return _table(await _db(state.stats.agents, period, channel), "agents", period, format)
 
 
 @router.get("/conversations")
-async def conversations(state: StateDep, _: SupervisorUser, grain: PeriodQuery = "day", day: DayQuery = None,
-                        start: StartQuery = None, end: EndQuery = None, channel: ChannelQuery = None,
-                        service_id: Annotated[str | None, Query(max_length=64)] = None,
-                        agent: Annotated[str | None, Query(max_length=64)] = None,
-                        format: FormatQuery = "json") -> Response:
-    """Drill-down: the conversations of a service or an agent (ids and what the figures saw; the
-    transcript, masked, is in the agents' console)."""
-    period = _period(grain, day, start, end)
+async def conversations(
+    state: StateDep,
+    _: SupervisorUser,
+    period: PeriodDep,
+    channel: ChannelQuery = None,
+    service_id: Annotated[str | None, Query(max_length=64)] = None,
+    agent: Annotated[str | None, Query(max_length=64)] = None,
+    format: FormatQuery = "json",
+) -> Response:
+    """Drill-down: the conversations of a service or an agent (ids and what the figures saw; each
+    one's transcript, masked, at /api/stats/conversations/{id}/messages)."""
     rows = await _db(state.stats.conversations, period, service_id=service_id, agent=agent, channel=channel)
     return _table(rows, "conversations", period, format)
 
 
 def _file(path: FilePath, media_type: str) -> Response:
-    return FileResponse(path, media_type=media_type,
-                        headers={"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff",
-                                 "Cache-Control": "no-cache", "X-Frame-Options": "DENY"})
+    return FileResponse(
+        path,
+        media_type=media_type,
+        headers={
+            "Content-Security-Policy": CSP,
+            "X-Content-Type-Options": "nosniff",
+            "Cache-Control": "no-cache",
+            "X-Frame-Options": "DENY",
+        },
+    )
 
 
 @router.get("/conversations/{sender_id}/messages")
-async def conversation_messages(sender_id: Annotated[str, Path(max_length=128)], state: StateDep,
-                                _: SupervisorUser) -> JSONResponse:
+async def conversation_messages(
+    sender_id: Annotated[str, Path(max_length=128)], state: StateDep, _: SupervisorUser
+) -> JSONResponse:
     """Drill-down to one conversation: its transcript with personal data masked (身份证号, 手机号,
     bank cards, e-mail, addresses), while it is kept (XS_RETENTION_DAYS)."""
     try:
         entries = await state.store.history(sender_id)
     except RedisError as exc:
-        raise ApiError(503, "redis_unavailable", "会话存储暂时不可用 / Conversation storage (Redis) is "
-                       "unavailable.") from exc
+        raise ApiError(
+            503, "redis_unavailable", "会话存储暂时不可用 / Conversation storage (Redis) is unavailable."
+        ) from exc
     if not entries:
-        raise ApiError(404, "not_found", "该会话不存在或已过保留期 / No such conversation, or it is past "
-                       "its retention.")
-    return JSONResponse({"sender_id": sender_id, "messages": [
-        {"seq": e.get("seq"), "ts": e.get("ts"), "role": e.get("role"), "author": e.get("author"),
-         "text": mask_pii(e.get("text") or "")} for e in entries]})
+        raise ApiError(
+            404, "not_found", "该会话不存在或已过保留期 / No such conversation, or it is past its retention."
+        )
+    return JSONResponse(
+        {
+            "sender_id": sender_id,
+            "messages": [
+                {
+                    "seq": e.get("seq"),
+                    "ts": e.get("ts"),
+                    "role": e.get("role"),
+                    "author": e.get("author"),
+                    "text": mask_pii(e.get("text") or ""),
+                }
+                for e in entries
+            ],
+        }
+    )
 
 
 @page_router.get("/dashboard")
