@@ -451,6 +451,14 @@ class Stats:
             with self._live_lock:
                 self._refreshing.discard(day.label)
 
+    def refresh(self, period: Period) -> None:
+        """Compute the period's days that are not kept (today) now, for a caller that asked for
+        figures this instant (HTTP `Cache-Control: no-cache`)."""
+        now = self.clock()
+        for day in days_of(period):
+            if day.end + GRACE > now:
+                self._refresh(day)
+
     def warm(self, days: int = 35) -> int:
         """Compute and keep the figures of the last `days` days that ended (a gateway does it in the
         background at start, so the first look at a month does not wait for it); how many."""

@@ -83,7 +83,7 @@ def ask(client: httpx.Client, sender: str, question: str) -> dict[str, Any]:
 
 
 def summary(client: httpx.Client, **params: str) -> dict[str, Any]:
-    resp = client.get("/api/stats/summary", params=params)
+    resp = client.get("/api/stats/summary", params=params, headers={"Cache-Control": "no-cache"})
     assert resp.status_code == 200, resp.text
     return resp.json()  # type: ignore[no-any-return]
 

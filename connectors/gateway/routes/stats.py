@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path as FilePath
 from typing import Annotated, Any, Literal, TypeVar
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Header, Path, Query
 from fastapi.responses import FileResponse, JSONResponse, Response
 from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
@@ -66,7 +66,19 @@ def asked_period(
     return period_of(grain, day or dt.datetime.now(SHANGHAI).date())
 
 
-PeriodDep = Annotated[Period, Depends(asked_period)]
+AskedPeriod = Annotated[Period, Depends(asked_period)]
+
+
+async def fresh_period(state: StateDep, period: AskedPeriod,
+                       cache_control: Annotated[str | None, Header()] = None) -> Period:
+    """The period; with `Cache-Control: no-cache` its figures of today are computed this instant
+    (otherwise they may be up to LIVE_TTL_S old, or a little older while refreshed behind)."""
+    if cache_control and "no-cache" in cache_control.lower():
+        await _db(state.stats.refresh, period)
+    return period
+
+
+PeriodDep = Annotated[Period, Depends(fresh_period)]
 
 
 async def _db(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
