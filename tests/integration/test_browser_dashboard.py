@@ -35,7 +35,7 @@ AGENT_ONLY = ("browser-dash-agent", "browser-dash-agent-pass")
 CONVERSATIONS = (("开公司要带什么材料", "多久能办好"), ("帮我订一张去北京的机票",))
 SERVICE = "ent-setup"
 POLL_S = 10.0
-SERVICES_CSV = "service_id,turns,conversations,answers,resolved,resolution_rate"
+SERVICES_CSV = "service_id,title,turns,conversations,answers,resolved,resolution_rate"
 READ_ONLY_BUTTONS = {"日", "周", "月", "查看此期间", "导出 CSV", "收起", "退出"}
 
 

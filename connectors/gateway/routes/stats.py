@@ -69,8 +69,9 @@ def asked_period(
 AskedPeriod = Annotated[Period, Depends(asked_period)]
 
 
-async def fresh_period(state: StateDep, period: AskedPeriod,
-                       cache_control: Annotated[str | None, Header()] = None) -> Period:
+async def fresh_period(
+    state: StateDep, period: AskedPeriod, cache_control: Annotated[str | None, Header()] = None
+) -> Period:
     """The period; with `Cache-Control: no-cache` its figures of today are computed this instant
     (otherwise they may be up to LIVE_TTL_S old, or a little older while refreshed behind)."""
     if cache_control and "no-cache" in cache_control.lower():
@@ -161,7 +162,15 @@ async def services(
     channel: ChannelQuery = None,
     format: FormatQuery = "json",
 ) -> Response:
-    return _table(await _db(state.stats.services, period, channel), "services", period, format)
+    """Per service: turns, conversations, answers, resolved conversations, with the guide's title."""
+    rows = await _db(state.stats.services, period, channel)
+    titles = {g.id: g.published.title for g in await _db(state.guides.list_all) if g.published is not None}
+    return _table(
+        [{"service_id": r["service_id"], "title": titles.get(r["service_id"], ""), **r} for r in rows],
+        "services",
+        period,
+        format,
+    )
 
 
 @router.get("/agents")

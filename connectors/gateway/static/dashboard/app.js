@@ -351,9 +351,10 @@ function renderChannels(rows) {
 }
 
 function renderServices(rows) {
-  fill("t-services", rows, [["service_id", null, "mono"], ["turns", num, "num"], ["conversations", num, "num"],
-    ["answers", num, "num"], ["resolved", num, "num"], ["resolution_rate", pct, "num"]],
-  (row) => openDrill({ key: "service_id", value: row.service_id, label: "事项 " + row.service_id }));
+  fill("t-services", rows, [["service_id", null, "mono"], ["title"], ["turns", num, "num"],
+    ["conversations", num, "num"], ["answers", num, "num"], ["resolved", num, "num"], ["resolution_rate", pct, "num"]],
+  (row) => openDrill({ key: "service_id", value: row.service_id,
+    label: "事项 " + row.service_id + (row.title ? "（" + row.title + "）" : "") }));
 }
 
 function renderAgents(rows) {
