@@ -36,7 +36,7 @@ CONVERSATIONS = (("开公司要带什么材料", "多久能办好"), ("帮我订
 SERVICE = "ent-setup"
 POLL_S = 10.0
 SERVICES_CSV = "service_id,title,turns,conversations,answers,resolved,resolution_rate"
-READ_ONLY_BUTTONS = {"日", "周", "月", "查看此期间", "导出 CSV", "收起", "退出"}
+READ_ONLY_BUTTONS = {"日", "周", "月", "查看此期间", "刷新", "导出 CSV", "收起", "退出"}
 
 
 
@@ -195,6 +195,10 @@ def test_a_supervisor_reads_the_figures_and_can_change_nothing(
     expect(page.locator("#period-label")).to_contain_text("起一周")
     page.locator("#t-services tbody tr", has_text=SERVICE).click()
     expect(page.locator("#t-conversations tbody")).to_contain_text(ours[0])
+    with page.expect_request(lambda r: "/api/stats/summary" in r.url) as asked:
+        page.get_by_role("button", name="刷新").click()  # today's figures as of this instant
+    assert asked.value.headers.get("cache-control") == "no-cache"
+    expect(page.locator("#period-label")).to_contain_text("起一周")
     assert writes == []  # reading the figures sent nothing but GETs
 
     with httpx.Client(base_url=stack.gateway_url) as client:

@@ -43,8 +43,10 @@ class ApiFailure extends Error {
   }
 }
 
-async function api(path) {
-  const resp = await fetch("/api/stats" + path, { headers: { Authorization: "Bearer " + state.token } });
+async function api(path, fresh) {
+  const headers = { Authorization: "Bearer " + state.token };
+  if (fresh) headers["Cache-Control"] = "no-cache";  // today's figures as of this instant
+  const resp = await fetch("/api/stats" + path, { headers });
   if (resp.status === 401) {
     logout();
     throw new ApiFailure(401, { message: "登录已失效，请重新登录 / Please sign in again." });
@@ -151,13 +153,16 @@ function addChannels(rows) {
 }
 
 // --- loading -------------------------------------------------------------------------------------
-async function load() {
+// fresh: the summary computes today's figures now (the refresh button); the other tables then
+// read the same figures.
+async function load(fresh) {
   pressGrain();
   const generation = ++state.generation;
   const q = query();
   try {
-    const [summary, daily, channels, services, agents] = await Promise.all([
-      api("/summary" + q), api("/daily" + q), api("/channels" + q), api("/services" + q), api("/agents" + q)]);
+    const summary = await api("/summary" + q, fresh);
+    const [daily, channels, services, agents] = await Promise.all([
+      api("/daily" + q), api("/channels" + q), api("/services" + q), api("/agents" + q)]);
     if (generation !== state.generation) return;  // a newer choice of period is on its way
     showError(null);
     $("period-label").textContent = "期间：" + summary.period.label + (state.channel ? " · " + state.channel : " · 全部渠道");
@@ -437,3 +442,9 @@ async function download(name) {
 document.querySelectorAll("button.export").forEach((b) => b.addEventListener("click", () => download(b.dataset.table)));
 
 if (state.token) start();
+
+// Refresh: now on the button; every minute by itself while the page is in view.
+$("refresh").addEventListener("click", () => load(true));
+setInterval(() => {
+  if (state.token && document.visibilityState === "visible" && !$("board").hidden) load(false);
+}, 60_000);
