@@ -514,6 +514,7 @@ def run(replicas: int = 1) -> None:
         say(f"小申 is ready. Chat in the browser: {stack.gateway_url}/widget/")
         say(f"  agents' console (店小二): {stack.gateway_url}/agents")
         say(f"  editors' workspace (指南编辑): {stack.gateway_url}/editors")
+        say(f"  service dashboard (服务运行看板): {stack.gateway_url}/dashboard")
         say(f"  chat API: POST {stack.gateway_url}/api/chat")
         say(f"  try: curl -s {stack.gateway_url}/api/chat -H 'content-type: application/json' "
             "-d '{\"sender_id\":\"me-42\",\"message\":\"你好\"}'  (later turns: "
