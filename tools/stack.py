@@ -333,7 +333,7 @@ tracker_store:
   key_prefix: xiaoshen
   record_exp: 2592000{password}
 lock_store:
-  type: redis
+  type: bot.atomic_lock_store.AtomicRedisLockStore
   url: {url.hostname}
   port: {url.port or 6379}
   db: {int(db) + 1}
