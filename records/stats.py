@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
-from sqlalchemy import ColumnElement, and_, case, distinct, func, insert, select
+from sqlalchemy import ColumnElement, and_, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from records import events as ev
@@ -114,6 +114,7 @@ class _Conversation:
 
     channel: str
     turns: int = 0
+    answers: int = 0
     declared: bool = False
     handoffs: int = 0
     bad: int = 0
@@ -121,9 +122,41 @@ class _Conversation:
     answered: set[str] = field(default_factory=set)
     services: set[str] = field(default_factory=set)
 
+    def see(
+        self,
+        kind: str,
+        channel: str,
+        service: str | None,
+        section: str | None,
+        outcome: str | None,
+        value: float | None,
+    ) -> None:
+        """Fold in one of the conversation's events (a turn, a request for a person, a rating or a
+        declaration step)."""
+        if kind == ev.TURN:
+            self.channel = channel
+            self.turns += 1
+            if service:
+                self.services.add(service)
+                if outcome == "answer":
+                    self.answers += 1
+                    key = f"{service}:{section}"
+                    self.repeated = self.repeated or key in self.answered
+                    self.answered.add(key)
+        elif kind == ev.DECLARATION_STEP:
+            self.declared = self.declared or outcome == "done"
+        elif kind == ev.HANDOFF_REQUESTED:
+            self.handoffs += 1
+        elif kind == ev.RATING and value is not None:
+            self.bad += value <= BAD_MAX
+
     @property
     def resolved(self) -> bool:
         return bool(self.answered or self.declared) and not (self.handoffs or self.bad or self.repeated)
+
+
+# The kinds of event that decide whether a conversation was resolved (_Conversation.see).
+DECIDING: Final = (ev.TURN, ev.HANDOFF_REQUESTED, ev.RATING, ev.DECLARATION_STEP)
 
 
 def _empty_agent() -> dict[str, Any]:
@@ -229,86 +262,36 @@ class Stats:
         with self.db.engine.connect() as conn:
             return list(conn.execute(stmt))
 
-    def _per_conversation(
-        self, period: Period, channel: str | None, extra: ColumnElement[bool] | None = None
-    ) -> Any:
-        """One row per conversation active in the period: what decides whether it was resolved."""
-        e = EventRow
-        answered = and_(e.kind == ev.TURN, e.outcome == "answer")
-        where = self._where(period, channel, ev.TURN, ev.HANDOFF_REQUESTED, ev.RATING, ev.DECLARATION_STEP)
-        if extra is not None:
-            where = and_(where, extra)
-        return (
-            select(
-                e.conversation.label("conversation"),
-                func.max(e.channel).label("channel"),
-                func.sum(case((e.kind == ev.TURN, 1), else_=0)).label("turns"),
-                func.sum(case((answered, 1), else_=0)).label("answers"),
-                func.count(distinct(case((answered, e.service_id + ":" + e.section)))).label(
-                    "distinct_answers"
-                ),
-                func.sum(case((and_(e.kind == ev.DECLARATION_STEP, e.outcome == "done"), 1), else_=0)).label(
-                    "declared"
-                ),
-                func.sum(case((e.kind == ev.HANDOFF_REQUESTED, 1), else_=0)).label("handoffs"),
-                func.sum(case((and_(e.kind == ev.RATING, e.value <= BAD_MAX), 1), else_=0)).label("bad"),
-            )
-            .where(where)
-            .group_by(e.conversation)
-            .subquery()
-        )
-
-    @staticmethod
-    def _resolved(c: Any) -> ColumnElement[bool]:
-        return and_(
-            c.turns > 0,
-            (c.answers + c.declared) > 0,
-            c.handoffs == 0,
-            c.bad == 0,
-            c.answers == c.distinct_answers,
-        )
-
     # --- additive figures, one Shanghai day at a time --------------------------------------
     def _day_raw(self, day: Period) -> dict[str, dict[str, Any]]:
         """The additive figures of one day per channel, from the raw events in one pass: turns by
         outcome, a latency histogram, conversations and resolved ones, per service turns,
         conversations, answers and resolved conversations, ratings by score and agent, and the day's
-        requests for a person with what followed them. The same rules as _per_conversation/_resolved
-        (the SQL the drill-down uses), applied in Python so a day is read once."""
+        requests for a person with what followed them; whether a conversation was resolved is
+        _Conversation's rule, the drill-down's too."""
         e = EventRow
         out: dict[str, dict[str, Any]] = defaultdict(_empty_day)
         convs: dict[str, _Conversation] = {}
         rows = self._rows(
             select(
                 e.kind, e.channel, e.conversation, e.service_id, e.section, e.outcome, e.agent, e.value
-            ).where(self._where(day, None, ev.TURN, ev.HANDOFF_REQUESTED, ev.RATING, ev.DECLARATION_STEP))
+            ).where(self._where(day, None, *DECIDING))
         )
         for kind, ch, conv, service, section, outcome, agent, value in rows:
             c = convs.get(conv)
             if c is None:
                 c = convs[conv] = _Conversation(ch)
+            c.see(kind, ch, service, section, outcome, value)
             if kind == ev.TURN:
                 f = out[ch]
                 f["turns"][outcome] = f["turns"].get(outcome, 0) + 1
                 if value is not None:
                     f["latency"][bisect.bisect_left(LATENCY_EDGES_MS, float(value))] += 1
-                c.channel = ch
-                c.turns += 1
                 if service:
                     row = f["services"].setdefault(service, [0, 0, 0, 0])
                     row[0] += 1
-                    c.services.add(service)
-                    if outcome == "answer":
-                        row[2] += 1
-                        key = f"{service}:{section}"
-                        c.repeated = c.repeated or key in c.answered
-                        c.answered.add(key)
-            elif kind == ev.DECLARATION_STEP:
-                c.declared = c.declared or outcome == "done"
-            elif kind == ev.HANDOFF_REQUESTED:
-                c.handoffs += 1
-            else:  # a rating
-                c.bad += value <= BAD_MAX
+                    row[2] += outcome == "answer"
+            elif kind == ev.RATING:
                 ratings = out[ch]["ratings"]
                 score = str(int(value))
                 ratings["by_score"][score] = ratings["by_score"].get(score, 0) + 1
@@ -534,9 +517,6 @@ class Stats:
             "p95_ms": histogram_percentile(m["latency"], 95),
         }
 
-    def resolution(self, period: Period, channel: str | None = None) -> dict[str, Any]:
-        return self._resolution_of(self._merged(period, channel))
-
     # --- the figures -------------------------------------------------------------------------
     def turns(self, period: Period, channel: str | None = None) -> dict[str, Any]:
         return self._turns_of(self._merged(period, channel))
@@ -607,7 +587,6 @@ class Stats:
         fixed_refs = bad.keys() & rectified
         overdue_before = (self.clock() - dt.timedelta(days=RECTIFY_DAYS)).timestamp()
         overdue = sum(1 for ref, ts in bad.items() if ref not in fixed_refs and ts < overdue_before)
-        fixed, with_item = len(fixed_refs), len(bad)
         count = sum(by_score.values())
         good = sum(n for s, n in by_score.items() if s >= 4)
         return {
@@ -618,9 +597,9 @@ class Stats:
             "good_share": share(good, count),
             "mean": _round(sum(s * n for s, n in by_score.items()) / count, 2) if count else None,
             "rectification": {
-                "closed": int(fixed),
-                "open": int(with_item) - int(fixed),
-                "overdue": int(overdue),
+                "closed": len(fixed_refs),
+                "open": len(bad) - len(fixed_refs),
+                "overdue": overdue,
                 "deadline_days": RECTIFY_DAYS,
             },
         }
@@ -675,9 +654,6 @@ class Stats:
             ),
             "by_service": dict(services),
         }
-
-    def latency(self, period: Period, channel: str | None = None) -> dict[str, Any]:
-        return self._latency_of(self._merged(period, channel))
 
     def publishes(self, period: Period) -> dict[str, int]:
         """Guides published by the editors in the period: new, changed, unpublished."""
@@ -806,61 +782,46 @@ class Stats:
         limit: int = 200,
     ) -> list[dict[str, Any]]:
         """Drill-down: the conversations of a service or an agent in the period, newest first, with
-        what the figures saw of them (ids only; the transcript is read, masked, from the console)."""
+        what the figures saw of them (ids only; each one's transcript, masked, is read apart)."""
         e = EventRow
         if service_id:
-            pick = select(e.conversation).where(
-                and_(self._where(period, channel, ev.TURN), e.service_id == service_id)
-            )
+            pick = and_(self._where(period, channel, ev.TURN), e.service_id == service_id)
         elif agent:
-            pick = select(e.conversation).where(
-                and_(
-                    self._where(period, channel, ev.HANDOFF_CLAIMED, ev.AGENT_REPLY, ev.RATING),
-                    e.agent == agent,
-                )
+            pick = and_(
+                self._where(period, channel, ev.HANDOFF_CLAIMED, ev.AGENT_REPLY, ev.RATING), e.agent == agent
             )
         else:
-            pick = select(e.conversation).where(self._where(period, channel, ev.TURN))
-        sub = self._per_conversation(period, channel, e.conversation.in_(pick.distinct().scalar_subquery()))
-        c = sub.c
-        last = (
-            select(e.conversation, func.min(e.at).label("first"), func.max(e.at).label("last"))
-            .where(and_(self._where(period, channel), e.conversation.in_(pick.distinct().scalar_subquery())))
+            pick = self._where(period, channel, ev.TURN)
+        picked = select(e.conversation).where(pick).distinct().scalar_subquery()
+        spans = self._rows(
+            select(e.conversation, func.min(e.at), func.max(e.at))
+            .where(and_(self._where(period, channel), e.conversation.in_(picked)))
             .group_by(e.conversation)
-            .subquery()
-        )
-        rows = self._rows(
-            select(
-                c.conversation,
-                c.channel,
-                c.turns,
-                c.answers,
-                c.declared,
-                c.handoffs,
-                c.bad,
-                case((self._resolved(c), True), else_=False),
-                last.c.first,
-                last.c.last,
-            )
-            .select_from(sub)
-            .join(last, last.c.conversation == c.conversation)
-            .order_by(last.c.last.desc())
+            .order_by(func.max(e.at).desc())
             .limit(limit)
         )
+        convs = {conv: _Conversation("") for conv, _, _ in spans}
+        for conv, kind, ch, service, section, outcome, value in self._rows(
+            select(e.conversation, e.kind, e.channel, e.service_id, e.section, e.outcome, e.value)
+            .where(and_(self._where(period, channel, *DECIDING), e.conversation.in_(list(convs))))
+            .order_by(e.at)
+        ):
+            convs[conv].channel = convs[conv].channel or ch
+            convs[conv].see(kind, ch, service, section, outcome, value)
         return [
             {
                 "conversation": conv,
-                "channel": ch,
-                "turns": int(t),
-                "answers": int(a),
-                "declared": int(d),
-                "handoffs": int(h),
-                "bad_ratings": int(b),
-                "resolved": bool(r),
-                "first": _aware(f).isoformat(),
-                "last": _aware(la).isoformat(),
+                "channel": convs[conv].channel,
+                "turns": convs[conv].turns,
+                "answers": convs[conv].answers,
+                "declared": int(convs[conv].declared),
+                "handoffs": convs[conv].handoffs,
+                "bad_ratings": convs[conv].bad,
+                "resolved": convs[conv].resolved,
+                "first": _aware(first).isoformat(),
+                "last": _aware(last).isoformat(),
             }
-            for conv, ch, t, a, d, h, b, r, f, la in rows
+            for conv, first, last in spans
         ]
 
 
