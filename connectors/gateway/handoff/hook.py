@@ -35,7 +35,6 @@ from contract.turn import (
     Outcome,
     Turn,
 )
-from records import events as ev
 
 RECENT = "xs:ho:recent"  # zset sender_id -> last message, for agents picking a live conversation
 RECENT_MAX = 200
@@ -131,8 +130,7 @@ class HandoffHook:
             await self.service.move(sender_id, "", keys.MESSAGE, channel=channel, pending_text="")
             hours = self.service.hours
             now = time.time()
-            self.service.recorder.emit(ev.Event(ev.HANDOFF_REQUESTED, sender_id, channel, outcome="offline",
-                                                ref=repr(now)))
+            self.service.requested(sender_id, channel, "offline", now)
             back = hours.describe_next(dt.datetime.fromtimestamp(now, hours.tz))
             text_out = (f"现在不是人工服务时间（{hours.describe()}），店小二{back}起为您服务。"
                         "您可以留言：请写下您的问题和联系方式（手机号或邮箱），我们上班后会尽快联系您。")
@@ -142,8 +140,7 @@ class HandoffHook:
         wait = (await self.limits.over("queue_sender", sender_id)
                 or await self.limits.over("queue_ip", ctx.client))
         if wait is not None:  # many requests for a person in a short time: not queued again
-            self.service.recorder.emit(ev.Event(ev.HANDOFF_REQUESTED, sender_id, channel, outcome="limited",
-                                                ref=repr(time.time())))
+            self.service.requested(sender_id, channel, "limited", time.time())
             return _reply(sender_id, [f"您转人工的请求太频繁了，请 {_minutes(wait)} 分钟后再试；"
                                       "急事可拨打 12345 市民服务热线。现在小申继续为您服务。"],
                           outcome=HANDOFF, intent=turn.intent, custom={"handoff": {"status": "limited"}})

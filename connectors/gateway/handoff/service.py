@@ -157,8 +157,7 @@ class HandoffService:
         if added:
             log.info("queued", extra={"fields": {"sender_id": sender_id, "reason": reason,
                                                   "position": place.position}})
-            self.recorder.emit(ev.Event(ev.HANDOFF_REQUESTED, sender_id, channel, outcome="queued",
-                                        ref=repr(now)))
+            self.requested(sender_id, channel, "queued", now)
             await self.events.publish({"type": "queued", "sender_id": sender_id, "reason": reason,
                                        "channel": channel, "queued_at": now,
                                        "position": place.position})
@@ -314,6 +313,11 @@ class HandoffService:
         await self.redis.zrem(keys.ONLINE, agent)
 
     # --- helpers -----------------------------------------------------------------------------
+    def requested(self, sender_id: str, channel: str, outcome: str, at: float) -> None:
+        """A request for a person as an event of record: queued, offline (a 留言 instead) or limited;
+        its ref is the request's time, which every later step of a queued one carries."""
+        self.recorder.emit(ev.Event(ev.HANDOFF_REQUESTED, sender_id, channel, outcome=outcome, ref=repr(at)))
+
     def _emit(self, kind: str, sender_id: str, conv: dict[str, str], agent: str | None = None,
               now: float | None = None) -> None:
         """A handoff step of record; its value is the seconds since the request (`queued_at`),
