@@ -10,16 +10,14 @@ CSV). Errors of the records layer map to HTTP in errors.py (GUIDE_RECORD_STATUS)
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
-import json
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
+from connectors.gateway.csv_export import csv_response
 from connectors.gateway.deps import EditorUser, ReviewerUser, StateDep
 from connectors.gateway.errors import ApiError
 from connectors.gateway.routes.kb import _check_live_channel, _db, _go_live, _invalid, _json_body, log
@@ -334,12 +332,6 @@ async def review_queue(state: StateDep, _: EditorUser) -> dict[str, Any]:
     return {"count": len(items), "items": items}
 
 
-def _cell(value: Any) -> str:
-    """A CSV cell a spreadsheet shows as text: a leading = + - @ would be read as a formula."""
-    text = str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 @router.get("/audit")
 async def audit_log(state: StateDep, _: ReviewerUser,
                     format: Annotated[Literal["json", "csv"], Query()] = "json",
@@ -348,11 +340,6 @@ async def audit_log(state: StateDep, _: ReviewerUser,
     entries = await _db(state.guides.audit, since=since)
     if format == "json":
         return JSONResponse({"count": len(entries), "entries": entries})
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["时间 at", "操作人 actor", "操作 action", "对象 target", "详情 detail"])
-    for e in entries:
-        writer.writerow([_cell(e["at"]), _cell(e["actor"]), _cell(e["action"]), _cell(e["target"]),
-                         _cell(json.dumps(e["detail"], ensure_ascii=False))])
-    return Response("\ufeff" + out.getvalue(), media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": 'attachment; filename="xiaoshen-audit.csv"'})
+    return csv_response(["时间 at", "操作人 actor", "操作 action", "对象 target", "详情 detail"],
+                        ([e["at"], e["actor"], e["action"], e["target"], e["detail"]] for e in entries),
+                        "xiaoshen-audit.csv")

@@ -6,23 +6,18 @@ the events of record for the period asked (records/stats.py, where the definitio
 
 from __future__ import annotations
 
-import asyncio
-import csv
 import datetime as dt
-import io
-import json
-from collections.abc import Callable
 from pathlib import Path as FilePath
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Path, Query
 from fastapi.responses import FileResponse, JSONResponse, Response
-from redis.exceptions import RedisError
-from sqlalchemy.exc import SQLAlchemyError
 
 from connectors.gateway.auth import Principal
+from connectors.gateway.csv_export import csv_response
 from connectors.gateway.deps import StateDep, require_role
 from connectors.gateway.errors import ApiError
+from connectors.gateway.routes.kb import _db  # off the event loop; a database outage maps to 503
 from contract.pii import mask_pii
 from records.stats import SHANGHAI, Grain, Period, csv_rows, period_of
 
@@ -37,7 +32,6 @@ CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; connect-src 'self'; "
     "img-src 'self' data: blob:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 )
-T = TypeVar("T")
 MAX_DAYS = 400
 
 
@@ -82,38 +76,12 @@ async def fresh_period(
 PeriodDep = Annotated[Period, Depends(fresh_period)]
 
 
-async def _db(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    try:
-        return await asyncio.to_thread(fn, *args, **kwargs)
-    except SQLAlchemyError as exc:
-        raise ApiError(
-            503, "database_unavailable", "统计数据库暂时不可用 / The database of record is unavailable."
-        ) from exc
-
-
-def _cell(value: Any) -> str:
-    """A CSV cell a spreadsheet shows as text (a leading = + - @ would be read as a formula)."""
-    text = (
-        ""
-        if value is None
-        else (json.dumps(value, ensure_ascii=False) if isinstance(value, dict | list) else str(value))
-    )
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 def _table(rows: list[dict[str, Any]], name: str, period: Period, format: str) -> Response:
     if format == "json":
         return JSONResponse({"period": period.as_dict(), "rows": rows})
     header, body = csv_rows(rows)
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(header)
-    writer.writerows([[_cell(v) for v in row] for row in body])
-    filename = f"xiaoshen-{name}-{period.start.astimezone(SHANGHAI).date().isoformat()}.csv"
-    return Response(
-        "\ufeff" + out.getvalue(),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    return csv_response(
+        header, body, f"xiaoshen-{name}-{period.start.astimezone(SHANGHAI).date().isoformat()}.csv"
     )
 
 
@@ -219,12 +187,7 @@ async def conversation_messages(
 ) -> JSONResponse:
     """Drill-down to one conversation: its transcript with personal data masked (身份证号, 手机号,
     bank cards, e-mail, addresses), while it is kept (XS_RETENTION_DAYS)."""
-    try:
-        entries = await state.store.history(sender_id)
-    except RedisError as exc:
-        raise ApiError(
-            503, "redis_unavailable", "会话存储暂时不可用 / Conversation storage (Redis) is unavailable."
-        ) from exc
+    entries = await state.store.history(sender_id)  # Redis down: 503 from the error map
     if not entries:
         raise ApiError(
             404, "not_found", "该会话不存在或已过保留期 / No such conversation, or it is past its retention."
