@@ -106,38 +106,26 @@ def default_database_url() -> str | None:
     return f"sqlite:///{running}" if running.exists() else None
 
 
-def purge_drafts(database_url: str | None, days: float, dry_run: bool) -> int:
-    """Unfinished declaration drafts not touched for `days` (submitted records are kept)."""
+def purge_records(database_url: str | None, days: float, events_days: float,
+                  dry_run: bool) -> tuple[int, int]:
+    """From the database of record: unfinished declaration drafts not touched for `days` (submitted
+    records are kept), and events behind the service figures older than `events_days`
+    (XS_EVENTS_RETENTION_DAYS; they hold no personal data, so they are kept much longer to compare
+    years). How many of each."""
     if not database_url or dry_run:
-        return 0
+        return 0, 0
     import datetime as dt
 
     from records.db import Database
     from records.declarations import SqlDeclarationStore
-
-    db = Database(database_url)
-    try:
-        db.migrate()
-        cutoff = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=days)
-        return SqlDeclarationStore(db).purge_before(cutoff)
-    finally:
-        db.dispose()
-
-
-def purge_events(database_url: str | None, days: float, dry_run: bool) -> int:
-    """Events of record (the service figures) older than `days` (XS_EVENTS_RETENTION_DAYS): they
-    hold no personal data, so they are kept much longer than conversations to compare years."""
-    if not database_url or dry_run:
-        return 0
-    import datetime as dt
-
-    from records.db import Database
     from records.events import SqlEvents
 
     db = Database(database_url)
     try:
         db.migrate()
-        return SqlEvents(db).purge_before(dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=days))
+        now = dt.datetime.now(dt.timezone.utc)
+        return (SqlDeclarationStore(db).purge_before(now - dt.timedelta(days=days)),
+                SqlEvents(db).purge_before(now - dt.timedelta(days=events_days)))
     finally:
         db.dispose()
 
@@ -161,8 +149,7 @@ def main() -> None:
     if args.days < 0 or args.events_days < 0:
         parser.error("--days and --events-days must not be negative")
     conversations, tickets = asyncio.run(purge(args.redis_url, args.days, args.sender, args.dry_run))
-    drafts = purge_drafts(args.database_url, args.days, args.dry_run)
-    events = purge_events(args.database_url, args.events_days, args.dry_run)
+    drafts, events = purge_records(args.database_url, args.days, args.events_days, args.dry_run)
     print(f"purged conversations={conversations} tickets={tickets} declaration_drafts={drafts} "
           f"events={events}")
 
