@@ -7,6 +7,7 @@ only through Alembic revisions in records/migrations (`python -m records migrate
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,11 @@ from sqlalchemy.orm import DeclarativeBase, sessionmaker
 log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parent.parent
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+def utcnow() -> dt.datetime:
+    """Now, in UTC (every time of record is stored as UTC)."""
+    return dt.datetime.now(dt.timezone.utc)
 
 
 class Base(DeclarativeBase):

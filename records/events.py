@@ -16,17 +16,13 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, insert
 
-from records.db import Database
+from records.db import Database, utcnow
 from records.models import EventRow, StatsDayRow
 
 SHANGHAI: Final = ZoneInfo("Asia/Shanghai")  # the calendar the figures are counted in
 # A day's figures are kept once it ended this long ago (records/stats.py); an event older than that
 # makes its day be computed again.
 GRACE: Final = dt.timedelta(hours=1)
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
 
 
 def day_of(at: dt.datetime) -> str:

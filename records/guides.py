@@ -28,16 +28,12 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from knowledge_base.diff import guide_diff
 from knowledge_base.schema import Guide
-from records.db import Database
+from records.db import Database, utcnow
 from records.events import PUBLISH
 from records.models import AuditRow, EventRow, GuideRow, GuideVersionRow
 
 DRAFTING: Final = ("draft", "submitted")  # versions still being worked on
 MAX_NOTE: Final = 500
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
 
 
 def _utc(value: dt.datetime | None) -> dt.datetime | None:

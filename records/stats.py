@@ -35,9 +35,8 @@ from sqlalchemy import ColumnElement, and_, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from records import events as ev
-from records.db import Database
+from records.db import Database, utcnow
 from records.events import GRACE, SHANGHAI
-from records.guides import utcnow
 from records.models import DeclarationRow, EventRow, StatsDayRow
 
 RESOLUTION_TARGET: Final = 0.80  # 2024 一网通办 plan
