@@ -82,7 +82,9 @@ class GuideService:
         warm_up()  # train the section classifier at load time, not on a user's first question
 
     def answer(self, service_id: str, section: str, confidence: float,
-               candidates: list[Candidate]) -> Reply:
+               candidates: list[Candidate], *, tentative: bool = False) -> Reply:
+        """A section of a guide; `tentative` when the bot is not sure this is the guide meant: the
+        reply says so and offers the way out (another guide, a person) before the other sections."""
         guide = self.kb.get(service_id)
         if guide is None:
             return self.out_of_scope(candidates)
@@ -93,6 +95,11 @@ class GuideService:
             for s in SECTIONS
             if s != section
         ]
+        if tentative:
+            text = f"您问的可能是【{guide.title}】，如果不是，请换个说法或转人工客服。\n{text}"
+            others = [c for c in candidates if c.service_id != service_id][:2]
+            buttons = [*({"title": c.title, "payload": guide_payload(c.service_id, section)} for c in others),
+                       {"title": "都不是，转人工", "payload": ASK_HUMAN}, *buttons]
         card: dict[str, object] = {
             "type": "guide",
             "service_id": guide.id,
@@ -200,7 +207,8 @@ class GuideService:
             if not (follow_up and top.service_id != ctx.service_id
                     and top.score < STRICT_ANSWER_MIN
                     and not mentions_name(text, names)):
-                return self.answer(top.service_id, section or "overview", top.score, candidates)
+                return self.answer(top.service_id, section or "overview", top.score, candidates,
+                                   tentative=verdict.tentative)
         # A follow-up ("那要多久？") about the service under discussion: it asks a section and
         # names no other service clearly enough to answer for it.
         if follow_up and ctx.service_id and section is not None:

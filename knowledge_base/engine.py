@@ -35,6 +35,7 @@ from knowledge_base.calibration import (
 from knowledge_base.calibration_cache import fit_calibrator_cached
 from knowledge_base.constants import GUIDES_DIR
 from knowledge_base.normalize import Segmenter
+from knowledge_base.question import question_clauses
 from knowledge_base.rerank import Calibrator, GuideClassifier, TokenStats, candidate_features
 from knowledge_base.rules import Rules
 from knowledge_base.schema import Guide
@@ -50,9 +51,21 @@ CLARIFY_MARGIN: Final[float] = 0.25
 """... and the runner-up is more than this much below it; otherwise ask which one is meant."""
 CLARIFY_THRESHOLD: Final[float] = 0.2
 """Below this best confidence nothing fits: out of scope (offer a person)."""
+TENTATIVE_THRESHOLD: Final[float] = 0.5
+"""Between this and ANSWER_THRESHOLD, with no rival above TENTATIVE_RIVAL_MAX, the one plausible
+guide is answered tentatively ("您问的可能是【X】…", with the way out offered) rather than offered
+alone as a clarifying choice: a question back with a single option only costs the user a click."""
+TENTATIVE_RIVAL_MAX: Final[float] = 0.15
 CANDIDATE_THRESHOLD: Final[float] = 0.1
 """Candidates offered in a clarifying question must reach this confidence (at most 3 shown)."""
 MAX_CLARIFY_OPTIONS: Final[int] = 3
+QUICK_NEWTON_STEPS: Final[int] = 1
+"""An edit that changes the guides' names is answered after one Newton step of the classifier's
+warm-started fit (~0.3 s at 60 guides; its ranking of the edited guide is already right); the full
+fit follows on a worker thread."""
+REFIT_DELAY: Final[float] = 1.0
+"""Seconds after the last edit before the full fit starts: edits in a burst (an import, an editor
+publishing several guides) are not slowed by fits that the next edit makes useless."""
 
 # The guide outcomes of contract.turn.Outcome (the knowledge base does not depend on the contract).
 Outcome = Literal["answer", "clarify", "out_of_scope"]
@@ -73,13 +86,16 @@ class Verdict:
 
     outcome: Outcome
     candidates: list[Candidate] = field(default_factory=list)
+    tentative: bool = False
+    """An answer below ANSWER_THRESHOLD: the reply says it may not be what was meant."""
 
 
 def decide(candidates: Sequence[Candidate]) -> Verdict:
     """answer (one confident, clear winner), clarify (plausible but close or unsure), or out_of_scope.
 
     A confident wrong answer is the worst outcome, so answering needs both a high confidence and a
-    clear margin over the runner-up; anything plausible but unsure becomes a question.
+    clear margin over the runner-up; anything plausible but unsure becomes a question — except
+    one plausible guide with no rival, which is answered tentatively (Verdict.tentative).
     """
     if not candidates or candidates[0].score < CLARIFY_THRESHOLD:
         return Verdict("out_of_scope", [])
@@ -87,6 +103,8 @@ def decide(candidates: Sequence[Candidate]) -> Verdict:
     runner_up = candidates[1].score if len(candidates) > 1 else 0.0
     if top.score >= ANSWER_THRESHOLD and top.score - runner_up > CLARIFY_MARGIN:
         return Verdict("answer", [top])
+    if top.score >= TENTATIVE_THRESHOLD and runner_up <= TENTATIVE_RIVAL_MAX:
+        return Verdict("answer", [top], tentative=True)
     options = [c for c in candidates if c.score >= CANDIDATE_THRESHOLD][:MAX_CLARIFY_OPTIONS]
     return Verdict("clarify", options)
 
@@ -136,6 +154,7 @@ class KnowledgeBase:
         self.guides_dir = guides_dir
         self._guides: dict[str, Guide] = {}
         self._write_lock = threading.RLock()
+        self._refitting: threading.Timer | None = None
         self._ranker = _Ranker(GuideClassifier([], segmenter), TokenStats.build({}, {}), Calibrator())
         self.calibration: CalibrationReport | None = None
         self.rules = Rules()  # the editors' synonyms and out-of-scope marks (knowledge_base.rules)
@@ -164,6 +183,8 @@ class KnowledgeBase:
             report_to("calibration", total, total)
             calibrator, report = fit_calibrator_cached(guides, self.backend)
             report_to("ranker", total, total)
+            if self._refitting is not None:
+                self._refitting.cancel()
             self._guides = {g.id: g for g in guides}
             self._ranker = self._train(calibrator)
             self.calibration = report
@@ -179,33 +200,64 @@ class KnowledgeBase:
     # -- editing ----------------------------------------------------------------------------
 
     def upsert(self, guide: Guide) -> None:
-        """Add or replace one guide: searchable and ranked when this returns."""
+        """Add or replace one guide: searchable and ranked when this returns (the classifier after
+        one Newton step; its full fit replaces it in the background, see settle())."""
         with self._write_lock:
             self.segmenter.add_guides([guide])
-            # Train on a copy first (~0.5 s) while rank() keeps using the current snapshot; then
-            # index and swap, so answering never waits for the retrain.
+            # Train on a copy first while rank() keeps using the current snapshot; then index and
+            # swap, so answering never waits for the retrain.
             guides = {**self._guides, guide.id: guide}
             old = self._guides.get(guide.id)
-            if old is not None and _names(old) == _names(guide):
+            refit = not (old is not None and _names(old) == _names(guide))
+            if refit:
+                ranker = self._train(self._ranker.calibrator, guides, newton_steps=QUICK_NEWTON_STEPS)
+            else:
                 # The classifier learns only from names, so it would come out the same: keep it and
                 # update the text statistics (a few ms instead of a retrain; same ranking).
                 ranker = replace(self._ranker, stats=_restat(self._ranker.stats, guide, self.segmenter))
-            else:
-                ranker = self._train(self._ranker.calibrator, guides)
             self.backend.upsert(guide)
             self._guides, self._ranker = guides, ranker
+            if refit:
+                self._refit_later(guides)
 
     def delete(self, guide_id: str) -> bool:
         """Remove one guide; False if it was not there."""
         with self._write_lock:
             # Never answered from the moment it is gone from _guides (rank() skips unknown ids);
-            # the retrained ranker follows ~0.5 s later. Copies, so a running rank() is unaffected.
+            # the retrained ranker follows ~0.3 s later. Copies, so a running rank() is unaffected.
             guides = {gid: g for gid, g in self._guides.items() if gid != guide_id}
             existed = len(guides) < len(self._guides)
             self._guides = guides
             self.backend.delete(guide_id)
-            self._ranker = self._train(self._ranker.calibrator, guides)
+            self._ranker = self._train(self._ranker.calibrator, guides, newton_steps=QUICK_NEWTON_STEPS)
+            self._refit_later(guides)
             return existed
+
+    def settle(self, timeout: float | None = None) -> bool:
+        """Wait until the classifier's full fit after the last edit is in use; False on timeout."""
+        worker = self._refitting
+        if worker is not None:
+            worker.join(timeout)
+            return not worker.is_alive()
+        return True
+
+    def _refit_later(self, guides: dict[str, Guide]) -> None:
+        """Fit the classifier fully for these guides on a worker thread, REFIT_DELAY after this
+        edit, and use it unless another write came first (that write schedules its own). Called
+        with the write lock held."""
+
+        def refit() -> None:
+            ranker = self._train(self._ranker.calibrator, guides)  # warm from the quick fit
+            with self._write_lock:
+                if self._guides is guides:
+                    self._ranker = ranker
+
+        if self._refitting is not None:
+            self._refitting.cancel()  # a burst of edits is refitted once, after the last
+        worker = threading.Timer(REFIT_DELAY, refit)
+        worker.name, worker.daemon = "kb-refit", True
+        self._refitting = worker
+        worker.start()
 
     def get(self, guide_id: str) -> Guide | None:
         """One guide by id."""
@@ -228,7 +280,22 @@ class KnowledgeBase:
     # -- ranking ----------------------------------------------------------------------------
 
     def rank(self, query: str, k: int = 5) -> list[Candidate]:
-        """Up to k candidate guides, most confident first; [] when nothing matches at all."""
+        """Up to k candidate guides, most confident first; [] when nothing matches at all.
+
+        A long message is also ranked by its asking clauses alone (knowledge_base.question): when
+        both readings put the same guide first, it keeps the higher of the two confidences, so
+        background and feelings do not make a clear question look unsure. A guide the clauses
+        alone would put first is not taken from them: the background may be what tells it apart."""
+        ranked = self._rank(query, k)
+        core = question_clauses(query)
+        if core is None or not ranked:
+            return ranked
+        asked = self._rank(core, 1)
+        if asked and asked[0].service_id == ranked[0].service_id and asked[0].score > ranked[0].score:
+            ranked[0] = asked[0]
+        return ranked
+
+    def _rank(self, query: str, k: int) -> list[Candidate]:
         ranker = self._ranker
         guides = self._guides
         query = self.rules.expand(query)
@@ -246,9 +313,11 @@ class KnowledgeBase:
         """rank() then decide()."""
         return decide(self.rank(query))
 
-    def _train(self, calibrator: Calibrator, by_id: dict[str, Guide] | None = None) -> _Ranker:
-        """A ranker for these guides; one guide's edit starts from the current classifier's weights."""
+    def _train(self, calibrator: Calibrator, by_id: dict[str, Guide] | None = None,
+               newton_steps: int | None = None) -> _Ranker:
+        """A ranker for these guides; one guide's edit starts from the current classifier's weights
+        (and may stop after `newton_steps`)."""
         guides = list((self._guides if by_id is None else by_id).values())
         previous = self._ranker.classifier if by_id is not None else None
-        classifier = GuideClassifier(training_examples(guides), self.segmenter, previous)
+        classifier = GuideClassifier(training_examples(guides), self.segmenter, previous, newton_steps)
         return _Ranker(classifier, token_stats(guides, self.segmenter), calibrator)

@@ -77,6 +77,34 @@ def test_upsert_and_delete_take_effect_at_once(fixture_guides: list[Guide], extr
     assert base.delete("fx-dog-license") is False
 
 
+def test_an_edit_is_refitted_fully_in_the_background(fixture_guides: list[Guide], extra_guide: Guide) -> None:
+    base = KnowledgeBase()
+    base.replace_all(fixture_guides)
+    base.upsert(extra_guide)
+    quick = base._ranker.classifier
+    assert base.rank("办狗证")[0].service_id == "fx-dog-license"  # answered before the full fit
+    assert base.settle(timeout=30)
+    full = base._ranker.classifier
+    assert full is not quick
+    fresh = GuideClassifier(training_examples([*fixture_guides, extra_guide]), base.segmenter)
+    for question in ("办狗证", "租房提取公积金要准备啥", "护照过期了"):
+        got, want = full.scores(question)[0], fresh.scores(question)[0]
+        assert got.keys() == want.keys()
+        assert max(abs(got[k] - want[k]) for k in want) < 0.01, question
+    assert base.rank("办狗证")[0].service_id == "fx-dog-license"
+
+
+def test_a_burst_of_edits_is_refitted_once(fixture_guides: list[Guide], extra_guide: Guide) -> None:
+    base = KnowledgeBase()
+    base.replace_all(fixture_guides)
+    base.upsert(extra_guide)
+    first = base._refitting
+    assert base.delete(extra_guide.id)
+    assert base.settle(timeout=30)
+    assert first is not None and first.finished.is_set() and first is not base._refitting
+    assert "fx-dog-license" not in base._ranker.classifier.labels
+
+
 def test_load_reads_a_directory(tmp_path: Path, fixture_guides: list[Guide]) -> None:
     source = Path(__file__).resolve().parent / "fixtures" / "guides"
     base = KnowledgeBase(guides_dir=source)
@@ -104,6 +132,16 @@ def real_kb(real_guides: list[Guide]) -> KnowledgeBase:
     base = KnowledgeBase()
     base.replace_all(real_guides)
     return base
+
+
+def test_a_long_story_does_not_make_a_clear_question_unsure(real_kb: KnowledgeBase) -> None:
+    story = ("我们小区去年新交付，我刚从老家搬过来，什么都还没弄好，物业也不太管事，电梯天天坏。"
+             "燃气开通要怎么申请？")
+    whole = real_kb._rank(story, 1)[0]  # the message as one text, background and all
+    ranked = real_kb.rank(story)
+    assert ranked[0].service_id == whole.service_id == "utility-gas"
+    assert ranked[0].score > whole.score
+    assert decide(ranked).outcome == "answer"
 
 
 def test_calibration_ran_on_the_real_guides(real_kb: KnowledgeBase) -> None:
