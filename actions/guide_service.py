@@ -197,10 +197,13 @@ class GuideService:
         if (ctx.service_id and asked == "eligibility" and not correcting and top
                 and _ABOUT_SOMEONE.search(text) and not self._names_title(text, top.service_id)):
             return self.answer(ctx.service_id, "eligibility", FOLLOW_UP_CONFIDENCE, candidates)
-        if verdict.outcome == ANSWER and top and (not strict or top.score >= STRICT_ANSWER_MIN):
+        if verdict.outcome in (ANSWER, CLARIFY) and top:
+            # A licence, permit … or procedure the likeliest guide never mentions is not ours,
+            # however well the rest of the question matches: say so rather than answer or ask.
             objects = uncovered_objects(text, self._text(top.service_id))
             if objects:
                 return self.not_covered(objects, top, candidates)
+        if verdict.outcome == ANSWER and top and (not strict or top.score >= STRICT_ANSWER_MIN):
             # In a conversation, a bare section question ("有效期多久", "how long does it take")
             # stays with the service under discussion unless it names the new service or the
             # match is near-certain: a few generic words must not switch the topic.

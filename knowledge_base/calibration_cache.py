@@ -29,7 +29,8 @@ from knowledge_base.schema import Guide
 from knowledge_base.search.base import SearchBackend
 
 log = logging.getLogger(__name__)
-CODE: Final = ("calibration.py", "rerank.py", "normalize.py", "sections.py", "search/base.py", "schema.py")
+CODE: Final = ("calibration.py", "rerank.py", "normalize.py", "question.py", "sections.py", "search/base.py",
+               "schema.py")
 BACKEND_CODE: Final[dict[str, tuple[str, ...]]] = {
     "embedded": ("search/embedded.py",),
     "elasticsearch": ("search/elastic.py", "search/es_index.json"),

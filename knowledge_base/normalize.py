@@ -301,6 +301,25 @@ def default_segmenter() -> Segmenter:
     return Segmenter()
 
 
+def is_cjk(token: str) -> bool:
+    """True if the token is Chinese characters only."""
+    return bool(_CJK_ONLY.match(token))
+
+
+@functools.lru_cache(maxsize=1)
+def generic_words() -> frozenset[str]:
+    """Tokens of how people ask and what they tell around it — the section classifier's questions
+    without the service names in braces, and the background phrases (chatter.yaml) — which say
+    nothing about which service is meant."""
+    texts: list[str] = []
+    sections = _read_yaml("section_questions.yaml").get("sections") or {}
+    for questions in sections.values():
+        texts.extend(re.sub(r"\{[^}]*\}", " ", str(q)) for q in questions or [])
+    for phrases in _read_yaml("chatter.yaml").values():
+        texts.extend(str(p) for p in phrases or [])
+    return frozenset(t for text in texts for t in tokenize(text))
+
+
 def tokenize(text: str) -> list[str]:
     """Search tokens with the shipped dictionary (default_segmenter()), outside a knowledge base."""
     return default_segmenter().tokenize(text)

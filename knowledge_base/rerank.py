@@ -28,7 +28,8 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from threadpoolctl import threadpool_limits
 
-from knowledge_base.normalize import Segmenter
+from knowledge_base.normalize import Segmenter, generic_words, is_cjk
+from knowledge_base.question import question_clauses
 from knowledge_base.search.base import Hit
 
 FEATURE_NAMES: Final[tuple[str, ...]] = (
@@ -45,12 +46,20 @@ FEATURE_NAMES: Final[tuple[str, ...]] = (
     "query_info",
     "foreign_share",
     "foreign_max",
+    "unnamed_words",
 )
-MONOTONIC: Final[tuple[int, ...]] = (1, 1, 1, 1, -1, 1, 1, 1, 1, 1, 0, -1, -1)
+MONOTONIC: Final[tuple[int, ...]] = (1, 1, 1, 1, -1, 1, 1, 1, 1, 1, 0, -1, -1, -1)
 """Confidence grows with each piece of evidence, falls with the rival's BM25 strength and with
 words of the question that other guides have and this one lacks (出版物 / 药品 经营许可证 next to
-our 食品经营许可证: the object asked about is another guide's word, or nobody's)."""
-DEFAULT_COEFFICIENTS: Final[tuple[float, ...]] = (3.0, 2.0, 1.5, 0.5, -1.0, 3.0, 2.0, 1.0, 1.0, 2.0, 0.0)
+our 食品经营许可证: the object asked about is another guide's word, or nobody's) — and with the
+words of the question's asking clauses that are not how people ask (generic_words) and that the
+guide never uses (夜间 施工许可, 补充 住房公积金, 共有产权 保障房: a neighbour of ours)."""
+MAX_UNNAMED: Final[int] = 3
+COMMON_SHARE: Final[float] = 0.2
+"""A word that at least this share of the guides use is ordinary government language (申请, 窗口),
+not the name of what is asked about."""
+DEFAULT_COEFFICIENTS: Final[tuple[float, ...]] = (
+    3.0, 2.0, 1.5, 0.5, -1.0, 3.0, 2.0, 1.0, 1.0, 2.0, 0.0, -1.0, -1.0, -0.5)
 DEFAULT_INTERCEPT: Final[float] = -6.0
 """A fixed logistic model, used only when there are too few sample questions to calibrate."""
 
@@ -174,6 +183,12 @@ def _best_other(table: Mapping[str, float], label: str) -> float:
     return max((v for k, v in table.items() if k != label), default=0.0)
 
 
+def _unnamed(word: str, tokens: frozenset[str]) -> bool:
+    """The guide never uses this word, nor every pair of its letters (公积金提取, a dictionary word
+    from another guide's alias, is still 公积金 + 提取 to a guide that has both)."""
+    return word not in tokens and not all(word[i:i + 2] in tokens for i in range(len(word) - 1))
+
+
 def candidate_features(
     query: str,
     hits: Sequence[Hit],
@@ -205,7 +220,12 @@ def candidate_features(
     }
     known = {t: w for t, w in weights.items() if stats.df.get(t, 0) > 0}
     top_idf = stats.idf("") or 1.0
-    foreign = {label: [w for t, w in known.items() if t not in stats.tokens[label]] for label in labels}
+    foreign = {label: [w for t, w in known.items() if _unnamed(t, stats.tokens[label])] for label in labels}
+    generic = generic_words()
+    common = len(stats.tokens) * COMMON_SHARE
+    specific = {t for t in segmenter.tokenize(question_clauses(query) or query)
+                if len(t) >= 2 and t not in generic and is_cjk(t) and segmenter.is_word(t)
+                and stats.df.get(t, 0) < common}
     rows: dict[str, list[float]] = {}
     for label in labels:
         p = probs.get(label, 0.0)
@@ -224,6 +244,7 @@ def candidate_features(
             info,
             sum(foreign[label]) / total,
             max(foreign[label], default=0.0) / top_idf,
+            min(MAX_UNNAMED, sum(_unnamed(t, stats.tokens[label]) for t in specific)),
         ]
     return rows
 

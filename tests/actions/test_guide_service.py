@@ -36,7 +36,7 @@ def test_answers_service_and_section(service: GuideService, question: str, servi
 
 
 def test_clarifies_between_close_services(service: GuideService) -> None:
-    decision = service.decide("公积金提取", Context())
+    decision = service.decide("公积金能取出来吗", Context())
     assert decision.outcome == "clarify"
     ids = [c.service_id for c in decision.candidates]
     assert {"hpf-withdraw-rent", "hpf-withdraw-buy"} <= set(ids)
@@ -158,3 +158,37 @@ def test_a_question_marked_out_of_scope_is_declined_plainly(service: GuideServic
     # The neighbour we do cover is still answered.
     food = service.decide("食品经营许可证要什么材料", Context())
     assert (food.outcome, food.service_id) == ("answer", "ent-food-license")
+
+
+@pytest.mark.parametrize("question", [
+    "公积金账户封存了怎么解封",
+    "残疾人专用停车证怎么申请",
+    "护照上的曾用名怎么加注",
+])
+def test_a_neighbour_named_by_words_the_guide_never_uses_is_not_answered(
+        service: GuideService, question: str) -> None:
+    assert service.decide(question, Context()).outcome != "answer"
+
+
+@pytest.mark.parametrize(("question", "service_id"), [
+    ("身份证办好了可以叫快递寄到家吗", "id-card"),
+    ("办居住证要本人去派出所吗", "residence-permit"),
+    ("公租房申请要带户口本原件吗", "public-rental"),
+    ("个税汇算可以让会计代办吗", "tax-iit-annual"),
+])
+def test_everyday_details_in_a_question_do_not_make_it_a_neighbour(
+        service: GuideService, question: str, service_id: str) -> None:
+    reply = service.decide(question, Context())
+    assert (reply.outcome, reply.service_id) == ("answer", service_id)
+
+
+def test_a_tentative_answer_says_so_and_offers_the_way_out(service: GuideService, kb: KnowledgeBase) -> None:
+    others = [c for c in kb.rank("护照") if c.service_id != "passport"]
+    reply = service.answer("passport", "fee", 0.55, others, tentative=True)
+    assert reply.outcome == "answer" and reply.text.startswith("您问的可能是【普通护照申领】")
+    payloads = [b["payload"] for b in reply.buttons]
+    assert "/ask_human" in payloads
+    assert payloads.index("/ask_human") < payloads.index(guide_payload("passport", "overview"))
+    sure = service.answer("passport", "fee", 0.9, others)
+    assert not sure.text.startswith("您问的可能是")
+    assert "/ask_human" not in [b["payload"] for b in sure.buttons]

@@ -189,3 +189,12 @@ def test_a_classifier_trained_from_the_previous_one_scores_like_a_cold_one(
     for question in ("办狗证", "护照怎么办", "身份证丢了", "结婚登记要带什么"):
         w, c = warm.scores(question)[0], cold.scores(question)[0]
         assert max(abs(w[k] - c[k]) for k in c) < 0.01, question
+
+
+def test_a_word_the_guide_never_uses_counts_against_it_unless_its_parts_are_there() -> None:
+    from knowledge_base.rerank import _unnamed
+
+    tokens = frozenset({"公积金", "提取", "公积", "积金", "金提"})
+    assert not _unnamed("公积金提取", tokens)  # another guide's alias, made of this guide's words
+    assert _unnamed("封存", tokens)
+    assert _unnamed("补充公积金", tokens)

@@ -172,3 +172,11 @@ def test_a_knowledge_base_tokenises_with_one_segmenter_everywhere() -> None:
         kb.set_rules(Rules.build([["汪汪星球", "护照"]], segmenter=Segmenter()))
     backend = EmbeddedBackend()
     assert KnowledgeBase(backend).segmenter is backend.segmenter
+
+
+def test_generic_words_are_how_people_ask_not_what_they_ask_about() -> None:
+    from knowledge_base.normalize import generic_words
+
+    words = generic_words()
+    assert {"居委会", "复印件", "工本费", "派出所"} <= words
+    assert not {"公积金", "护照", "许可证", "食品经营"} & words  # service names in braces are left out
