@@ -44,6 +44,7 @@ _CUES: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (
         r"材料", r"资料", r"证件", r"带(什么|啥|哪些|些什么)", r"准备(什么|啥|哪些|些)", r"要带",
         r"提交(什么|啥|哪些)", r"需要(什么|啥|哪些)(东西|证)", r"文件", r"证明(材料)?(吗|呢|有哪些)",
         r"\bdocuments?\b", r"\bmaterials?\b", r"\bbring\b", r"\bpaperwork", r"\bneed to prepare",
+        r"\bwhat do (i|we|you) need\b(?! to do)",
         r"清单", r"复印件", r"原件", r"单据", r"票据",
         r"(要|带|需要|用)(户口本|户口簿|身份证|照片|证件照|护照|结婚证|房产证|营业执照)(吗|嘛|伐)",
     )),
