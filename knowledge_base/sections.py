@@ -31,7 +31,7 @@ _CUES: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (
     ("contact", (
         r"电话", r"热线", r"咨询.{0,4}(哪|谁|号码|方式)", r"打.{0,2}(哪个|什么)号", r"联系方式", r"联系谁",
         r"客服", r"\bphone (number|no)", r"\btelephone", r"\bcontact\b", r"\bhotline\b", r"\bcall\b",
-        r"12345(?!6)", r"12333", r"号码是", r"(问|找)(啥人|谁|哪个部门)",
+        r"12345(?!6)", r"12333", r"号码是", r"(问|找)(啥人|谁|哪个部门)", r"打\s*\d{5,}",
     )),
     ("fee", (
         r"收费", r"费用(是|要)?(多少|怎么算|高吗|呢|吗)", r"(交|缴|付|收).{0,2}费用", r"多少钱",
@@ -93,6 +93,8 @@ _NUM: Final = r"(?:\d+|[一二两三四五六七八九十百半几多]+)"
 _CONDITION: Final = re.compile(
     rf"(?<!期)满\s*{_NUM}\s*(?:个|多)?\s*(?:年|月|周岁|岁|天|分)|(?<!期)满(?:多久|多少|几)"
     rf"|(?:年满|未满|不满|超过|年龄|岁数).{{0,6}}(?:周岁|岁)|{_NUM}\s*周岁(?:以上|以下|才|可以|能)"
+    r"|(?:交|缴|缴纳|工作|上班|住|居住|持证|参保|干)了?(?:多久|多长时间|几年|多少年|几个月|多少个月)"
+    r"(?:才|就)?(?:能|可以|好)(?:领|申请|办|拿|享受|报)"
     r"|\bhow (?:many|long)\b.{0,40}\b(?:contribut|paid|pay|work|live|resid)"
     r"|\b(?:at least|minimum)\b.{0,30}\b(?:years?|months?|age|old)\b")
 # Sections a condition does not override (a count can be part of a materials, fee or phone question).

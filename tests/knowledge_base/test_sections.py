@@ -141,6 +141,8 @@ def test_training_file_covers_every_section_and_trains_fast() -> None:
     "生育津贴要连续交社保满12个月吗",
     "孩子要满6周岁才能上小学吗",
     "招的人要签满一年合同才能拿补贴吗",
+    "医保要交几年才能享受退休待遇",
+    "在上海住多久可以办居住证",
     "How many years do I need to have paid social insurance to get a pension?",
 ])
 def test_a_condition_counted_in_years_or_age_is_eligibility(question: str) -> None:
@@ -161,6 +163,10 @@ def test_time_and_other_sections_stay_themselves(question: str, section: str) ->
     ("补办身份证要户口本吗", "materials"),
     ("新能源额度申请到上牌要走哪几步", "process"),
     ("公租房的事情问啥人", "contact"),
+    ("换护照要几钿", "fee"),
+    ("燃气开通要多少日脚", "time_limit"),
+    ("报修打962777可以吗", "contact"),
+    ("What do I need to bring to renew my passport?", "materials"),
     ("My father is 72. Can he still renew his driving license?", "eligibility"),
 ])
 def test_colloquial_section_cues(question: str, section: str) -> None:
