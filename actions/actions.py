@@ -19,6 +19,7 @@ from actions.declaration_service import declare_payload, is_request
 from actions.declarations import start as start_declaration
 from actions.guide_service import Context, Reply
 from actions.services import services
+from actions.talk import asks_for_person, chitchat
 from actions.turns import intent_of, report
 from contract.turn import (
     AFFIRM,
@@ -37,6 +38,8 @@ log = logging.getLogger(__name__)
 OFFER_BUTTONS = [{"title": "好的，转人工", "payload": AFFIRM}, {"title": "不用了", "payload": DENY}]
 OFFER_AFTER_MISSES = "看来我暂时没能帮上您。需要为您转接人工客服（店小二）吗？"
 DECLARE_BUTTON = "帮我申报（智能申报）"
+CHITCHAT = ("我是小申，上海“一网通办”的智能客服机器人，关于我自己的事就不多说啦。您有办事方面的问题，"
+            "比如“居住证怎么办”“公积金怎么提取”，尽管问我。")
 OFFER_AFTER_COMPLAINT = "非常抱歉给您带来了不好的体验。需要为您转接人工客服（店小二）吗？"
 
 
@@ -106,11 +109,19 @@ class ActionAnswerGuide(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
         intent, _ = intent_of(tracker)
-        if is_request(tracker.latest_message.get("text") or ""):
+        text = tracker.latest_message.get("text") or ""
+        if asks_for_person(text):
+            # Asking for a person (a complaint that does, too) queues at once: no offer to accept.
+            _hand_off(dispatcher, tracker)
+            return [SlotSet(c.SLOT_HANDOFF_OFFERED, False), SlotSet(c.SLOT_MISSES, 0.0)]
+        if chitchat(text):
+            _chat(dispatcher, tracker)
+            return []
+        if is_request(text):
             started = await start_declaration(dispatcher, tracker)
             if dispatcher.messages:  # it was a declaration request (else: answer the question)
                 return started
-        complaint = is_complaint(tracker.latest_message.get("text") or "", intent)
+        complaint = is_complaint(text, intent)
         reply = _decide(tracker, strict=intent in (c.INTENT_OUT_OF_SCOPE, c.INTENT_COMPLAIN))
         declaration = (services().catalog.for_service(reply.service_id)
                        if reply.outcome == ANSWER and reply.service_id else None)
@@ -146,6 +157,12 @@ class ActionAnswerGuide(Action):
         return events
 
 
+def _chat(dispatcher: CollectingDispatcher, tracker: Tracker) -> None:
+    """Chit-chat addressed to 小申 itself (actions.talk): a friendly word and back to business."""
+    dispatcher.utter_message(text=CHITCHAT)
+    _report(dispatcher, tracker, SMALLTALK)
+
+
 def _hand_off(dispatcher: CollectingDispatcher, tracker: Tracker) -> None:
     """Tell the user a person is coming; the gateway queues on the handoff outcome."""
     dispatcher.utter_message(response="utter_handoff")
@@ -160,6 +177,11 @@ class ActionHandoff(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
+        text = tracker.latest_message.get("text") or ""
+        if not asks_for_person(text) and chitchat(text):
+            # NLU heard a person request in chit-chat (侬吃过了伐): answer it as chit-chat.
+            _chat(dispatcher, tracker)
+            return []
         _hand_off(dispatcher, tracker)
         return []
 
@@ -173,6 +195,10 @@ class ActionSmalltalk(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
         intent, _ = intent_of(tracker)
+        if asks_for_person(tracker.latest_message.get("text") or ""):
+            # "Are you a robot? I want a real person": the person request wins.
+            _hand_off(dispatcher, tracker)
+            return [SlotSet(c.SLOT_HANDOFF_OFFERED, False), SlotSet(c.SLOT_MISSES, 0.0)]
         dispatcher.utter_message(response=c.SMALLTALK_RESPONSES.get(intent or "", "utter_greet"))
         _report(dispatcher, tracker, SMALLTALK)
         return []
@@ -186,7 +212,8 @@ class ActionAffirm(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
-        if tracker.get_slot(c.SLOT_HANDOFF_OFFERED):
+        text = tracker.latest_message.get("text") or ""
+        if tracker.get_slot(c.SLOT_HANDOFF_OFFERED) or asks_for_person(text):
             _hand_off(dispatcher, tracker)
             return [SlotSet(c.SLOT_HANDOFF_OFFERED, False), SlotSet(c.SLOT_MISSES, 0.0)]
         dispatcher.utter_message(text="好的。还有什么可以帮您？")
@@ -202,6 +229,9 @@ class ActionDeny(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
+        if asks_for_person(tracker.latest_message.get("text") or ""):  # "不要机器人，转人工"
+            _hand_off(dispatcher, tracker)
+            return [SlotSet(c.SLOT_HANDOFF_OFFERED, False), SlotSet(c.SLOT_MISSES, 0.0)]
         if tracker.get_slot(c.SLOT_HANDOFF_OFFERED):
             dispatcher.utter_message(text="好的，那您可以换个说法继续问我，需要时随时说“转人工”。")
         else:

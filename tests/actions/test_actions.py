@@ -13,6 +13,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import constants as c
 from actions.actions import (
+    CHITCHAT,
     OFFER_AFTER_COMPLAINT,
     OFFER_AFTER_MISSES,
     OFFER_BUTTONS,
@@ -234,6 +235,39 @@ async def test_small_talk_uses_the_intents_response(intent: str, response: str) 
     assert response in DOMAIN["responses"]
     assert messages[0]["response"] == response
     assert (turn["outcome"], turn["intent"], turn["confidence"]) == ("smalltalk", intent, 0.97)
+    assert slots == {}
+
+
+@pytest.mark.parametrize(("text", "intent"), [
+    ("窗口办事也太慢了，投诉！给我找个负责人来", "complain"),
+    ("不要机器人回答，我要跟真人讲", "out_of_scope"),
+    ("Can I talk to a real human please", "nlu_fallback"),
+])
+async def test_a_request_for_a_person_in_any_words_queues_at_once(text: str, intent: str) -> None:
+    slots, messages, turn = await run(ActionAnswerGuide(), tracker(text, intent, 0.7, misses=1.0))
+    assert turn["outcome"] == "handoff" and messages[0]["response"] == "utter_handoff"
+    assert OFFER_AFTER_COMPLAINT not in texts(messages)  # no "shall I?" before it
+    assert slots == {c.SLOT_HANDOFF_OFFERED: False, c.SLOT_MISSES: 0.0}
+
+
+@pytest.mark.parametrize(("action", "intent"), [(ActionAffirm(), "affirm"), (ActionDeny(), "deny"),
+                                                (ActionSmalltalk(), "bot_challenge")])
+async def test_a_person_request_read_as_yes_no_or_small_talk_still_queues(action: Action, intent: str) -> None:
+    _, messages, turn = await run(action, tracker("你是机器人吧？不要机器人，转人工", intent, 0.6))
+    assert turn["outcome"] == "handoff" and messages[0]["response"] == "utter_handoff"
+
+
+@pytest.mark.parametrize(("text", "intent"), [
+    ("你有驾照吗", "ask_guide"),          # a service's keyword, asked of the bot
+    ("侬交社保伐", "ask_human"),          # NLU heard a person request
+    ("do you have a passport?", "nlu_fallback"),
+    ("哈哈哈哈", "out_of_scope"),
+])
+async def test_chit_chat_to_the_bot_is_small_talk_not_a_guide(text: str, intent: str) -> None:
+    action = ActionHandoff() if intent == "ask_human" else ActionAnswerGuide()
+    slots, messages, turn = await run(action, tracker(text, intent, 0.6))
+    assert texts(messages) == [CHITCHAT]
+    assert (turn["outcome"], turn["service_id"]) == ("smalltalk", None)
     assert slots == {}
 
 

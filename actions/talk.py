@@ -1,0 +1,98 @@
+"""Messages that are not guide questions, told by their wording: a request for a person, and
+chit-chat addressed to 小申 itself.
+
+NLU's intents do most of this; these rules are the second reader every action consults, for what a
+statistical model trained on a few hundred examples misses or reads the wrong way round:
+
+- **A request for a person** is a verb of asking (找, 转, 叫, 接, 要, 让, 换 …) with the person asked
+  for (人工 and its typos, 真人, 客服, 工作人员, 负责人, 领导 …); asking whether a person is there (有
+  真人吗, 有人伐); refusing the machine (不想跟机器人说); and the English ways of saying so. A mention
+  of staff inside a guide question (窗口工作人员说要带户口本) asks for nobody.
+- **Chit-chat addressed to the bot** is a short message with 你/侬/you as its subject asking about the
+  bot's own life (你有身份证吗, 侬吃过了伐, do you have a driver's license?) or remarking on it (你好笨,
+  you're smart), with no word of a service question (怎么办, 材料, 申请, how do I …): a personal
+  question that happens to hold a service's keyword is smalltalk, not that service.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+from knowledge_base.scope import role_play
+from knowledge_base.sections import fold
+
+# Whom a person request asks for (人工 with its common typos, 真人, staff, a manager).
+_PERSON: Final = (r"(?:人[工功宫公攻]|真人|活人|客服|工作人员|店小二|坐席|负责人|领导|经理|主管|值班|专员"
+                  r"|个人(?:来|过来|接|帮|跟|和|同)|人来|人过来)")
+_ASK: Final = r"(?:转|接|找|叫|喊|要|换|请|让|寻|派|来|麻烦|帮我|给我|我要|我想|想|能不能|可以|可不可以)"
+_PERSON_REQUEST: Final = re.compile(
+    rf"{_ASK}\S{{0,6}}{_PERSON}"
+    r"|(?:有没有|有|是不是|是)(?:个)?(?:真人|人工|活人)(?:吗|嘛|伐|哇|在|在吗|在伐|呢|啊|呀)"
+    r"|(?:^|\s)有(?:没有)?人(?:在)?(?:吗|嘛|伐|啊|呀|哇|在不在)"
+    r"|(?:有没有|有)\S{0,6}(?:客服|工作人员|真人|人工|店小二)"
+    r"|^(?:\W*(?:人[工功宫公攻]|真人|人工客服|店小二)\W*(?:客服|服务)?)+\W*$"
+    r"|(?:人[工功宫公攻]|真人|店小二|客服)\s*(?:客服|服务|坐席)?\s*(?:呢|在哪|在吗|在伐|在不在|有伐|有吗|有没有"
+    r"|谢谢|please|thanks)"
+    r"|(?:跟|和|同|搭)(?:真|活)?人(?:说|讲|聊|谈|沟通|讲话|说话)"
+    r"|(?:不想|不要|别|勿要|覅|不跟|不和|懒得)(?:再)?(?:跟|和|同|搭|用|拿)?(?:侬|你)?(?:这个|个)?"
+    r"(?:机器|机械|ai|智能|电脑|bot)"
+    r"|机器人.{0,12}(?:换|叫|找|要|转)(?:个)?人"
+    r"|\b(?:talk|speak|chat|connect|transfer|put|get|want|need|give)\b.{0,25}"
+    r"\b(?:human|person|people|agent|operator|representative|staff|someone real|somebody real"
+    r"|manager|supervisor)\b"
+    r"|\b(?:human|real person|live agent|operator|representative|agent)\b\W*(?:please|pls|now|asap)?\W*$"
+    r"|\b(?:not|no|don'?t want|stop)\b.{0,20}\b(?:bots?|robots?|machines?|ai|automated)\b"
+    r"|\bis (?:there|anyone|anybody) .{0,20}\b(?:human|person|real|staff|there)\b"
+    r"|\bhuman\b.{0,10}\bplease\b",
+    re.IGNORECASE)
+# Staff named inside a guide question ("工作人员说要带户口本", "客服电话是多少"): no request.
+_STAFF_AS_SOURCE: Final = re.compile(
+    r"(?:人工|工作人员|客服|窗口)(?:说|讲|告诉|让我|叫我|要求|电话|热线|号码)")
+
+# Chit-chat: 你/侬/you is the subject, the bot's life is the topic, and no service question is asked.
+_TO_BOT: Final = re.compile(
+    r"^\W*(?:小申)?\W*(?:请问)?(?:你|侬|您)(?!们)(?:本人|自己)?(?:也|还|平时|今天|每天|到底|真|好|太)?"
+    r"(?:有没有|有|结婚|结过婚|交|缴|退休|住|生|上班|上学|会|喜欢|欢喜|爱|吃|是|几岁|多大|叫|开心|高兴|累|睡"
+    r"|好笨|真笨|太笨|好傻|真傻|好聪明|真聪明|老聪明|好厉害|真厉害|真棒|好棒|好可爱|可爱|笨|傻|聪明|厉害"
+    r"|男|女|老家|家住|工资|拿|领|考|买|去过|出过|养|做过|谈|单身|在干|忙|没用|差劲|可爱|笨|傻|棒)"
+)
+_YOU_EN: Final = re.compile(
+    r"^\W*(?:(?:do|did|are|have|were|will|would|can) you\b(?! (?:help|tell|explain|know how|show|check|find|"
+    r"look|give|send|let|get me|handle|process|assist|answer))"
+    r"|what(?:'s|s| is) your (?:name|age|favou?rite)|how old are you|how are you|where do you live"
+    r"|you(?:'re|re| are) (?:so |pretty |very |really |quite )?(?:smart|clever|useless|stupid|dumb|funny"
+    r"|great|cute|amazing|awesome|helpful|slow|boring|cool|nice|kind))", re.IGNORECASE)
+# Any of these makes it a question about a service, whoever its subject.
+_SERVICE_QUESTION: Final = re.compile(
+    r"怎么|怎样|如何|咋|哪能|哪里办|在哪办|去哪|需要|要带|材料|流程|条件|申请|办理|手续|多久|多长时间|多少钱|几钿"
+    r"|费用|能不能帮|可以帮|帮我|帮忙|查一下|告诉我|指南|政策|规定"
+    r"|\bhow (?:do|can|to|long|much)\b|\bwhere (?:do|can|to)\b|\bwhat (?:do|documents|papers)\b|\bapply\b"
+    r"|\bneed\b|\brequire", re.IGNORECASE)
+_LAUGH: Final = re.compile(r"^\W*(?:[哈呵嘿嘻嘎]{2,}|h{2,}|(?:ha){2,}|lol|lmao|😂+|🤣+)\W*$", re.IGNORECASE)
+MAX_CHITCHAT_CHARS: Final = 30
+
+
+def asks_for_person(text: str) -> bool:
+    """True when the message asks for a human agent (or refuses the machine)."""
+    folded = fold(text)
+    if not folded:
+        return False
+    match = _PERSON_REQUEST.search(folded)
+    if match is None:
+        return False
+    # "窗口工作人员说…" names staff as the source of something: a request only with another cue.
+    return not (_STAFF_AS_SOURCE.search(folded) and not re.search(r"真人|转|找|叫|接|换|投诉", folded))
+
+
+def chitchat(text: str) -> bool:
+    """True for chit-chat addressed to 小申 itself: its life, a remark on it, laughter (not an
+    attempt to make it play another role, which is out of scope)."""
+    folded = fold(text)
+    if not folded or len(folded) > MAX_CHITCHAT_CHARS or role_play(text):
+        return False
+    if _LAUGH.match(folded):
+        return True
+    if _SERVICE_QUESTION.search(folded):
+        return False
+    return bool(_TO_BOT.search(folded) or _YOU_EN.search(folded))
