@@ -252,7 +252,8 @@ async def test_a_request_for_a_person_in_any_words_queues_at_once(text: str, int
 
 @pytest.mark.parametrize(("action", "intent"), [(ActionAffirm(), "affirm"), (ActionDeny(), "deny"),
                                                 (ActionSmalltalk(), "bot_challenge")])
-async def test_a_person_request_read_as_yes_no_or_small_talk_still_queues(action: Action, intent: str) -> None:
+async def test_a_person_request_read_as_yes_no_or_small_talk_still_queues(
+        action: Action, intent: str) -> None:
     _, messages, turn = await run(action, tracker("你是机器人吧？不要机器人，转人工", intent, 0.6))
     assert turn["outcome"] == "handoff" and messages[0]["response"] == "utter_handoff"
 
