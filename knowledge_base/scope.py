@@ -101,7 +101,9 @@ def uncovered_objects(question: str, guide_text: str) -> list[str]:
 _ROLE_PLAY: Final = re.compile(
     r"(扮演|假装你是|假装成|你现在是(一个|我的)|角色扮演|忽略(之前|以上|前面|所有)的?(指令|指示|提示|规则|设定)"
     r"|\bpretend (to be|you are)|\bact as\b|\brole-?play|\bignore (all |the )?(previous|prior|above) "
-    r"(instructions|prompts?)|\byou are now\b|system prompt)", re.IGNORECASE)
+    r"(instructions|prompts?)|\byou are now\b|system prompt"
+    r"|(开发者|越狱|无限制|上帝)模式|\bdeveloper mode\b|\bjailbreak|\bdo anything now\b|(?-i:\bDAN\b))",
+    re.IGNORECASE)
 
 
 def role_play(question: str) -> bool:
