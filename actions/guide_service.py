@@ -15,7 +15,7 @@ from knowledge_base.constants import SECTION_TITLES, SECTIONS
 from knowledge_base.engine import Candidate, KnowledgeBase, decide
 from knowledge_base.normalize import normalize
 from knowledge_base.scope import elsewhere, role_play, uncovered_objects
-from knowledge_base.sections import detect_section, mentions_name, read_section, warm_up
+from knowledge_base.sections import detect_section, fold, mentions_name, read_section, warm_up
 
 # When NLU judged the message out of scope, only a near-certain guide match is answered.
 STRICT_ANSWER_MIN: Final = 0.85
@@ -218,6 +218,12 @@ class GuideService:
             names = self._names(ctx.service_id)
             return self.answer(ctx.service_id, detect_section(text, names) or section,
                                FOLLOW_UP_CONFIDENCE, candidates)
+        if verdict.outcome == CLARIFY and not strict and top and len(verdict.candidates) == 1 \
+                and (correcting or self._names_fully(text, top.service_id)):
+            # The only plausible guide, and the user either steered to it ("不对，是社保卡") or named
+            # it in full: a question back with one option would only cost a click.
+            return self.answer(top.service_id, section or "overview", top.score, candidates,
+                               tentative=True)
         if verdict.outcome == CLARIFY and not strict:
             return self.clarify(verdict.candidates, section)
         return self.out_of_scope(candidates)
@@ -226,6 +232,11 @@ class GuideService:
         """The text names this service by its title (not merely by a shared alias word)."""
         entry = self.kb.get(service_id)
         return entry is not None and mentions_name(text, [entry.title])
+
+    def _names_fully(self, text: str, service_id: str) -> bool:
+        """The text holds the guide's title or one of its aliases whole (3+ characters)."""
+        folded = fold(text)
+        return any(len(n) >= 3 and n in folded for n in (fold(x) for x in self._names(service_id)))
 
     def _text(self, service_id: str) -> str:
         """Everything a guide says (names and sections), to check what it deals with."""

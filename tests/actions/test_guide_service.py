@@ -192,3 +192,20 @@ def test_a_tentative_answer_says_so_and_offers_the_way_out(service: GuideService
     sure = service.answer("passport", "fee", 0.9, others)
     assert not sure.text.startswith("您问的可能是")
     assert "/ask_human" not in [b["payload"] for b in sure.buttons]
+
+
+@pytest.mark.parametrize(("question", "before", "service_id", "section"), [
+    ("弄错了，丢的是社保卡不是身份证", Context("id-card", "fee"), "social-card", "fee"),
+    ("不是这个，我早就有居住证了，是快过期了", Context("residence-permit", "process"), "residence-renew",
+     "process"),
+])
+def test_a_correction_to_the_only_plausible_guide_is_answered_not_asked(
+        service: GuideService, question: str, before: Context, service_id: str, section: str) -> None:
+    reply = service.decide(question, before)
+    assert (reply.outcome, reply.service_id, reply.section) == ("answer", service_id, section)
+    assert reply.text.startswith("您问的可能是")  # still says it may not be what was meant
+
+
+def test_a_guide_named_in_full(service: GuideService) -> None:
+    assert service._names_fully("我想问问建筑工程施工许可证的事", "build-permit")
+    assert not service._names_fully("施工的时候要注意什么", "build-permit")  # a word, not a name
