@@ -23,6 +23,7 @@ from connectors.gateway.routes import (
     kb,
     kb_review,
     kb_rules,
+    staff,
     stats,
     wechat,
     widget,
@@ -132,6 +133,7 @@ def create_app(settings: Settings | None = None,
     app.include_router(kb_review.router)  # drafts, review, history, audit: /api/kb/*
     app.include_router(kb_rules.router)  # synonyms: /api/kb/synonyms
     app.include_router(editors.router)  # the editors' workspace page at /editors
+    app.include_router(staff.router)  # the staff pages' shared sign-in script
     app.include_router(declarations.router)  # smart declarations' records and print page
     app.include_router(stats.router)  # the service figures: /api/stats/*
     app.include_router(stats.page_router)  # the service dashboard page at /dashboard

@@ -93,3 +93,15 @@ def test_console_sees_queue_messages_and_typing_live_from_another_gateway_proces
         assert next_event(ws, "note")["note"]["text"] == "老客户"
         agents_side.agent("POST", "/conversations/u/close", "xiaowang")
         assert next_event(ws, "closed")["sender_id"] == "u"
+
+
+def test_the_staff_pages_share_one_sign_in_script(gw: Gateway) -> None:
+    shared = gw.client.get("/staff/static/staff.js")
+    assert shared.status_code == 200 and shared.headers["x-content-type-options"] == "nosniff"
+    assert "function staffSession" in shared.text
+    assert not re.search(r"innerHTML|outerHTML|insertAdjacentHTML|document\.write|https?://", shared.text)
+    for page in ("agents", "editors", "dashboard"):
+        html = gw.client.get(f"/{page}").text
+        assert html.index("/staff/static/staff.js") < html.index(f"/{page}/static/app.js"), page
+        script = (STATIC.parent / page / "app.js").read_text(encoding="utf-8")
+        assert "staffSession(" in script and "/api/auth/login" not in script, page

@@ -2,16 +2,8 @@
 // notes, close. Every piece of message text is rendered with textContent, never as HTML.
 "use strict";
 
-const $ = (id) => document.getElementById(id);
-const state = { token: sessionStorage.getItem("xs_agent_token"), me: null, ws: null, selected: null,
+const state = { me: null, ws: null, selected: null,
                 conv: null, snapshot: null, retry: 500, typingTimer: null, typingSent: false };
-
-function el(tag, text, cls) {
-  const node = document.createElement(tag);
-  if (text !== undefined && text !== null) node.textContent = String(text);
-  if (cls) node.className = cls;
-  return node;
-}
 
 function toast(text) {
   const t = $("toast");
@@ -22,7 +14,7 @@ function toast(text) {
 }
 
 async function api(method, path, body) {
-  const headers = { Authorization: "Bearer " + state.token };
+  const headers = session.auth();
   if (body !== undefined) headers["Content-Type"] = "application/json";
   const resp = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   if (resp.status === 401) { logout(); throw new Error("登录已失效"); }
@@ -32,41 +24,17 @@ async function api(method, path, body) {
   return data;
 }
 
-// --- login ---------------------------------------------------------------------------------------
-$("login-form").addEventListener("submit", async (ev) => {
-  ev.preventDefault();
-  $("login-error").textContent = "";
-  const form = new URLSearchParams({ username: $("username").value, password: $("password").value });
-  const resp = await fetch("/api/auth/login", { method: "POST", body: form });
-  const data = await resp.json().catch(() => ({}));
-  if (!resp.ok) { $("login-error").textContent = (data.error && data.error.message) || "登录失败"; return; }
-  state.token = data.access_token;
-  sessionStorage.setItem("xs_agent_token", state.token);
-  start();
-});
+// --- signing in (../staff/staff.js) --------------------------------------------------------------
+function logout() { session.end(); }
 
-function logout() {
-  if (state.token) fetch("/api/auth/logout", { method: "POST", headers: { Authorization: "Bearer " + state.token } });
-  sessionStorage.removeItem("xs_agent_token");
-  state.token = null;
-  if (state.ws) { state.ws.onclose = null; state.ws.close(); }
-  $("console").hidden = true;
-  $("login").hidden = false;
-}
-$("logout").addEventListener("click", logout);
-
-async function start() {
-  try {
-    state.me = await api("GET", "/api/auth/me");
-  } catch (e) { return; }
-  if (!state.me.roles.includes("agent")) { $("login-error").textContent = "该账号没有店小二（agent）权限"; return; }
-  $("login").hidden = true;
-  $("console").hidden = false;
-  $("me").textContent = state.me.display_name;
-  $("admin").hidden = !state.me.roles.includes("admin");
-  const canned = await api("GET", "/api/agents/canned");
-  const select = $("canned");
-  canned.forEach((text) => { const o = el("option", text.length > 24 ? text.slice(0, 24) + "…" : text); o.value = text; select.append(o); });
+function start(me) {
+  state.me = me;
+  $("me").textContent = me.display_name;
+  $("admin").hidden = !me.roles.includes("admin");
+  api("GET", "/api/agents/canned").then((canned) => {
+    const select = $("canned");
+    canned.forEach((text) => { const o = el("option", text.length > 24 ? text.slice(0, 24) + "…" : text); o.value = text; select.append(o); });
+  });
   connect();
   loadRecent();
   loadFollowups();
@@ -77,7 +45,7 @@ function connect() {
   const proto = location.protocol === "https:" ? "wss:" : "ws:";
   const ws = new WebSocket(proto + "//" + location.host + "/api/agents/ws");
   state.ws = ws;
-  ws.onopen = () => { ws.send(JSON.stringify({ type: "auth", token: state.token })); };
+  ws.onopen = () => { ws.send(JSON.stringify({ type: "auth", token: session.token })); };
   ws.onmessage = (ev) => handle(JSON.parse(ev.data));
   ws.onclose = (ev) => {
     setConn(false);
@@ -327,4 +295,8 @@ $("note-form").addEventListener("submit", async (ev) => {
   if (!await act("POST", "/notes", { text }) && !box.value) box.value = text;
 });
 
-if (state.token) start();
+const session = staffSession({
+  key: "xs_agent_token", page: "console", allowed: (me) => me.roles.includes("agent"),
+  refused: "该账号没有店小二（agent）权限 / This account is not an agent.", onStart: start,
+  onEnd: () => { if (state.ws) { state.ws.onclose = null; state.ws.close(); } },
+});

@@ -3,25 +3,17 @@
 // Apache ECharts served by the gateway itself, drawn as SVG with animation off.
 "use strict";
 
-const $ = (id) => document.getElementById(id);
 const TOKEN_KEY = "xs_dashboard_token";
 const ROLE = "supervisor";
 // records/stats.py gives the 60 s target of "021"; how many requests must meet it is ours to say.
 const RESPONSE_SHARE_TARGET = 0.95;
-const state = { token: sessionStorage.getItem(TOKEN_KEY), me: null, grain: "day", day: today(),
+const state = { me: null, grain: "day", day: today(),
   start: null, end: null, channel: "", drill: null, charts: {}, generation: 0 };
 
 function today() {
   // en-CA writes dates as YYYY-MM-DD; the figures' calendar is Shanghai's.
   return new Intl.DateTimeFormat("en-CA", { timeZone: "Asia/Shanghai", year: "numeric",
     month: "2-digit", day: "2-digit" }).format(new Date());
-}
-
-function el(tag, text, cls) {
-  const node = document.createElement(tag);
-  if (text !== undefined && text !== null) node.textContent = String(text);
-  if (cls) node.className = cls;
-  return node;
 }
 
 const isNum = (v) => typeof v === "number" && isFinite(v);
@@ -44,7 +36,7 @@ class ApiFailure extends Error {
 }
 
 async function api(path, fresh) {
-  const headers = { Authorization: "Bearer " + state.token };
+  const headers = session.auth();
   if (fresh) headers["Cache-Control"] = "no-cache";  // today's figures as of this instant
   const resp = await fetch("/api/stats" + path, { headers });
   if (resp.status === 401) {
@@ -62,41 +54,11 @@ function showError(e) {
   box.hidden = !e;
 }
 
-// --- login ---------------------------------------------------------------------------------------
-$("login-form").addEventListener("submit", async (ev) => {
-  ev.preventDefault();
-  $("login-error").textContent = "";
-  const form = new URLSearchParams({ username: $("username").value, password: $("password").value });
-  const resp = await fetch("/api/auth/login", { method: "POST", body: form });
-  const data = await resp.json().catch(() => ({}));
-  if (!resp.ok) { $("login-error").textContent = (data.error && data.error.message) || "登录失败 / Sign-in failed."; return; }
-  state.token = data.access_token;
-  sessionStorage.setItem(TOKEN_KEY, state.token);
-  start();
-});
+// --- signing in (../staff/staff.js) --------------------------------------------------------------
+function logout() { session.end(); }
 
-function logout() {
-  if (state.token) fetch("/api/auth/logout", { method: "POST", headers: { Authorization: "Bearer " + state.token } });
-  sessionStorage.removeItem(TOKEN_KEY);
-  state.token = null;
-  state.me = null;
-  $("board").hidden = true;
-  $("login").hidden = false;
-}
-$("logout").addEventListener("click", logout);
-
-async function start() {
-  const resp = await fetch("/api/auth/me", { headers: { Authorization: "Bearer " + state.token } });
-  if (!resp.ok) { logout(); return; }
-  const me = await resp.json();
-  if (!me.roles.includes(ROLE)) {
-    logout();
-    $("login-error").textContent = "该账号不能查看服务运行看板：需要 supervisor 角色 / This needs the supervisor role.";
-    return;
-  }
+function start(me) {
   state.me = me;
-  $("login").hidden = true;
-  $("board").hidden = false;
   $("me").textContent = me.display_name || me.username;
   $("day").value = state.day;
   load();
@@ -420,7 +382,7 @@ async function download(name) {
   const extra = { format: "csv" };
   if (name === "conversations" && state.drill) extra[state.drill.key] = state.drill.value;
   try {
-    const resp = await fetch("/api/stats/" + name + query(extra), { headers: { Authorization: "Bearer " + state.token } });
+    const resp = await fetch("/api/stats/" + name + query(extra), { headers: session.auth() });
     if (!resp.ok) {
       const data = await resp.json().catch(() => ({}));
       throw new ApiFailure(resp.status, data.error);
@@ -441,10 +403,14 @@ async function download(name) {
 }
 document.querySelectorAll("button.export").forEach((b) => b.addEventListener("click", () => download(b.dataset.table)));
 
-if (state.token) start();
+const session = staffSession({
+  key: TOKEN_KEY, page: "board", allowed: (me) => me.roles.includes(ROLE),
+  refused: "该账号不能查看服务运行看板：需要 supervisor 角色 / This needs the supervisor role.",
+  onStart: start, onEnd: () => { state.me = null; },
+});
 
 // Refresh: now on the button; every minute by itself while the page is in view.
 $("refresh").addEventListener("click", () => load(true));
 setInterval(() => {
-  if (state.token && document.visibilityState === "visible" && !$("board").hidden) load(false);
+  if (session.token && document.visibilityState === "visible" && !$("board").hidden) load(false);
 }, 60_000);

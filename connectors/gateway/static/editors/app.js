@@ -3,7 +3,6 @@
 // server is rendered with textContent, never as HTML.
 "use strict";
 
-const $ = (id) => document.getElementById(id);
 const SECTIONS = [["overview", "办理概述"], ["eligibility", "申请条件"], ["materials", "所需材料"],
   ["process", "办理流程"], ["time_limit", "办理时限"], ["fee", "收费标准"], ["channel", "办理渠道"],
   ["contact", "咨询电话"]];
@@ -12,15 +11,8 @@ const STATE = { draft: "草稿", submitted: "待审核", scheduled: "定时发�
   rejected: "已退回", superseded: "历史版本", unpublished: "已下架" };
 const REASON = { out_of_scope: "答不上", clarify: "需用户选择", low_confidence: "把握不高",
   correction: "用户纠正", bad_rating: "差评" };
-const state = { token: sessionStorage.getItem("xs_editor_token"), me: null, guides: [], guide: null,
+const state = { me: null, guides: [], guide: null,
   history: [], base: null, draft: null, fromInbox: null };
-
-function el(tag, text, cls) {
-  const node = document.createElement(tag);
-  if (text !== undefined && text !== null) node.textContent = String(text);
-  if (cls) node.className = cls;
-  return node;
-}
 
 function button(text, onClick, cls) {
   const b = el("button", text, cls);
@@ -52,7 +44,7 @@ class ApiFailure extends Error {
 }
 
 async function api(method, path, body, raw) {
-  const headers = { Authorization: "Bearer " + state.token };
+  const headers = session.auth();
   let payload;
   if (raw) { payload = raw.body; headers["Content-Type"] = raw.type; }
   else if (body !== undefined) { payload = JSON.stringify(body); headers["Content-Type"] = "application/json"; }
@@ -64,7 +56,7 @@ async function api(method, path, body, raw) {
 }
 
 async function download(path, filename) {
-  const resp = await fetch("/api/kb" + path, { headers: { Authorization: "Bearer " + state.token } });
+  const resp = await fetch("/api/kb" + path, { headers: session.auth() });
   if (!resp.ok) { toast("下载失败"); return; }
   const url = URL.createObjectURL(await resp.blob());
   const a = el("a");
@@ -78,40 +70,12 @@ async function download(path, filename) {
 
 const isReviewer = () => state.me && (state.me.roles.includes("reviewer") || state.me.roles.includes("admin"));
 
-// --- login ---------------------------------------------------------------------------------------
-$("login-form").addEventListener("submit", async (ev) => {
-  ev.preventDefault();
-  $("login-error").textContent = "";
-  const form = new URLSearchParams({ username: $("username").value, password: $("password").value });
-  const resp = await fetch("/api/auth/login", { method: "POST", body: form });
-  const data = await resp.json().catch(() => ({}));
-  if (!resp.ok) { $("login-error").textContent = (data.error && data.error.message) || "登录失败"; return; }
-  state.token = data.access_token;
-  sessionStorage.setItem("xs_editor_token", state.token);
-  start();
-});
+// --- signing in (../staff/staff.js) --------------------------------------------------------------
+function logout() { session.end(); }
 
-function logout() {
-  if (state.token) fetch("/api/auth/logout", { method: "POST", headers: { Authorization: "Bearer " + state.token } });
-  sessionStorage.removeItem("xs_editor_token");
-  state.token = null;
-  $("workspace").hidden = true;
-  $("login").hidden = false;
-}
-$("logout").addEventListener("click", logout);
-
-async function start() {
-  const resp = await fetch("/api/auth/me", { headers: { Authorization: "Bearer " + state.token } });
-  if (!resp.ok) { logout(); return; }
-  state.me = await resp.json();
-  const roles = state.me.roles;
-  if (!roles.some((r) => ["editor", "reviewer", "admin"].includes(r))) {
-    $("login-error").textContent = "该账号没有指南编辑（editor）权限";
-    return;
-  }
-  $("login").hidden = true;
-  $("workspace").hidden = false;
-  $("me").textContent = state.me.display_name + (isReviewer() ? "（审核人）" : "（编辑）");
+function start(me) {
+  state.me = me;
+  $("me").textContent = me.display_name + (isReviewer() ? "（审核人）" : "（编辑）");
   document.querySelectorAll("[data-role=reviewer]").forEach((n) => { n.hidden = !isReviewer(); });
   showTab("guides");
   refreshCounts();
@@ -693,7 +657,7 @@ $("reindex").addEventListener("click", async () => {
 });
 
 async function loadDigest() {
-  const resp = await fetch("/api/kb/digest?format=text", { headers: { Authorization: "Bearer " + state.token } });
+  const resp = await fetch("/api/kb/digest?format=text", { headers: session.auth() });
   $("digest").textContent = resp.ok ? await resp.text() : "摘要暂不可用";
 }
 
@@ -710,4 +674,8 @@ async function loadAudit() {
 }
 $("audit-csv").addEventListener("click", () => download("/audit?format=csv", "xiaoshen-audit.csv"));
 
-if (state.token) start();
+const session = staffSession({
+  key: "xs_editor_token", page: "workspace",
+  allowed: (me) => me.roles.some((r) => ["editor", "reviewer", "admin"].includes(r)),
+  refused: "该账号没有指南编辑（editor）权限 / This account is not an editor.", onStart: start,
+});
