@@ -41,6 +41,11 @@ _SWITCH = re.compile(
     r"|我是想问|我是问|那\S{1,12}的话)", re.IGNORECASE)
 
 
+# Sections that name other licences and documents as what one brings or must hold (a 建设工程规划
+# 许可证 among the 施工许可's materials): naming one there does not make it this guide's service.
+_PREREQUISITES: Final = frozenset({"materials", "eligibility"})
+
+
 @dataclass
 class Context:
     """What the conversation already knows (from slots)."""
@@ -244,7 +249,7 @@ class GuideService:
         if guide is None:
             return ""
         return "\n".join([guide.title, *guide.aliases, *guide.sample_questions,
-                          *(guide.section(s) for s in SECTIONS)])
+                          *(guide.section(s) for s in SECTIONS if s not in _PREREQUISITES)])
 
     def _names(self, service_id: str) -> list[str]:
         guide = self.kb.get(service_id)

@@ -209,3 +209,10 @@ def test_a_correction_to_the_only_plausible_guide_is_answered_not_asked(
 def test_a_guide_named_in_full(service: GuideService) -> None:
     assert service._names_fully("我想问问建筑工程施工许可证的事", "build-permit")
     assert not service._names_fully("施工的时候要注意什么", "build-permit")  # a word, not a name
+
+
+def test_a_licence_the_guide_only_lists_among_its_materials_is_not_its_service(service: GuideService) -> None:
+    guide = service.kb.get("ent-social-register")
+    assert guide is not None and "居留许可" in guide.section("materials")  # a foreign employee's
+    reply = service.decide("外籍员工的居留许可去哪办", Context())
+    assert reply.outcome == "out_of_scope" and "不在小申目前能解答的事项里" in reply.text
