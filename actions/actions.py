@@ -19,7 +19,7 @@ from actions.declaration_service import declare_payload, is_request
 from actions.declarations import start as start_declaration
 from actions.guide_service import Context, Reply
 from actions.services import services
-from actions.talk import asks_for_person, chitchat
+from actions.talk import asks_for_person, chitchat, remark
 from actions.turns import intent_of, report
 from contract.turn import (
     AFFIRM,
@@ -40,6 +40,7 @@ OFFER_AFTER_MISSES = "看来我暂时没能帮上您。需要为您转接人工�
 DECLARE_BUTTON = "帮我申报（智能申报）"
 CHITCHAT = ("我是小申，上海“一网通办”的智能客服机器人，关于我自己的事就不多说啦。您有办事方面的问题，"
             "比如“居住证怎么办”“公积金怎么提取”，尽管问我。")
+REMARK = "嗯嗯，小申在呢。有办事方面的问题随时问我；需要人工帮忙，也可以说“转人工”。"
 OFFER_AFTER_COMPLAINT = "非常抱歉给您带来了不好的体验。需要为您转接人工客服（店小二）吗？"
 
 
@@ -114,8 +115,8 @@ class ActionAnswerGuide(Action):
             # Asking for a person (a complaint that does, too) queues at once: no offer to accept.
             _hand_off(dispatcher, tracker)
             return [SlotSet(c.SLOT_HANDOFF_OFFERED, False), SlotSet(c.SLOT_MISSES, 0.0)]
-        if chitchat(text):
-            _chat(dispatcher, tracker)
+        if chitchat(text) or remark(text):
+            _chat(dispatcher, tracker, text)
             return []
         if is_request(text):
             started = await start_declaration(dispatcher, tracker)
@@ -157,9 +158,10 @@ class ActionAnswerGuide(Action):
         return events
 
 
-def _chat(dispatcher: CollectingDispatcher, tracker: Tracker) -> None:
-    """Chit-chat addressed to 小申 itself (actions.talk): a friendly word and back to business."""
-    dispatcher.utter_message(text=CHITCHAT)
+def _chat(dispatcher: CollectingDispatcher, tracker: Tracker, text: str) -> None:
+    """Chit-chat addressed to 小申 itself, or a remark that asks nothing (actions.talk): a friendly
+    word and back to business."""
+    dispatcher.utter_message(text=REMARK if remark(text) else CHITCHAT)
     _report(dispatcher, tracker, SMALLTALK)
 
 
@@ -178,9 +180,9 @@ class ActionHandoff(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
         text = tracker.latest_message.get("text") or ""
-        if not asks_for_person(text) and chitchat(text):
+        if not asks_for_person(text) and (chitchat(text) or remark(text)):
             # NLU heard a person request in chit-chat (侬吃过了伐): answer it as chit-chat.
-            _chat(dispatcher, tracker)
+            _chat(dispatcher, tracker, text)
             return []
         _hand_off(dispatcher, tracker)
         return []

@@ -71,6 +71,15 @@ _SERVICE_QUESTION: Final = re.compile(
     r"|\bneed\b|\brequire", re.IGNORECASE)
 _LAUGH: Final = re.compile(r"^\W*(?:[哈呵嘿嘻嘎]{2,}|h{2,}|(?:ha){2,}|lol|lmao|😂+|🤣+)\W*$", re.IGNORECASE)
 MAX_CHITCHAT_CHARS: Final = 30
+# A remark about the weather or how one feels, asking nothing (天气真好, 心里很难受, 终于办好了): answered
+# kindly, not with "no guide found".
+_MOOD: Final = re.compile(
+    r"天气(真|太|好|不错|老)|心情|开心|高兴|难受|伤心|难过|累死|好累|太累|无聊|郁闷|激动|舒服|终于|太好了|好耶"
+    r"|\b(?:nice|lovely|great|beautiful) (?:day|weather)\b|\bi(?:'m| am) (?:so )?(?:happy|tired|sad|bored)\b",
+    re.IGNORECASE)
+_ASKS: Final = re.compile(r"[?？]|吗|么|嘛|呢|伐|哪|谁|几|多少|怎|啥|什么|能不能|可不可以|是不是|要不要"
+                          r"|\b(?:how|what|where|when|which|who|why|can|could|do|does|is|are)\b",
+                          re.IGNORECASE)
 
 
 def asks_for_person(text: str) -> bool:
@@ -83,6 +92,13 @@ def asks_for_person(text: str) -> bool:
         return False
     # "窗口工作人员说…" names staff as the source of something: a request only with another cue.
     return not (_STAFF_AS_SOURCE.search(folded) and not re.search(r"真人|转|找|叫|接|换|投诉", folded))
+
+
+def remark(text: str) -> bool:
+    """True for a short remark on the weather or one's feelings that asks nothing."""
+    folded = fold(text)
+    return (bool(folded) and len(folded) <= MAX_CHITCHAT_CHARS and not _ASKS.search(text.lower())
+            and not _SERVICE_QUESTION.search(folded) and bool(_MOOD.search(folded)))
 
 
 def chitchat(text: str) -> bool:

@@ -17,6 +17,7 @@ from actions.actions import (
     OFFER_AFTER_COMPLAINT,
     OFFER_AFTER_MISSES,
     OFFER_BUTTONS,
+    REMARK,
     ActionAffirm,
     ActionAnswerGuide,
     ActionDeny,
@@ -270,6 +271,11 @@ async def test_chit_chat_to_the_bot_is_small_talk_not_a_guide(text: str, intent:
     assert texts(messages) == [CHITCHAT]
     assert (turn["outcome"], turn["service_id"]) == ("smalltalk", None)
     assert slots == {}
+
+
+async def test_a_remark_is_met_kindly_not_with_no_guide_found() -> None:
+    slots, messages, turn = await run(ActionAnswerGuide(), tracker("唉，今天好累", "out_of_scope", 0.5))
+    assert texts(messages) == [REMARK] and turn["outcome"] == "smalltalk" and slots == {}
 
 
 async def test_a_button_with_an_unknown_section_does_not_crash() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from actions.talk import asks_for_person, chitchat
+from actions.talk import asks_for_person, chitchat, remark
 
 
 @pytest.mark.parametrize("text", [
@@ -47,3 +47,16 @@ def test_chit_chat_to_the_bot(text: str) -> None:
 ])
 def test_a_service_question_or_role_play_is_not_chit_chat(text: str) -> None:
     assert not chitchat(text)
+
+
+@pytest.mark.parametrize("text", ["外面天气真不错", "公司终于注册下来了，好开心", "唉，最近心情很差",
+                                  "nice weather today"])
+def test_a_remark_that_asks_nothing(text: str) -> None:
+    assert remark(text)
+
+
+@pytest.mark.parametrize("text", ["心情不好，公积金怎么提取", "天气好的时候去办居住证方便吗",
+                                  "终于拿到营业执照了，下一步要干嘛",
+                                  "I'm happy, how do I renew my passport?"])
+def test_a_remark_with_a_question_is_the_question(text: str) -> None:
+    assert not remark(text)
