@@ -44,6 +44,11 @@ REMARK = "嗯嗯，小申在呢。有办事方面的问题随时问我；需要�
 OFFER_AFTER_COMPLAINT = "非常抱歉给您带来了不好的体验。需要为您转接人工客服（店小二）吗？"
 
 
+def _said(tracker: Tracker) -> str:
+    """The text of the latest user message ("" for none)."""
+    return tracker.latest_message.get("text") or ""
+
+
 def _entity(tracker: Tracker, name: str) -> str | None:
     value = next(tracker.get_latest_entity_values(name), None)
     return str(value) if value else None
@@ -74,7 +79,7 @@ def _decide(tracker: Tracker, *, strict: bool) -> Reply:
     guides = services().guides
     try:
         return guides.decide(
-            without_complaint(tracker.latest_message.get("text") or ""),
+            without_complaint(_said(tracker)),
             _context(tracker),
             service_hint=_entity(tracker, c.ENTITY_SERVICE),
             section_hint=_entity(tracker, c.ENTITY_SECTION),
@@ -110,11 +115,10 @@ class ActionAnswerGuide(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
         intent, _ = intent_of(tracker)
-        text = tracker.latest_message.get("text") or ""
+        text = _said(tracker)
         if asks_for_person(text):
             # Asking for a person (a complaint that does, too) queues at once: no offer to accept.
-            _hand_off(dispatcher, tracker)
-            return [SlotSet(c.SLOT_HANDOFF_OFFERED, False), SlotSet(c.SLOT_MISSES, 0.0)]
+            return _handed_off(dispatcher, tracker)
         if chitchat(text) or remark(text):
             _chat(dispatcher, tracker, text)
             return []
@@ -171,6 +175,12 @@ def _hand_off(dispatcher: CollectingDispatcher, tracker: Tracker) -> None:
     _report(dispatcher, tracker, HANDOFF)
 
 
+def _handed_off(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
+    """Hand off, and clear the offer of a person and the miss count: the request has been met."""
+    _hand_off(dispatcher, tracker)
+    return [SlotSet(c.SLOT_HANDOFF_OFFERED, False), SlotSet(c.SLOT_MISSES, 0.0)]
+
+
 class ActionHandoff(Action):
     """The user asked for a person."""
 
@@ -179,7 +189,7 @@ class ActionHandoff(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
-        text = tracker.latest_message.get("text") or ""
+        text = _said(tracker)
         if not asks_for_person(text) and (chitchat(text) or remark(text)):
             # NLU heard a person request in chit-chat (侬吃过了伐): answer it as chit-chat.
             _chat(dispatcher, tracker, text)
@@ -197,10 +207,9 @@ class ActionSmalltalk(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
         intent, _ = intent_of(tracker)
-        if asks_for_person(tracker.latest_message.get("text") or ""):
+        if asks_for_person(_said(tracker)):
             # "Are you a robot? I want a real person": the person request wins.
-            _hand_off(dispatcher, tracker)
-            return [SlotSet(c.SLOT_HANDOFF_OFFERED, False), SlotSet(c.SLOT_MISSES, 0.0)]
+            return _handed_off(dispatcher, tracker)
         dispatcher.utter_message(response=c.SMALLTALK_RESPONSES.get(intent or "", "utter_greet"))
         _report(dispatcher, tracker, SMALLTALK)
         return []
@@ -214,10 +223,8 @@ class ActionAffirm(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
-        text = tracker.latest_message.get("text") or ""
-        if tracker.get_slot(c.SLOT_HANDOFF_OFFERED) or asks_for_person(text):
-            _hand_off(dispatcher, tracker)
-            return [SlotSet(c.SLOT_HANDOFF_OFFERED, False), SlotSet(c.SLOT_MISSES, 0.0)]
+        if tracker.get_slot(c.SLOT_HANDOFF_OFFERED) or asks_for_person(_said(tracker)):
+            return _handed_off(dispatcher, tracker)
         dispatcher.utter_message(text="好的。还有什么可以帮您？")
         _report(dispatcher, tracker, SMALLTALK)
         return []
@@ -231,9 +238,8 @@ class ActionDeny(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
-        if asks_for_person(tracker.latest_message.get("text") or ""):  # "不要机器人，转人工"
-            _hand_off(dispatcher, tracker)
-            return [SlotSet(c.SLOT_HANDOFF_OFFERED, False), SlotSet(c.SLOT_MISSES, 0.0)]
+        if asks_for_person(_said(tracker)):  # "不要机器人，转人工"
+            return _handed_off(dispatcher, tracker)
         if tracker.get_slot(c.SLOT_HANDOFF_OFFERED):
             dispatcher.utter_message(text="好的，那您可以换个说法继续问我，需要时随时说“转人工”。")
         else:

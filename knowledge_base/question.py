@@ -4,7 +4,7 @@ People write "我老家是安徽的，在上海工作交社保三年了，一直
 申领上海的社保卡吗？": the story dilutes every ranking signal (coverage, the classifier's
 probability), so a clear question reads as an unsure one. The clauses with a question cue
 (吗, 怎么, 多久, 哪里, 伐, a question mark …) are what a clerk would answer; the engine ranks them
-too and keeps the higher confidence when both readings agree on the guide (GuideService.rank).
+too and keeps the higher confidence when both readings agree on the guide (KnowledgeBase.rank).
 """
 
 from __future__ import annotations
