@@ -17,7 +17,7 @@ async function api(method, path, body) {
   const headers = session.auth();
   if (body !== undefined) headers["Content-Type"] = "application/json";
   const resp = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  if (resp.status === 401) { logout(); throw new Error("登录已失效"); }
+  if (resp.status === 401) { session.end(); throw new Error("登录已失效"); }
   if (resp.status === 204) return null;
   const data = await resp.json().catch(() => ({}));
   if (!resp.ok) throw new Error((data.error && data.error.message) || resp.statusText);
@@ -25,8 +25,6 @@ async function api(method, path, body) {
 }
 
 // --- signing in (../staff/staff.js) --------------------------------------------------------------
-function logout() { session.end(); }
-
 function start(me) {
   state.me = me;
   $("me").textContent = me.display_name;
@@ -49,7 +47,7 @@ function connect() {
   ws.onmessage = (ev) => handle(JSON.parse(ev.data));
   ws.onclose = (ev) => {
     setConn(false);
-    if (ev.code === 4401) { logout(); return; }
+    if (ev.code === 4401) { session.end(); return; }
     setTimeout(connect, state.retry);  // reconnect, then reload everything from the snapshot
     state.retry = Math.min(state.retry * 2, 10000);
   };

@@ -40,7 +40,7 @@ async function api(path, fresh) {
   if (fresh) headers["Cache-Control"] = "no-cache";  // today's figures as of this instant
   const resp = await fetch("/api/stats" + path, { headers });
   if (resp.status === 401) {
-    logout();
+    session.end();
     throw new ApiFailure(401, { message: "登录已失效，请重新登录 / Please sign in again." });
   }
   const data = await resp.json().catch(() => ({}));
@@ -55,8 +55,6 @@ function showError(e) {
 }
 
 // --- signing in (../staff/staff.js) --------------------------------------------------------------
-function logout() { session.end(); }
-
 function start(me) {
   state.me = me;
   $("me").textContent = me.display_name || me.username;

@@ -49,7 +49,7 @@ async function api(method, path, body, raw) {
   if (raw) { payload = raw.body; headers["Content-Type"] = raw.type; }
   else if (body !== undefined) { payload = JSON.stringify(body); headers["Content-Type"] = "application/json"; }
   const resp = await fetch("/api/kb" + path, { method, headers, body: payload });
-  if (resp.status === 401) { logout(); throw new ApiFailure(401, { message: "登录已失效，请重新登录" }); }
+  if (resp.status === 401) { session.end(); throw new ApiFailure(401, { message: "登录已失效，请重新登录" }); }
   const data = await resp.json().catch(() => ({}));
   if (!resp.ok) throw new ApiFailure(resp.status, data.error);
   return data;
@@ -71,8 +71,6 @@ async function download(path, filename) {
 const isReviewer = () => state.me && (state.me.roles.includes("reviewer") || state.me.roles.includes("admin"));
 
 // --- signing in (../staff/staff.js) --------------------------------------------------------------
-function logout() { session.end(); }
-
 function start(me) {
   state.me = me;
   $("me").textContent = me.display_name + (isReviewer() ? "（审核人）" : "（编辑）");
