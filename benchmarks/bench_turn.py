@@ -39,7 +39,7 @@ if str(ROOT) not in sys.path:
 import httpx  # noqa: E402
 
 from benchmarks.report import latency_row, latency_table, percentile, publish  # noqa: E402
-from tools.chat_client import with_tokens  # noqa: E402
+from tools.chat_client import HEADER  # noqa: E402
 from tools.stack import MODELS, Ports, Stack, training_fingerprint  # noqa: E402
 
 # Guide questions and smalltalk a citizen would send. None of them asks for a person or says yes
@@ -126,7 +126,10 @@ class Paths:
 
     def __init__(self, stack: Stack, connections: int) -> None:
         limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
-        self.gateway = with_tokens(httpx.AsyncClient(base_url=stack.gateway_url, timeout=120, limits=limits))
+        self.gateway = httpx.AsyncClient(base_url=stack.gateway_url, timeout=120, limits=limits)
+        # Each conversation's token, kept as a client of the contract keeps it (tools.chat_client's
+        # TokenJar would parse every request's JSON again on the client's side of the timing).
+        self.tokens: dict[str, str] = {}
         self.rasa = httpx.AsyncClient(base_url=f"http://127.0.0.1:{stack.ports.rasa}", timeout=120,
                                       limits=limits, params={"token": stack.rasa_token})
         self.outcomes: dict[str, int] = {}
@@ -145,10 +148,15 @@ class Paths:
             raise RuntimeError(f"Rasa answered {text!r} with no messages (sender {sender_id})")
 
     async def via_gateway(self, sender_id: str, text: str) -> None:
+        token = self.tokens.get(sender_id)
         resp = await self.gateway.post("/api/chat", json={"sender_id": sender_id, "message": text,
-                                                          "channel": "web"})
+                                                          "channel": "web"},
+                                       headers={HEADER: token} if token else None)
         resp.raise_for_status()
-        turn = resp.json()["turn"]
+        body = resp.json()
+        if "conversation_token" in body:
+            self.tokens[sender_id] = body["conversation_token"]
+        turn = body["turn"]
         if turn["handoff"] != "none":  # a queued conversation no longer reaches Rasa
             raise RuntimeError(f"{text!r} handed {sender_id} off ({turn}); change QUESTIONS")
         self.outcomes[turn["outcome"]] = self.outcomes.get(turn["outcome"], 0) + 1

@@ -148,40 +148,38 @@ class Outbox:
 
 
 class TurnLock:
-    """One turn at a time per conversation, across every gateway process (SET NX PX + a checked
-    delete). Ours rather than redis-py's Lock so that the release can ride in the turn's last
-    pipeline; it expires after `ttl_s`, so a crashed process cannot block a conversation."""
+    """One turn at a time per conversation, across every gateway process: SET NX PX, taken by the
+    turn's first script together with the user's entry (conversations.BEGIN) and released by a
+    checked delete riding the turn's last pipeline. Ours rather than redis-py's Lock so that both
+    share the turn's round trips; it expires after `ttl_s`, so a crashed process cannot block a
+    conversation."""
 
     RELEASE: Final = ("if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end "
                       "return 0")
 
-    def __init__(self, redis: Any, sender_id: str, ttl_s: float) -> None:
-        self.redis = redis
+    def __init__(self, sender_id: str, ttl_s: float) -> None:
         self.key = f"xs:conv:{sender_id}:turn"
         self.ttl_ms = int(ttl_s * 1000)
         self.token = secrets.token_hex(8)
         self.held = False
-        self._release = redis.register_script(self.RELEASE)
 
-    async def acquire(self) -> None:
-        """Wait for the lock (polling every 10 ms) up to its lifetime; 503 conversation_busy after."""
-        deadline = time.monotonic() + self.ttl_ms / 1000
-        while not await self.redis.set(self.key, self.token, nx=True, px=self.ttl_ms):
-            if time.monotonic() > deadline:
-                raise ApiError(503, "conversation_busy",
-                               "上一条消息还在处理中，请稍后再发 / The previous message is still being "
-                               "processed; please retry shortly.")
-            await asyncio.sleep(LOCK_POLL_S)
-        self.held = True
+    @property
+    def spec(self) -> tuple[str, str, int]:
+        return self.key, self.token, self.ttl_ms
 
-    async def queue_release(self, pipe: Pipeline) -> None:
-        await self._release(keys=[self.key], args=[self.token], client=pipe)
+    def busy(self) -> ApiError:
+        return ApiError(503, "conversation_busy",
+                        "上一条消息还在处理中，请稍后再发 / The previous message is still being "
+                        "processed; please retry shortly.")
+
+    def queue_release(self, pipe: Pipeline) -> None:
+        pipe.eval(self.RELEASE, 1, self.key, self.token)
         self.held = False
 
-    async def release(self) -> None:
+    async def release(self, redis: Any) -> None:
         if self.held:
             self.held = False
-            if not await self._release(keys=[self.key], args=[self.token]):
+            if not await redis.eval(self.RELEASE, 1, self.key, self.token):
                 log.warning("turn lock expired", extra={"fields": {"key": self.key}})
 
 
@@ -220,15 +218,14 @@ class ChatService:
                            headers={"Retry-After": str(OVERLOADED_RETRY_S)})
         self.in_flight += 1
         started = time.perf_counter()
-        lock = TurnLock(self.store.redis, sender_id, self.turn_timeout_s + 5)
+        lock = TurnLock(sender_id, self.turn_timeout_s + 5)
         try:
-            await lock.acquire()
             try:
                 turned = await self._locked_turn(sender_id, text, channel, lock, client)
                 self._record(sender_id, channel, turned.reply.turn, time.perf_counter() - started)
                 return turned
             finally:
-                await lock.release()  # a no-op when the final write already released it
+                await lock.release(self.store.redis)  # a no-op once the final write released it
         except RedisError as exc:
             raise UpstreamError("redis", f"{type(exc).__name__}: {exc}") from exc
         finally:
@@ -237,11 +234,22 @@ class ChatService:
     async def _locked_turn(self, sender_id: str, text: str, channel: str, lock: TurnLock,
                            client: str) -> Turned:
         entry = new_entry("user", text)
-        async with self.store.redis.pipeline(transaction=False) as pipe:
-            await self.store.queue_begin(pipe, sender_id, channel, entry)
-            counts = [hook.prefetch(pipe, sender_id) for hook in self.hooks]
-            results = await pipe.execute()
-        ctx = TurnContext(sender_id, text, channel, self.store.begun(entry, results), client=client)
+        # The lock, the user's entry and the hooks' reads share the turn's first round trip; while
+        # another turn of the conversation holds the lock, nothing is written and it is tried again.
+        deadline = time.monotonic() + lock.ttl_ms / 1000
+        while True:
+            async with self.store.redis.pipeline(transaction=False) as pipe:
+                self.store.queue_begin(pipe, sender_id, channel, entry, lock.spec)
+                counts = [hook.prefetch(pipe, sender_id) for hook in self.hooks]
+                results = await pipe.execute()
+            user = self.store.begun(entry, results)
+            if user is not None:
+                lock.held = True
+                break
+            if time.monotonic() > deadline:
+                raise lock.busy()
+            await asyncio.sleep(LOCK_POLL_S)
+        ctx = TurnContext(sender_id, text, channel, user, client=client)
         offset = self.store.BEGIN_RESULTS
         reply = None
         for hook, count in zip(self.hooks, counts, strict=True):
@@ -258,8 +266,8 @@ class ChatService:
                    for m in reply.messages]
         # The replies and the lock's release share the turn's last round trip.
         async with self.store.redis.pipeline(transaction=False) as pipe:
-            await self.store.queue_append(pipe, sender_id, entries)
-            await lock.queue_release(pipe)
+            self.store.queue_append(pipe, sender_id, entries)
+            lock.queue_release(pipe)
             results = await pipe.execute()
         bot = self.store.appended(entries, results[0]) if entries else []
         return Turned(reply, ctx.entry, bot)
@@ -275,7 +283,7 @@ class ChatService:
 
     async def _bot_turn(self, ctx: TurnContext) -> ChatReply:
         started = time.perf_counter()
-        raw = await self.rasa.send(ctx.sender_id, ctx.text, {"channel": ctx.channel})
+        raw = await self.rasa.send(ctx.sender_id, ctx.text)
         if not raw:
             # Every turn of ours says something. Rasa's REST channel answers 200 with no messages
             # when the turn failed inside it (e.g. the Redis lock store is unreachable).

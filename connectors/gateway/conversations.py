@@ -21,19 +21,35 @@ Role = Literal["user", "bot", "agent", "system"]
 TRANSCRIPT_TTL_S = 30 * 24 * 3600
 MAX_ENTRIES = 2000
 
-# KEYS: log, seq; ARGV: ttl, max entries, then each entry's JSON without its seq ('{' + fields + '}').
-# Returns the first new seq. The seq is spliced in as the object's first member.
-APPEND: Final = """
-local first = nil
-for i = 3, #ARGV do
-  local seq = redis.call('INCR', KEYS[2])
-  first = first or seq
-  redis.call('RPUSH', KEYS[1], '{"seq": ' .. seq .. ', ' .. string.sub(ARGV[i], 2))
+# Lua: append entries (JSON objects without their seq, '{' + fields + '}') to a transcript. The seq is
+# spliced in as each object's first member; returns the first new seq.
+_APPEND_FN: Final = """
+local function append(log, seq_key, ttl, max_entries, first_arg)
+  local first = nil
+  for i = first_arg, #ARGV do
+    local seq = redis.call('INCR', seq_key)
+    first = first or seq
+    redis.call('RPUSH', log, '{"seq": ' .. seq .. ', ' .. string.sub(ARGV[i], 2))
+  end
+  redis.call('LTRIM', log, -tonumber(max_entries), -1)
+  redis.call('EXPIRE', log, ttl)
+  redis.call('EXPIRE', seq_key, ttl)
+  return first
 end
-redis.call('LTRIM', KEYS[1], -tonumber(ARGV[2]), -1)
-redis.call('EXPIRE', KEYS[1], ARGV[1])
-redis.call('EXPIRE', KEYS[2], ARGV[1])
-return first
+"""
+# KEYS: log, seq; ARGV: ttl, max entries, then the entries.
+APPEND: Final = _APPEND_FN + "return append(KEYS[1], KEYS[2], ARGV[1], ARGV[2], 3)"
+# A turn's first step. KEYS: turn lock, meta, log, seq; ARGV: lock token, lock lifetime (ms), now,
+# channel, ttl, max entries, the user's entry. Takes the conversation's turn lock and, only if it was
+# free, records that the user wrote and appends the entry: returns its seq, or -1 (nothing written)
+# while another turn holds the lock.
+BEGIN: Final = _APPEND_FN + """
+if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return -1 end
+redis.call('HSETNX', KEYS[2], 'created', ARGV[3])
+redis.call('HSETNX', KEYS[2], 'channel', ARGV[4])  -- fixed when the conversation starts (owners.py)
+redis.call('HSET', KEYS[2], 'last_seen', ARGV[3])
+redis.call('EXPIRE', KEYS[2], ARGV[5])
+return append(KEYS[3], KEYS[4], ARGV[5], ARGV[6], 7)
 """
 
 
@@ -79,11 +95,14 @@ class ConversationStore:
         return [Entry(seq=first + i, **{k: v for k, v in e.items() if k != "seq"})  # type: ignore[typeddict-item]
                 for i, e in enumerate(entries)]
 
-    async def queue_append(self, pipe: Pipeline, sender_id: str, entries: list[Entry]) -> None:
-        """Queue append_many on a pipeline; its result is the first seq (see appended)."""
+    def queue_append(self, pipe: Pipeline, sender_id: str, entries: list[Entry]) -> None:
+        """Queue append_many on a pipeline; its result is the first seq (see appended).
+
+        Queued as EVAL, not as a registered script: redis-py checks a pipeline's registered scripts
+        with an extra SCRIPT EXISTS round trip on every execute."""
         if entries:
             keys, args = self._append_args(sender_id, entries)
-            await self._append(keys=keys, args=args, client=pipe)
+            pipe.eval(APPEND, len(keys), *keys, *args)
 
     def appended(self, entries: list[Entry], first: Any) -> list[Entry]:
         """The entries numbered from the first seq a queued append returned."""
@@ -104,20 +123,21 @@ class ConversationStore:
         entry = new_entry(role, text, buttons=buttons, custom=custom, author=author)
         return (await self.append_many(sender_id, [entry]))[0]
 
-    async def queue_begin(self, pipe: Pipeline, sender_id: str, channel: str, entry: Entry) -> None:
-        """Queue a turn's first writes on `pipe`: touch the metadata, append the user's entry.
-
-        The pipeline's results hold, in order: 4 results of the touch, then the entry's first seq
-        (see `begun`)."""
-        self._queue_touch(pipe, sender_id, channel)
+    def queue_begin(self, pipe: Pipeline, sender_id: str, channel: str, entry: Entry,
+                    lock: tuple[str, str, int]) -> None:
+        """Queue a turn's first step on `pipe`: take the turn lock (key, token, lifetime in ms) and,
+        if it was free, touch the metadata and append the user's entry (one result, see `begun`)."""
         keys, args = self._append_args(sender_id, [entry])
-        await self._append(keys=keys, args=args, client=pipe)  # queued, not run yet
+        lock_key, token, ttl_ms = lock
+        pipe.eval(BEGIN, 4, lock_key, _key(sender_id, "meta"), *keys,
+                  token, ttl_ms, str(time.time()), channel, *args)
 
-    BEGIN_RESULTS: Final = 5
+    BEGIN_RESULTS: Final = 1
 
-    def begun(self, entry: Entry, results: list[Any]) -> Entry:
-        """The user's entry, numbered, from the results of queue_begin's commands."""
-        return self._numbered([entry], int(results[4]))[0]
+    def begun(self, entry: Entry, results: list[Any]) -> Entry | None:
+        """The user's entry, numbered, from queue_begin's result; None if another turn held the lock."""
+        seq = int(results[0])
+        return None if seq < 0 else self._numbered([entry], seq)[0]
 
     async def history(self, sender_id: str, after: int = 0, limit: int = 500) -> list[Entry]:
         """Entries with seq > after, oldest first."""

@@ -14,13 +14,14 @@ from connectors.gateway.errors import ApiError
 from connectors.gateway.state import AppState
 
 
-def get_state(request: Request) -> AppState:
+async def get_state(request: Request) -> AppState:
+    """Async, as every dependency here: FastAPI runs a plain `def` dependency in a worker thread."""
     return request.app.state.xs  # type: ignore[no-any-return]
 
 
 StateDep = Annotated[AppState, Depends(get_state)]
 
-def client_address(request: Request) -> str:
+async def client_address(request: Request) -> str:
     """The client's address as the server saw it (behind a proxy: uvicorn's --proxy-headers)."""
     return request.client.host if request.client else ""
 

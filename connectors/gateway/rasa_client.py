@@ -49,9 +49,12 @@ class RasaClient:
         except ValueError as exc:
             raise UpstreamError("rasa", f"not JSON: {text[:200]}") from exc
 
-    async def send(self, sender_id: str, message: str, metadata: dict[str, Any]) -> list[dict[str, Any]]:
-        """Run one user turn; Rasa's bot messages in order."""
-        body = {"sender": sender_id, "message": message, "metadata": metadata}
+    async def send(self, sender_id: str, message: str) -> list[dict[str, Any]]:
+        """Run one user turn; Rasa's bot messages in order.
+
+        No metadata: no action reads it, and Rasa keeps it on every event of its tracker (~1 ms a
+        turn); the channel is recorded by the gateway's own events."""
+        body = {"sender": sender_id, "message": message}
         data = await self._request("POST", "/webhooks/rest/webhook", body)
         return data if isinstance(data, list) else []
 

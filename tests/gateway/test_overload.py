@@ -26,7 +26,7 @@ class HeldRasa:
         self.release = threading.Event()
         self.waiting = threading.Semaphore(0)
 
-    async def send(self, sender_id: str, message: str, metadata: dict[str, Any]) -> list[dict[str, Any]]:
+    async def send(self, sender_id: str, message: str) -> list[dict[str, Any]]:
         self.waiting.release()
         while not self.release.is_set():
             await asyncio.sleep(0.01)

@@ -49,7 +49,7 @@ class EchoRasa(RasaClient):
         super().__init__("http://127.0.0.1:9", "", 1.0)
         self.received: list[str] = []
 
-    async def send(self, sender_id: str, message: str, metadata: dict[str, Any]) -> list[dict[str, Any]]:
+    async def send(self, sender_id: str, message: str) -> list[dict[str, Any]]:
         self.received.append(message)
         return [{"text": f"收到：{message[:40]}"}, {"custom": {"turn": TURN}}]
 

@@ -35,7 +35,7 @@ class ScriptedRasa:
     def __init__(self) -> None:
         self.calls: list[tuple[str, str]] = []
 
-    async def send(self, sender_id: str, message: str, metadata: dict[str, Any]) -> list[dict[str, Any]]:
+    async def send(self, sender_id: str, message: str) -> list[dict[str, Any]]:
         self.calls.append((sender_id, message))
         if any(word in message for word in self.HUMAN):
             return [{"text": "好的，正在为您转接人工客服（店小二），请稍候。"},

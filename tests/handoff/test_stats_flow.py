@@ -24,7 +24,7 @@ class FiguresRasa(ScriptedRasa):
     """`Q <service> <section>` answers; `clarify`, `oos` and `decl <id> <status> [field]` are what
     they say; a request for a person hands off (ScriptedRasa)."""
 
-    async def send(self, sender_id: str, message: str, metadata: dict[str, Any]) -> list[dict[str, Any]]:
+    async def send(self, sender_id: str, message: str) -> list[dict[str, Any]]:
         words = message.split()
         if words[0] == "Q":
             block = turn_block(
@@ -51,7 +51,7 @@ class FiguresRasa(ScriptedRasa):
                 },
             )
         else:
-            return await super().send(sender_id, message, metadata)
+            return await super().send(sender_id, message)
         self.calls.append((sender_id, message))
         return [{"text": f"小申：{message}"}, {"custom": {"turn": block}}]
 

@@ -43,7 +43,7 @@ ChannelQuery = Annotated[str | None, Query(max_length=32, description="web, wech
 FormatQuery = Annotated[Literal["json", "csv"], Query(description="json, or csv for a spreadsheet")]
 
 
-def asked_period(
+async def asked_period(
     grain: PeriodQuery = "day", day: DayQuery = None, start: StartQuery = None, end: EndQuery = None
 ) -> Period:
     """The period asked: `start`..`end` (Shanghai days, inclusive), else the grain around `day`
