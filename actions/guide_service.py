@@ -14,13 +14,15 @@ from contract.turn import ANSWER, ASK_HUMAN, CLARIFY, OUT_OF_SCOPE, Outcome, gui
 from knowledge_base.constants import SECTION_TITLES, SECTIONS
 from knowledge_base.engine import Candidate, KnowledgeBase, decide
 from knowledge_base.normalize import normalize
-from knowledge_base.scope import elsewhere, role_play, uncovered_objects
+from knowledge_base.scope import commercial, elsewhere, role_play, uncovered_objects
 from knowledge_base.sections import detect_section, fold, mentions_name, read_section, warm_up
 
 # When NLU judged the message out of scope, only a near-certain guide match is answered.
 STRICT_ANSWER_MIN: Final = 0.85
 # Reported confidence of a follow-up answered from the conversation's context.
 FOLLOW_UP_CONFIDENCE: Final = 0.8
+# A guide this likely is offered beside "not something I can answer" for a licence it does not cover.
+NEAR_GUIDE_MIN: Final = 0.1
 MAX_ANSWER_CHARS: Final = 420
 
 # A correction names another service than the one under discussion: that one is set aside.
@@ -139,6 +141,13 @@ class GuideService:
         return Reply(OUT_OF_SCOPE, None, None,
                         candidates[0].score if candidates else 0.0, candidates, text, buttons)
 
+    def no_recommendation(self) -> Reply:
+        """A request to recommend or vouch for a private provider (an agent, a bank, a 猎头)."""
+        text = ("抱歉，小申只解答政务服务怎么办理，不推荐、也不评价商业机构、中介和产品。"
+                "办事方面的问题欢迎问我；也可以转人工客服（店小二），或拨打 12345 市民服务热线。")
+        return Reply(OUT_OF_SCOPE, None, None, 1.0, [], text,
+                     [{"title": "转人工客服", "payload": ASK_HUMAN}])
+
     def marked_out_of_scope(self) -> Reply:
         """A question the editors marked as not a service of ours: say so plainly, no guesses."""
         text = ("抱歉，这个问题不属于小申能解答的上海政务服务事项，我不想用不相干的指南误导您。"
@@ -148,6 +157,8 @@ class GuideService:
 
     def elsewhere(self, place: str, candidates: list[Candidate]) -> Reply:
         """Another place's version of a service: ours are Shanghai's, so say so rather than answer."""
+        if place.isascii():  # as found in the folded text: "us", "california"
+            place = place.upper() if len(place) <= 3 else place.title()
         text = (f"抱歉，小申只能解答上海市的政务服务，{place}的办理规定请咨询当地的政务服务平台或热线。"
                 "如果您想问的是在上海怎么办，请告诉我具体事项；也可以转人工客服（店小二）。")
         return Reply(OUT_OF_SCOPE, None, None, 0.0, candidates, text,
@@ -180,6 +191,8 @@ class GuideService:
         candidates = self.kb.rank(text)
         if role_play(text):
             return self.out_of_scope([])
+        if commercial(text):
+            return self.no_recommendation()
         place = elsewhere(text)
         if place is not None:
             return self.elsewhere(place, candidates)
@@ -202,9 +215,10 @@ class GuideService:
         if (ctx.service_id and asked == "eligibility" and not correcting and top
                 and _ABOUT_SOMEONE.search(text) and not self._names_title(text, top.service_id)):
             return self.answer(ctx.service_id, "eligibility", FOLLOW_UP_CONFIDENCE, candidates)
-        if verdict.outcome in (ANSWER, CLARIFY) and top:
+        if top and (verdict.outcome in (ANSWER, CLARIFY) or top.score >= NEAR_GUIDE_MIN):
             # A licence, permit … or procedure the likeliest guide never mentions is not ours,
-            # however well the rest of the question matches: say so rather than answer or ask.
+            # however well the rest of the question matches: say so rather than answer or ask
+            # (and rather than "no guide found" when a near guide is worth offering).
             objects = uncovered_objects(text, self._text(top.service_id))
             if objects:
                 return self.not_covered(objects, top, candidates)

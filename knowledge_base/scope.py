@@ -28,20 +28,68 @@ _ORIGIN_AFTER: Final = re.compile(r"^(?:市|省)?(?:户口|户籍|籍|人(?!才)
 _THERE_AFTER: Final = re.compile(r"^(?:市|省)?(?:那边|那里|那儿|当地|本地)")
 
 
+def _alternation(names: list[str]) -> re.Pattern[str]:
+    ordered = sorted((str(n).lower() for n in names), key=len, reverse=True)
+    return re.compile("|".join(re.escape(n) for n in ordered))
+
+
+@functools.lru_cache(maxsize=1)
+def _lexicon() -> dict[str, list[str]]:
+    data = yaml.safe_load((LEXICON_DIR / "places.yaml").read_text(encoding="utf-8")) or {}
+    return {"places": list(data.get("places") or []), "abroad": list(data.get("abroad") or [])}
+
+
 @functools.lru_cache(maxsize=1)
 def _places() -> re.Pattern[str]:
-    data = yaml.safe_load((LEXICON_DIR / "places.yaml").read_text(encoding="utf-8")) or {}
-    names = sorted((str(p).lower() for p in data.get("places", [])), key=len, reverse=True)
-    return re.compile("|".join(re.escape(n) for n in names))
+    return _alternation(_lexicon()["places"])
+
+
+@functools.lru_cache(maxsize=1)
+def _abroad() -> re.Pattern[str]:
+    return _alternation(_lexicon()["abroad"])
+
+
+# A document or benefit of that place right after its name (江西的社保卡, 北京的生育津贴, my US
+# passport): that place's, even when the asker is in Shanghai. At home only what each city or province
+# issues itself (社保卡, 津贴, 低保 …); 身份证, 驾照 and 护照 are national, Shanghai renews them too.
+_LOCAL_THING: Final = re.compile(
+    r"^(?:老家|那边|当地)?的?(?:社保卡|医保卡|卡|生育津贴|津贴|补贴|低保|公积金|养老金)")
+_FOREIGN_THING: Final = re.compile(
+    r"^(?:的|'s|’s)?\s?(?:护照|身份证|驾照|驾驶证|结婚证|签证|商标|绿卡|passport|identity card|id card"
+    r"|driver'?s licen[cs]e|driving licen[cs]e|driver licen[cs]e|licen[cs]e|visa|green card|trademark|llc)")
+# Abroad as the place where something is done: 在美国注册, 在泰国登记结婚, in the US.
+_AT_BEFORE: Final = re.compile(r"(?:在|于|\bin|\bat)\s?$")
+# Abroad as an origin: a person or investor from there, or studies done there (our 留学回国 services).
+_ABROAD_ORIGIN_AFTER: Final = re.compile(
+    r"^\s?(?:人|籍|公民|国籍|居民|的?(?:投资|老板|股东|客户|公司|企业|资本|朋友|同事)|留学|读书|毕业|回国|回来|硕士|博士|本科"
+    r"|大学|学历|citizen|national|investor|company|student)")
+
+
+def _abroad_place(folded: str) -> str | None:
+    for match in _abroad().finditer(folded):
+        before, after = folded[: match.start()], folded[match.end():]
+        edges = folded[match.start() - 1: match.start()] + folded[match.end(): match.end() + 1]
+        if match.group(0).isascii() and re.search(r"[a-z]", edges):
+            continue  # inside another English word
+        if _FOREIGN_THING.match(after):
+            return match.group(0)
+        if _ABROAD_ORIGIN_AFTER.match(after) or _TRIP_BEFORE.search(before):
+            continue
+        if _AT_BEFORE.search(before):
+            return match.group(0)
+    return None
 
 
 def elsewhere(text: str) -> str | None:
     """The other place a question asks about (its name as written), or None."""
     folded = fold(text)
+    abroad = _abroad_place(folded)
+    if abroad is not None:
+        return abroad
     in_shanghai = bool(_SHANGHAI.search(folded))
     for match in _places().finditer(folded):
         before, after = folded[: match.start()], folded[match.end():]
-        if _THERE_AFTER.match(after):
+        if _THERE_AFTER.match(after) or _LOCAL_THING.match(after):
             return match.group(0)
         if in_shanghai:
             continue
@@ -85,7 +133,12 @@ def _folded_guide(text: str) -> str:
 # Procedures that are services of their own (a replacement, a transfer, an added licence class):
 # a guide that never mentions the word does not cover it (结婚证补领 next to 结婚登记, 转学 next
 # to 入学, 增驾 next to 换证, a 公积金 transfer next to its registration).
-_PROCEDURES: Final = ("补领", "补办", "转学", "增驾", "转移", "迁移", "转出", "转入")
+# Also corrections, revocations, insurers' claims, other benefits (临时救助, 托育, 出口退税, 创业补贴).
+_PROCEDURES: Final = ("补领", "补办", "转学", "增驾", "转移", "迁移", "转出", "转入", "更正", "撤销", "吊销",
+                      "理赔", "救助", "托育", "托班", "出口退税", "创业")
+# Reports, complaints and enforcement (举报 a counterfeit, 报案 an identity theft, 强制执行 an award)
+# belong to the police, the courts or market supervision unless the guide itself deals with them.
+_DISPUTES: Final = ("举报", "投诉", "报案", "报警", "强制执行", "起诉", "盗刷", "冒用", "假冒")
 
 
 def uncovered_objects(question: str, guide_text: str) -> list[str]:
@@ -94,7 +147,22 @@ def uncovered_objects(question: str, guide_text: str) -> list[str]:
     text = _folded_guide(guide_text)
     folded = fold(question)
     objects = [p for p in _object_phrases(folded) if p not in text]
-    return objects + [p for p in _PROCEDURES if p in folded and p not in text]
+    return objects + [p for p in (*_PROCEDURES, *_DISPUTES) if p in folded and p not in text]
+
+
+# A private provider asked for by recommendation, price or trust (a 猎头, an accountant, a bank's
+# loan, an agent promising approval): no government service answers it.
+_COMMERCIAL: Final = re.compile(
+    r"(推荐|介绍)(一?个|一下|几个|几家|点)?[^，。？?!！]{0,8}(公司|中介|律师|会计|代理|机构|工作室|摄影|猎头)"
+    r"|有哪些靠谱|哪家[^，。？?!！]{0,6}(好|靠谱|便宜|额度|利率|划算)|包过|能信吗"
+    r"|\b(can|could) (you|anyone|someone|somebody) recommend\b|\bhappy to pay\b"
+    r"|\brecommend (a|an|some|any) (good |reliable )?(lawyer|accountant|agent|agency|company|bank|firm"
+    r"|consultant|headhunter|photographer)")
+
+
+def commercial(question: str) -> bool:
+    """True for a request to recommend or judge a private provider."""
+    return bool(_COMMERCIAL.search(fold(question)))
 
 
 # Attempts to make 小申 play someone else or drop its instructions: no service answers them.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from knowledge_base.scope import elsewhere, role_play, uncovered_objects
+from knowledge_base.scope import commercial, elsewhere, role_play, uncovered_objects
 
 
 @pytest.mark.parametrize(("question", "place"), [
@@ -15,6 +15,15 @@ from knowledge_base.scope import elsewhere, role_play, uncovered_objects
     ("蘇州買房提取公積金流程", "苏州"),
     ("我在上海上班，宁波那边的医保怎么报销", "宁波"),  # a place "over there", Shanghai or not
     ("武汉人才落户需要什么学历", "武汉"),  # 人才, not someone from 武汉
+    # Abroad, Hong Kong and Macao: a document or registration of theirs, or something done there.
+    ("我人在上海，英国护照快过期了怎么续", "英国"),
+    ("想在新加坡注册一家贸易公司，流程是什么", "新加坡"),
+    ("香港身份证过期了怎么换", "香港"),
+    ("My Canadian driving licence is about to expire, can I renew it in Shanghai?", "canadian"),
+    ("We got married in Japan. Is that marriage valid here?", "japan"),
+    # A card or benefit a province issues itself, even from someone in Shanghai.
+    ("我在上海上班，安徽的社保卡坏了怎么补", "安徽"),
+    ("河南老家的低保在上海能领吗", "河南"),
 ])
 def test_a_service_asked_about_another_place(question: str, place: str) -> None:
     assert elsewhere(question) == place
@@ -29,6 +38,14 @@ def test_a_service_asked_about_another_place(question: str, place: str) -> None:
     "在上海的北京人可以办居住证吗",
     "我是武汉人，在上海交了五年社保，能积分落户吗",
     "开公司要带什么材料",
+    # Abroad as an origin or a trip: Shanghai's services.
+    "我是加拿大人，想在上海开一家外资公司",
+    "日本的投资方来上海设立企业要什么材料",
+    "英国留学回来的硕士怎么落户",
+    "下个月去泰国旅游，护照怎么办",
+    "I'm from the US and want to set up a WFOE",
+    "can you help us with the passport application",
+    "香港老板来上海投资办厂要什么条件",
 ])
 def test_shanghai_questions_with_a_place_in_them(question: str) -> None:
     assert elsewhere(question) is None
@@ -41,6 +58,9 @@ def test_shanghai_questions_with_a_place_in_them(question: str) -> None:
     ("身份证丢了补领要带什么", "居民身份证 申领 换领 补领 挂失", []),
     ("企业所得税汇算怎么报", "个人所得税综合所得年度汇算 退税 补税", ["企业所得税"]),
     ("个人所得税汇算怎么退税", "个人所得税综合所得年度汇算 退税 补税", []),
+    ("有人冒用我的名字注册了商标，去哪举报", "商标注册申请 材料 受理", ["举报", "冒用"]),
+    ("商标被人假冒了怎么投诉", "商标注册 侵权的可向市场监管部门投诉", ["假冒"]),
+    ("社区临时救助怎么申请", "最低生活保障 申请条件 家庭收入", ["救助"]),
 ])
 def test_a_separate_procedure_the_guide_never_mentions_is_not_covered(
         question: str, guide_text: str, missing: list[str]) -> None:
@@ -65,3 +85,21 @@ def test_requests_to_play_a_role_are_recognised(question: str) -> None:
                                       "电子营业执照的管理员模式怎么设置"])
 def test_ordinary_questions_are_not_role_play(question: str) -> None:
     assert not role_play(question)
+
+
+@pytest.mark.parametrize("question", [
+    "想开公司，能推荐个靠谱的代理记账公司吗",
+    "上海有哪些靠谱的留学中介",
+    "房贷哪家银行利率低",
+    "中介说积分落户包过，收费五万",
+    "Can you recommend a good lawyer for a labour dispute?",
+])
+def test_requests_to_recommend_a_private_provider(question: str) -> None:
+    assert commercial(question)
+
+
+@pytest.mark.parametrize("question", ["开公司要带什么材料？", "公积金贷款在哪个银行办",
+                                      "劳动仲裁可以请律师代理吗", "哪家医院可以做残疾评定",
+                                      "How do I recommend a colleague for talent settlement?"])
+def test_ordinary_questions_ask_no_recommendation(question: str) -> None:
+    assert not commercial(question)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict, StrictStr, StringConstraints
 
 from connectors.gateway.deps import ClientAddress, ConversationToken, StateDep
@@ -28,7 +28,7 @@ class ChatIn(BaseModel):
 
 @router.post("/chat", response_model=ChatReply)
 async def chat(body: ChatIn, state: StateDep, client: ClientAddress,
-               token: ConversationToken = None) -> ChatReply:
+               token: ConversationToken = None) -> Response:
     """Send one message to 小申 and get its reply plus the structured turn block.
 
     The first turn of a new `sender_id` answers its `conversation_token`; every later turn sends it
@@ -50,7 +50,8 @@ async def chat(body: ChatIn, state: StateDep, client: ClientAddress,
         raise
     if admission.started:
         reply = reply.model_copy(update={"conversation_token": admission.token})
-    return reply
+    # Serialised here: FastAPI would validate the reply against `response_model` once more first.
+    return Response(reply.model_dump_json(), media_type="application/json")
 
 
 class HistoryOut(BaseModel):
