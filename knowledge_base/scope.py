@@ -135,10 +135,10 @@ def _folded_guide(text: str) -> str:
 # to 入学, 增驾 next to 换证, a 公积金 transfer next to its registration).
 # Also corrections, revocations, insurers' claims and services next to ours: other benefits (临时救助,
 # 托育, 廉租房, 创业补贴), export tax refunds, moving a 户口 back, the 经营所得 return, high-voltage
-# connections, night-work permits.
+# connections, night-work permits, 专精特新 recognition, settling with a spouse (投靠).
 _PROCEDURES: Final = ("补领", "补办", "转学", "增驾", "转移", "迁移", "转出", "转入", "迁回", "更正", "撤销",
                       "吊销", "理赔", "救助", "临时救助", "托育", "托班", "廉租", "创业", "出口退", "免抵退",
-                      "经营所得", "高压", "夜间施工")
+                      "经营所得", "高压", "夜间施工", "专精特新", "投靠")
 # Reports, complaints and enforcement (举报 a counterfeit, 报案 an identity theft, 强制执行 an award)
 # belong to the police, the courts or market supervision unless the guide itself deals with them.
 _DISPUTES: Final = ("举报", "投诉", "报案", "报警", "强制执行", "起诉", "盗刷", "冒用", "假冒")

@@ -189,12 +189,14 @@ def cue_sections(folded: str) -> tuple[str, ...]:
 
 def read_section(text: str, names: Iterable[str] = ()) -> SectionReading:
     """Read the section a question asks about, with the evidence (see the module docstring)."""
-    folded = strip_names(fold(text), names)
+    whole = fold(text)
+    folded = strip_names(whole, names)
     if not folded:
         return SectionReading(None, "none")
     cues = cue_sections(folded)
     probs = get_model(fold).probabilities(folded)
-    if _CONDITION.search(folded) and not _BEYOND_CONDITION.intersection(cues):
+    # The condition is read with the names in place: "交多久能领失业金" loses its verb to the alias 领失业金.
+    if _CONDITION.search(whole) and not _BEYOND_CONDITION.intersection(cues):
         return SectionReading("eligibility", "condition", cues, probs)
     best = max(probs, key=lambda s: probs[s])
     if cues:

@@ -149,6 +149,11 @@ def test_a_condition_counted_in_years_or_age_is_eligibility(question: str) -> No
     assert detect_section(question) == "eligibility"
 
 
+def test_a_condition_whose_verb_is_part_of_a_service_name_is_still_eligibility() -> None:
+    # "领失业金" is an alias: with it taken out, "交多久能" would read as a time question.
+    assert read_section("社保交多久能领失业金", ["失业保险金申领", "领失业金"]).section == "eligibility"
+
+
 @pytest.mark.parametrize(("question", "section"), [
     ("驾照到期前多久可以换", "time_limit"),
     ("交满15年的证明要带哪些材料", "materials"),
