@@ -38,7 +38,13 @@ _PERSON_REQUEST: Final = re.compile(
     r"|(?:不想|不要|别|勿要|覅|不跟|不和|懒得)(?:再)?(?:跟|和|同|搭|用|拿)?(?:侬|你)?(?:这个|个)?"
     r"(?:机器|机械|ai|智能|电脑|bot)"
     r"|机器人.{0,12}(?:换|叫|找|要|转)(?:个)?人"
-    r"|\b(?:talk|speak|chat|connect|transfer|put|get|want|need|give)\b.{0,25}"
+    r"|(?:找|要|叫)(?:个)?人(?:反映|处理|来|帮|说|谈|聊|沟通|解决)"
+    r"|转(?:给|到|接给?)\S{0,8}(?:同事|专人|部门的人|负责的人)"
+    r"|(?:等|排)\S{0,2}(?:人[工功]|真人|店小二|客服)"
+    r"|\b(?:talk|speak|chat)\b (?:to|with) (?:someone|somebody)\b"
+    r"|\breal (?:ppl|people|persons?|humans?)\b"
+    r"|\bcan (?:a|an|some|one of your) (?:staff(?: member)?|human|person|agent|officer)\b"
+    r"|\b(?:talk|speak|chat|connect|transfer|put|get|want|need|give)\b.{0,40}"
     r"\b(?:human|person|people|agent|operator|representative|staff|someone real|somebody real"
     r"|manager|supervisor)\b"
     r"|\b(?:human|real person|live agent|operator|representative|agent)\b\W*(?:please|pls|now|asap)?\W*$"
@@ -52,14 +58,16 @@ _STAFF_AS_SOURCE: Final = re.compile(
 
 # Chit-chat: 你/侬/you is the subject, the bot's life is the topic, and no service question is asked.
 _TO_BOT: Final = re.compile(
-    r"^\W*(?:小申)?\W*(?:请问)?(?:你|侬|您)(?!们)(?:本人|自己)?(?:也|还|平时|今天|每天|到底|真|好|太)?"
-    r"(?:有没有|有|结婚|结过婚|交|缴|退休|住|生|上班|上学|会|喜欢|欢喜|爱|吃|是|几岁|多大|叫|开心|高兴|累|睡"
+    r"^\W*(?:小申\W*)?(?:请问)?(?:等|要是|如果)?(?:你|侬|您|小申)(?!们)(?:本人|自己)?"
+    r"(?:也|还|平时|今天|每天|到底|真|好|太|几点|周末|晚上){0,2}"
+    r"(?:有没有|有|结婚|结过婚|交|缴|退休|住|生|上班|下班|休息|放假|上学|会|喜欢|欢喜|爱|吃|是|几岁|多大|叫|开心|高兴|累|睡|用"
     r"|好笨|真笨|太笨|好傻|真傻|好聪明|真聪明|老聪明|好厉害|真厉害|真棒|好棒|好可爱|可爱|笨|傻|聪明|厉害"
     r"|男|女|老家|家住|工资|拿|领|考|买|去过|出过|养|做过|谈|单身|在干|忙|没用|差劲|可爱|笨|傻|棒)"
 )
 _YOU_EN: Final = re.compile(
-    r"^\W*(?:(?:do|did|are|have|were|will|would|can) you\b(?! (?:help|tell|explain|know how|show|check|find|"
-    r"look|give|send|let|get me|handle|process|assist|answer))"
+    r"^\W*(?:(?:do|did|are|have|were|will|would|can) you\b(?! (?:also |even |guys )?(?:help|tell|explain|know how"
+    r"|show|check|find|look|give|send|let|get me|handle|process|assist|answer|recommend|suggest|cover|deal"
+    r"|book|do my|fill))"
     r"|what(?:'s|s| is) your (?:name|age|favou?rite)|how old are you|how are you|where do you live"
     r"|you(?:'re|re| are) (?:so |pretty |very |really |quite )?(?:smart|clever|useless|stupid|dumb|funny"
     r"|great|cute|amazing|awesome|helpful|slow|boring|cool|nice|kind))", re.IGNORECASE)
@@ -71,6 +79,8 @@ _SERVICE_QUESTION: Final = re.compile(
     r"|\bneed\b|\brequire", re.IGNORECASE)
 _LAUGH: Final = re.compile(r"^\W*(?:[哈呵嘿嘻嘎]{2,}|h{2,}|(?:ha){2,}|lol|lmao|😂+|🤣+)\W*$", re.IGNORECASE)
 MAX_CHITCHAT_CHARS: Final = 30
+MAX_CHITCHAT_CHARS_EN: Final = 60  # English spends about two letters where Chinese spends one character
+_CJK_GAP: Final = re.compile(r"(?<=[\u4e00-\u9fff])\s+(?=[\u4e00-\u9fff])")
 # A remark about the weather or how one feels, asking nothing (天气真好, 心里很难受, 终于办好了): answered
 # kindly, not with "no guide found".
 _MOOD: Final = re.compile(
@@ -84,7 +94,7 @@ _ASKS: Final = re.compile(r"[?？]|吗|么|嘛|呢|伐|哪|谁|几|多少|怎|�
 
 def asks_for_person(text: str) -> bool:
     """True when the message asks for a human agent (or refuses the machine)."""
-    folded = fold(text)
+    folded = _CJK_GAP.sub("", fold(text))  # "转人 工"
     if not folded:
         return False
     match = _PERSON_REQUEST.search(folded)
@@ -105,7 +115,8 @@ def chitchat(text: str) -> bool:
     """True for chit-chat addressed to 小申 itself: its life, a remark on it, laughter (not an
     attempt to make it play another role, which is out of scope)."""
     folded = fold(text)
-    if not folded or len(folded) > MAX_CHITCHAT_CHARS or role_play(text):
+    limit = MAX_CHITCHAT_CHARS_EN if folded.isascii() else MAX_CHITCHAT_CHARS
+    if not folded or len(folded) > limit or role_play(text):
         return False
     if _LAUGH.match(folded):
         return True
