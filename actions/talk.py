@@ -65,8 +65,8 @@ _TO_BOT: Final = re.compile(
     r"|男|女|老家|家住|工资|拿|领|考|买|去过|出过|养|做过|谈|单身|在干|忙|没用|差劲|可爱|笨|傻|棒)"
 )
 _YOU_EN: Final = re.compile(
-    r"^\W*(?:(?:do|did|are|have|were|will|would|can) you\b(?! (?:also |even |guys )?(?:help|tell|explain|know how"
-    r"|show|check|find|look|give|send|let|get me|handle|process|assist|answer|recommend|suggest|cover|deal"
+    r"^\W*(?:(?:do|did|are|have|were|will|would|can) you\b(?! (?:also |even |guys )?"
+    r"(?:help|tell|explain|know how|show|check|find|look|give|send|let|get me|handle|process|assist|answer|recommend|suggest|cover|deal"
     r"|book|do my|fill))"
     r"|what(?:'s|s| is) your (?:name|age|favou?rite)|how old are you|how are you|where do you live"
     r"|you(?:'re|re| are) (?:so |pretty |very |really |quite )?(?:smart|clever|useless|stupid|dumb|funny"
