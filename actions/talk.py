@@ -66,7 +66,8 @@ _TO_BOT: Final = re.compile(
 )
 _YOU_EN: Final = re.compile(
     r"^\W*(?:(?:do|did|are|have|were|will|would|can) you\b(?! (?:also |even |guys )?"
-    r"(?:help|tell|explain|know how|show|check|find|look|give|send|let|get me|handle|process|assist|answer|recommend|suggest|cover|deal"
+    r"(?:help|tell|explain|know how|show|check|find|look|give|send|let|get me|handle|process|assist|answer"
+    r"|recommend|suggest|cover|deal"
     r"|book|do my|fill))"
     r"|what(?:'s|s| is) your (?:name|age|favou?rite)|how old are you|how are you|where do you live"
     r"|you(?:'re|re| are) (?:so |pretty |very |really |quite )?(?:smart|clever|useless|stupid|dumb|funny"
