@@ -79,6 +79,18 @@ _SERVICE_QUESTION: Final = re.compile(
     r"|\bhow (?:do|can|to|long|much)\b|\bwhere (?:do|can|to)\b|\bwhat (?:do|documents|papers)\b|\bapply\b"
     r"|\bneed\b|\brequire", re.IGNORECASE)
 _LAUGH: Final = re.compile(r"^\W*(?:[哈呵嘿嘻嘎]{2,}|h{2,}|(?:ha){2,}|lol|lmao|😂+|🤣+)\W*$", re.IGNORECASE)
+# Small talk whoever its subject: a joke asked for, a festival greeting, the weather, an acknowledgement.
+_SMALL_TOPIC: Final = re.compile(
+    r"(?:讲|说|来)(?:一)?个笑话|笑话听听|\btell (?:me )?a joke\b|\bknow any jokes\b"
+    r"|(?:节|年|春节|中秋|端午|国庆|元旦|生日|周末)快乐|新年好|过年好|\bhappy (?:new year|holidays?|birthday"
+    r"|mid-autumn|chinese new year)\b|\bmerry christmas\b")
+# The weather: a remark, or a question about the bot's weather ("你那边也下雨吗"), not "下雨天能办吗".
+_WEATHER: Final = re.compile(r"下雨|下雪|好热|太热|热死|好冷|太冷|冷死|刮台风|出太阳|天气")
+_BOTS_SIDE: Final = re.compile(r"(?:你|侬)(?:那边|那里|这边|那儿)")
+_ACK: Final = re.compile(
+    r"^\W*(?:明白了?|懂了|知道了|晓得了|收到|了解了?|好的?|好滴|好嘞|行|可以了?|嗯+|哦+|噢+"
+    r"|ok|okay|got it|understood|i see|noted|sure|alright|fine)\W*(?:谢谢|多谢|thanks|thank you)?\W*$",
+    re.IGNORECASE)
 MAX_CHITCHAT_CHARS: Final = 30
 MAX_CHITCHAT_CHARS_EN: Final = 60  # English spends about two letters where Chinese spends one character
 _CJK_GAP: Final = re.compile(r"(?<=[\u4e00-\u9fff])\s+(?=[\u4e00-\u9fff])")
@@ -119,8 +131,10 @@ def chitchat(text: str) -> bool:
     limit = MAX_CHITCHAT_CHARS_EN if folded.isascii() else MAX_CHITCHAT_CHARS
     if not folded or len(folded) > limit or role_play(text):
         return False
-    if _LAUGH.match(folded):
+    if _LAUGH.match(folded) or _ACK.match(folded):
         return True
     if _SERVICE_QUESTION.search(folded):
         return False
-    return bool(_TO_BOT.search(folded) or _YOU_EN.search(folded))
+    if _WEATHER.search(folded) and (_BOTS_SIDE.search(folded) or not _ASKS.search(text.lower())):
+        return True
+    return bool(_TO_BOT.search(folded) or _YOU_EN.search(folded) or _SMALL_TOPIC.search(folded))

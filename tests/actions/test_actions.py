@@ -117,13 +117,13 @@ async def test_an_ambiguous_question_asks_which_service() -> None:
 
 
 async def test_two_misses_in_a_row_offer_a_person_on_the_second() -> None:
-    slots, messages, turn = await run(ActionAnswerGuide(), tracker("今天天气怎么样", "out_of_scope"))
+    slots, messages, turn = await run(ActionAnswerGuide(), tracker("帮我订一张明天的机票", "out_of_scope"))
     assert (turn["outcome"], turn["service_id"], turn["section"]) == ("out_of_scope", None, None)
     assert slots == {c.SLOT_HANDOFF_OFFERED: False, c.SLOT_MISSES: 1.0}
     assert any(NOT_FOUND in t for t in texts(messages)) and OFFER_AFTER_MISSES not in texts(messages)
 
     slots, messages, turn = await run(ActionAnswerGuide(),
-                                      tracker("给我讲个笑话", "out_of_scope", misses=1.0))
+                                      tracker("股票明天会涨吗", "out_of_scope", misses=1.0))
     assert turn["outcome"] == "out_of_scope"
     assert slots == {c.SLOT_HANDOFF_OFFERED: True, c.SLOT_MISSES: 0.0}
     offer = next(m for m in messages if m["text"] == OFFER_AFTER_MISSES)

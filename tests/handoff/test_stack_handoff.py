@@ -72,7 +72,7 @@ def test_asking_for_a_person_queues_then_an_agent_talks_and_closes(live: httpx.C
 
 def test_two_misses_in_a_row_offer_a_person_and_yes_queues(live: httpx.Client) -> None:
     sender = f"e2e-{uuid.uuid4().hex[:8]}"
-    first = send(live, sender, "给我讲个笑话吧")
+    first = send(live, sender, "帮我订一张明天的机票")
     assert first["turn"]["outcome"] == "out_of_scope"
     assert all("需要为您转接" not in (m["text"] or "") for m in first["messages"])
     second = send(live, sender, "推荐一部好看的电影")
