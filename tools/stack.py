@@ -303,7 +303,9 @@ class Stack:
         for name in self.names("rasa"):
             say(f"starting Rasa {name} on 127.0.0.1:{self.own_port(name)} (loading the model takes ~30 s)")
             self._spawn(name, [
-                str(RASA_VENV / "bin" / "rasa"), "run", "--enable-api", "--auth-token", self.rasa_token,
+                # `rasa run` with Rasa's action-answer check made cheap (bot/serve.py).
+                str(RASA_VENV / "bin" / "python"), "-m", "bot.serve", "run", "--enable-api",
+                "--auth-token", self.rasa_token,
                 "-i", "127.0.0.1", "-p", str(self.own_port(name)), "--model", str(model),
                 "--endpoints", str(endpoints), "--credentials", "bot/credentials.yml",
                 "--logging-config-file", str(ROOT / "config" / "rasa_logging.yml"),
