@@ -35,7 +35,8 @@ def validate_action_result(self: RemoteAction, result: dict[str, Any]) -> bool:
         return True
     error.message += (
         ". Failed to validate Action server response from API, make sure your response from the "
-        f"Action endpoint is valid. For more information about the format visit {DOCS_BASE_URL}/custom-actions"
+        "Action endpoint is valid. For more information about the format visit "
+        f"{DOCS_BASE_URL}/custom-actions"
     )
     raise error
 
