@@ -37,6 +37,7 @@ bench: setup ## run the benchmarks and update docs/benchmarks.md
 	@$(APP_PY) benchmarks/bench_turn.py
 	@$(APP_PY) benchmarks/bench_declarations.py --write --stack 2
 	@$(APP_PY) benchmarks/bench_load.py
+	@$(APP_PY) benchmarks/bench_replicas.py
 	@$(APP_PY) benchmarks/bench_stats.py --write
 
 purge: setup ## delete conversations and 留言 past XS_RETENTION_DAYS (default 30; SENDER=id deletes one now)
