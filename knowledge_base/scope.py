@@ -173,6 +173,7 @@ _ROLE_PLAY: Final = re.compile(
     r"(扮演|假装你是|假装成|你现在是(一个|我的)|角色扮演|忽略(之前|以上|前面|所有)的?(指令|指示|提示|规则|设定)"
     r"|\bpretend (to be|you are)|\bact as\b|\brole-?play|\bignore (all |the )?(previous|prior|above) "
     r"(instructions|prompts?)|\byou are now\b|system prompt"
+    r"|(系统|你的)(提示词|指令|设定|prompt)|提示词(告诉|发给|给我|是什么)"
     r"|(开发者|越狱|无限制|上帝)模式|\bdeveloper mode\b|\bjailbreak|\bdo anything now\b|(?-i:\bDAN\b))",
     re.IGNORECASE)
 
