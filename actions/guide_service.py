@@ -27,8 +27,11 @@ MAX_ANSWER_CHARS: Final = 420
 
 # A correction names another service than the one under discussion: that one is set aside.
 _CORRECTION = re.compile(
-    r"(不是这个|不是这|不对|搞错|错了|我问的是|我说的是|我想问的是|不是问|not this|wrong"
+    r"(不是这个|不是这|不对|勿对|弗对|搞错|搞混|错了|我问的是|我说的是|我想问的是|不是问|not this|wrong"
     r"|^\W{0,2}(啊|哦|噢|呃|嗯)?\W?(不是|弗是|勿是)[^，,。\s]{0,12}[，,\s]+(我|是|要|其实))")
+# In a correction, what is set aside ("…是身份证，不是社保卡", "not the ID card"): ranked without it.
+_NEGATED = re.compile(r"(?:而不是|不是|勿是|弗是|\bnot(?: the| a| an| my)?)\s?[^，,。；;！!？?\s]{1,12}",
+                      re.IGNORECASE)
 # A detail about a person, then "can they apply?": eligibility of the service under discussion,
 # whatever else the details happen to match (户口, 退休金 …).
 _ABOUT_SOMEONE = re.compile(
@@ -197,6 +200,10 @@ class GuideService:
         if place is not None:
             return self.elsewhere(place, candidates)
         correcting = bool(_CORRECTION.search(normalize(text)))
+        if correcting:
+            kept = _NEGATED.sub("，", text)
+            if kept != text and kept.strip("，, "):
+                candidates = self.kb.rank(kept)
         if correcting and ctx.service_id:
             candidates = [c for c in candidates if c.service_id != ctx.service_id]
         verdict = decide(candidates)
@@ -210,7 +217,7 @@ class GuideService:
         if ctx.section and not section_hint and (correcting or _SWITCH.search(text)):
             # "不对，是个体户" / "一业一证呢？" keep asking what was asked, unless a section is
             # named outright (a classifier's guess from the rest of the sentence is not enough).
-            if asked is None or (correcting and reading.source == "classifier"):
+            if asked is None or reading.source == "classifier":
                 section = ctx.section
         if (ctx.service_id and asked == "eligibility" and not correcting and top
                 and _ABOUT_SOMEONE.search(text) and not self._names_title(text, top.service_id)):
@@ -238,9 +245,11 @@ class GuideService:
             return self.answer(ctx.service_id, detect_section(text, names) or section,
                                FOLLOW_UP_CONFIDENCE, candidates)
         if verdict.outcome == CLARIFY and not strict and top and len(verdict.candidates) == 1 \
-                and (correcting or self._names_fully(text, top.service_id)):
-            # The only plausible guide, and the user either steered to it ("不对，是社保卡") or named
-            # it in full: a question back with one option would only cost a click.
+                and (correcting or self._names_fully(text, top.service_id)
+                     or (ctx.service_id and ctx.section and _SWITCH.search(text))):
+            # The only plausible guide, and the user steered to it ("不对，是社保卡", "what about
+            # buying a house?") or named it in full: a question back with one option would only
+            # cost a click.
             return self.answer(top.service_id, section or "overview", top.score, candidates,
                                tentative=True)
         if verdict.outcome == CLARIFY and not strict:

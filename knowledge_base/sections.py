@@ -70,6 +70,7 @@ _CUES: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (
     ("eligibility", (
         r"条件", r"资格", r"谁(可以|能)", r"哪些人", r"什么人", r"什么样的(人|企业|公司|单位|家庭|情况)",
         r"能不能(申请|办|领|享受)", r"可以(申请|办|领)吗", r"能(申请|办|领)吗", r"符合", r"要求", r"满足",
+        r"好(申请|办|领|退休|报名|享受|拿)(伐|吗)",  # Shanghainese 好…伐: may one …?
         r"够不够", r"有没有资格", r"是否可以", r"适用", r"\beligib", r"\bqualif", r"\bcan i\b",
         r"who can", r"外地人", r"非沪籍", r"外地户口",
         r"\bcan (?:he|she|they|we|my|a|an|foreigners?)\b.{0,40}\b(?:still|be|apply|get|renew|register)",
