@@ -65,12 +65,17 @@ _ABROAD_ORIGIN_AFTER: Final = re.compile(
     r"|大学|学历|citizen|national|investor|company|student)")
 
 
+def _inside_word(folded: str, match: re.Match[str]) -> bool:
+    """An English place name inside another word ("xian" in "xiang", "us" in "bus")."""
+    edges = folded[match.start() - 1: match.start()] + folded[match.end(): match.end() + 1]
+    return match.group(0).isascii() and bool(re.search(r"[a-z]", edges))
+
+
 def _abroad_place(folded: str) -> str | None:
     for match in _abroad().finditer(folded):
         before, after = folded[: match.start()], folded[match.end():]
-        edges = folded[match.start() - 1: match.start()] + folded[match.end(): match.end() + 1]
-        if match.group(0).isascii() and re.search(r"[a-z]", edges):
-            continue  # inside another English word
+        if _inside_word(folded, match):
+            continue
         if _FOREIGN_THING.match(after):
             return match.group(0)
         if _ABROAD_ORIGIN_AFTER.match(after) or _TRIP_BEFORE.search(before):
@@ -95,9 +100,8 @@ def elsewhere(text: str) -> str | None:
             continue
         if _ORIGIN_BEFORE.search(before) or _TRIP_BEFORE.search(before) or _ORIGIN_AFTER.match(after):
             continue
-        edges = folded[match.start() - 1: match.start()] + folded[match.end(): match.end() + 1]
-        if match.group(0).isascii() and re.search(r"[a-z]", edges):
-            continue  # "xian" inside another English word
+        if _inside_word(folded, match):
+            continue
         return match.group(0)
     return None
 
