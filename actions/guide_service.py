@@ -191,19 +191,16 @@ class GuideService:
             return self.answer(service_hint, chosen, 1.0, [])
         if self.kb.rules.marked_out_of_scope(text) is not None:
             return self.marked_out_of_scope()
-        candidates = self.kb.rank(text)
         if role_play(text):
             return self.out_of_scope([])
         if commercial(text):
             return self.no_recommendation()
+        correcting = bool(_CORRECTION.search(normalize(text)))
+        kept = _NEGATED.sub("，", text) if correcting else text
+        candidates = self.kb.rank(kept if kept.strip("，, ") else text)
         place = elsewhere(text)
         if place is not None:
             return self.elsewhere(place, candidates)
-        correcting = bool(_CORRECTION.search(normalize(text)))
-        if correcting:
-            kept = _NEGATED.sub("，", text)
-            if kept != text and kept.strip("，, "):
-                candidates = self.kb.rank(kept)
         if correcting and ctx.service_id:
             candidates = [c for c in candidates if c.service_id != ctx.service_id]
         verdict = decide(candidates)
