@@ -39,16 +39,24 @@ end
 """
 # KEYS: log, seq; ARGV: ttl, max entries, then the entries.
 APPEND: Final = _APPEND_FN + "return append(KEYS[1], KEYS[2], ARGV[1], ARGV[2], 3)"
+# Lua: record that the user wrote (and the channel, fixed when the conversation starts: owners.py).
+_TOUCH_FN: Final = """
+local function touch(meta, now, channel, ttl)
+  redis.call('HSETNX', meta, 'created', now)
+  redis.call('HSETNX', meta, 'channel', channel)
+  redis.call('HSET', meta, 'last_seen', now)
+  redis.call('EXPIRE', meta, ttl)
+end
+"""
+# KEYS: meta; ARGV: now, channel, ttl.
+TOUCH: Final = _TOUCH_FN + "touch(KEYS[1], ARGV[1], ARGV[2], ARGV[3])"
 # A turn's first step. KEYS: turn lock, meta, log, seq; ARGV: lock token, lock lifetime (ms), now,
 # channel, ttl, max entries, the user's entry. Takes the conversation's turn lock and, only if it was
-# free, records that the user wrote and appends the entry: returns its seq, or -1 (nothing written)
+# free, touches the conversation and appends the entry: returns its seq, or -1 (nothing written)
 # while another turn holds the lock.
-BEGIN: Final = _APPEND_FN + """
+BEGIN: Final = _APPEND_FN + _TOUCH_FN + """
 if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return -1 end
-redis.call('HSETNX', KEYS[2], 'created', ARGV[3])
-redis.call('HSETNX', KEYS[2], 'channel', ARGV[4])  -- fixed when the conversation starts (owners.py)
-redis.call('HSET', KEYS[2], 'last_seen', ARGV[3])
-redis.call('EXPIRE', KEYS[2], ARGV[5])
+touch(KEYS[2], ARGV[3], ARGV[4], ARGV[5])
 return append(KEYS[3], KEYS[4], ARGV[5], ARGV[6], 7)
 """
 
@@ -145,20 +153,10 @@ class ConversationStore:
         entries = [json.loads(item) for item in raw]
         return [e for e in entries if int(e["seq"]) > after][:limit]
 
-    @staticmethod
-    def _queue_touch(pipe: Pipeline, sender_id: str, channel: str) -> None:
-        meta = _key(sender_id, "meta")
-        now = str(time.time())
-        pipe.hsetnx(meta, "created", now)
-        pipe.hsetnx(meta, "channel", channel)  # fixed when the conversation starts (owners.py)
-        pipe.hset(meta, "last_seen", now)
-        pipe.expire(meta, TRANSCRIPT_TTL_S)
-
     async def touch(self, sender_id: str, channel: str) -> None:
         """Record that the user wrote (and the channel, if the conversation has none yet)."""
-        async with self.redis.pipeline(transaction=True) as pipe:
-            self._queue_touch(pipe, sender_id, channel)
-            await pipe.execute()
+        await self.redis.eval(TOUCH, 1, _key(sender_id, "meta"), str(time.time()), channel,
+                              TRANSCRIPT_TTL_S)
 
     async def last_seq(self, sender_id: str) -> int:
         """The sequence number of the conversation's latest entry (0 when it has none)."""
