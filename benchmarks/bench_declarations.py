@@ -24,7 +24,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from actions.declaration_service import DeclarationService
-from benchmarks.report import percentile, publish
+from benchmarks.report import percentile, publish, trained_model
 from declarations.catalog import load_catalog
 from declarations.interview import CONFIRM, CONSENT, Progress
 from declarations.prefill import LocalCitizenData
@@ -32,7 +32,7 @@ from declarations.schema import Declaration
 from records.db import Database
 from records.declarations import SqlDeclarationStore
 from tools.chat_client import with_tokens
-from tools.stack import MODELS, Ports, Stack, training_fingerprint
+from tools.stack import Ports, Stack
 
 ROOT = Path(__file__).resolve().parent.parent
 CASES = ROOT / "tests" / "declarations" / "cases"
@@ -101,9 +101,7 @@ def through_stack(catalog_ids: list[str], rounds: int) -> list[float]:
     Rasa's form, the action server, the database), each declaration filled in `rounds` times."""
     import httpx
 
-    model = MODELS / f"xiaoshen-{training_fingerprint()}.tar.gz"
-    if not model.exists():
-        raise SystemExit("no trained model for the current data: run `make prepare` first")
+    model = trained_model()
     stack = Stack(Ports.free(), Path(tempfile.mkdtemp(prefix="bench-decl-")), log_to_files=True,
                   extra_env={"XS_RATE_LIMITS": "off"})
     catalog = load_catalog()

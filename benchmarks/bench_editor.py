@@ -35,10 +35,10 @@ if str(ROOT) not in sys.path:
 
 import httpx  # noqa: E402
 
-from benchmarks.report import latency_row, latency_table, publish  # noqa: E402
+from benchmarks.report import latency_row, latency_table, publish, trained_model  # noqa: E402
 from tests.dog_guide import dog_license_sections  # noqa: E402
 from tools.chat_client import with_tokens  # noqa: E402
-from tools.stack import MODELS, Ports, Stack, training_fingerprint  # noqa: E402
+from tools.stack import Ports, Stack  # noqa: E402
 
 ADMIN = ("bench-admin", "bench-admin-secret-1")
 EDITOR = ("bench-editor", "bench-editor-secret-1")
@@ -169,9 +169,7 @@ def main() -> None:
     parser.add_argument("--replaces", type=int, default=6)
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
-    model = MODELS / f"xiaoshen-{training_fingerprint()}.tar.gz"
-    if not model.exists():
-        raise SystemExit("no trained model for the current data: run `make prepare` first")
+    model = trained_model()
     stack = Stack(Ports.free(), Path(tempfile.mkdtemp(prefix="bench-editor-")), log_to_files=True,
                   extra_env={"XS_ADMIN_USER": ADMIN[0], "XS_ADMIN_PASSWORD": ADMIN[1],
                              "XS_RATE_LIMITS": "off"})  # one client polls in fresh conversations

@@ -34,10 +34,10 @@ import httpx  # noqa: E402
 import redis.asyncio as aioredis  # noqa: E402
 import websockets.client  # noqa: E402
 
-from benchmarks.report import latency_row, latency_table, publish  # noqa: E402
+from benchmarks.report import latency_row, latency_table, publish, trained_model  # noqa: E402
 from connectors.gateway.auth import Accounts  # noqa: E402
 from tools.chat_client import with_tokens  # noqa: E402
-from tools.stack import MODELS, Ports, Stack, training_fingerprint  # noqa: E402
+from tools.stack import Ports, Stack  # noqa: E402
 
 PASSWORD = "bench-agent-pass"
 POLL_S = 0.01
@@ -161,9 +161,7 @@ def main() -> None:
     parser.add_argument("--agents", type=int, default=10)
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
-    model = MODELS / f"xiaoshen-{training_fingerprint()}.tar.gz"
-    if not model.exists():
-        raise SystemExit("no trained model for the current data: run `make prepare` first")
+    model = trained_model()
     stack = Stack(Ports.free(), Path(tempfile.mkdtemp(prefix="bench-handoff-")), log_to_files=True)
     try:
         stack.start(model)

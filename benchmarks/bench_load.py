@@ -46,8 +46,8 @@ import httpx  # noqa: E402
 import psutil  # noqa: E402
 import socketio  # noqa: E402
 
-from benchmarks.report import percentile, publish  # noqa: E402
-from tools.stack import MODELS, Ports, Stack, training_fingerprint  # noqa: E402
+from benchmarks.report import percentile, publish, trained_model  # noqa: E402
+from tools.stack import Ports, Stack  # noqa: E402
 
 THINK_S = (3.0, 15.0)
 TURN_TIMEOUT_S = 30.0
@@ -327,9 +327,7 @@ def main() -> None:
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     levels = [int(x) for x in args.levels.split(",") if x]
-    model = MODELS / f"xiaoshen-{training_fingerprint()}.tar.gz"
-    if not model.exists():
-        raise SystemExit("no trained model for the current data: run `make prepare` first")
+    model = trained_model()
     stack = Stack(Ports.free(), Path(tempfile.mkdtemp(prefix="bench-load-")), log_to_files=True,
                   extra_env={"XS_RATE_LIMITS": "off"})
     try:

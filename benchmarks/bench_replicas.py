@@ -30,8 +30,8 @@ if str(ROOT) not in sys.path:
 import httpx  # noqa: E402
 
 from benchmarks.bench_load import HttpCitizen, closed_loop, row, scripts  # noqa: E402
-from benchmarks.report import publish  # noqa: E402
-from tools.stack import MODELS, Ports, Stack, training_fingerprint  # noqa: E402
+from benchmarks.report import publish, trained_model  # noqa: E402
+from tools.stack import Ports, Stack  # noqa: E402
 
 WORKERS = (2, 4, 8, 16)
 
@@ -68,9 +68,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
-    model = MODELS / f"xiaoshen-{training_fingerprint()}.tar.gz"
-    if not model.exists():
-        raise SystemExit("no trained model for the current data: run `make prepare` first")
+    model = trained_model()
     one, one_rows = run_layout(model, 1, args.seconds)
     two, two_rows = run_layout(model, 2, args.seconds)
     ratio = two / one if one else float("nan")

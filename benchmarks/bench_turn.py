@@ -38,9 +38,9 @@ if str(ROOT) not in sys.path:
 
 import httpx  # noqa: E402
 
-from benchmarks.report import latency_row, latency_table, percentile, publish  # noqa: E402
+from benchmarks.report import latency_row, latency_table, percentile, publish, trained_model  # noqa: E402
 from tools.chat_client import HEADER  # noqa: E402
-from tools.stack import MODELS, Ports, Stack, training_fingerprint  # noqa: E402
+from tools.stack import Ports, Stack  # noqa: E402
 
 # Guide questions and smalltalk a citizen would send. None of them asks for a person or says yes
 # (after two misses the bot offers one, and a yes would queue the conversation for an agent).
@@ -314,9 +314,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.conversations < 2:
         parser.error("--conversations must be at least 2 (1 is always measured)")
-    model = MODELS / f"xiaoshen-{training_fingerprint()}.tar.gz"
-    if not model.exists():
-        raise SystemExit("no trained model for the current data: run `make prepare` first")
+    model = trained_model()
     stack = Stack(Ports.free(), Path(tempfile.mkdtemp(prefix="bench-turn-")), log_to_files=True,
                   extra_env={"XS_RATE_LIMITS": "off"})
     tag = f"bt-{uuid.uuid4().hex[:8]}"

@@ -6,8 +6,18 @@ import re
 import sys
 from pathlib import Path
 
+from tools.stack import model_path
+
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "benchmarks.md"
+
+
+def trained_model() -> Path:
+    """The model the benchmark's stack serves; exits with a hint when it has not been trained."""
+    model = model_path()
+    if not model.exists():
+        raise SystemExit("no trained model for the current data: run `make prepare` first")
+    return model
 
 
 def percentile(values: list[float], q: float) -> float:

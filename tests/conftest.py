@@ -16,8 +16,9 @@ import redis
 from knowledge_base.overlay import seed_guides
 from records.db import Database
 from records.guides import SqlGuideRepository
+from tests.bot.rasa_cli import current_model
 from tests.redis_server import RedisServer
-from tools.stack import MODELS, Ports, Stack, training_fingerprint
+from tools.stack import Ports, Stack
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 # The stack's first admin (every role): XS_ADMIN_USER / XS_ADMIN_PASSWORD as the contract says.
@@ -50,9 +51,7 @@ def _own_database(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: p
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """Redis, Rasa, the action server and the gateway on free ports, as `make run` starts them."""
-    model = MODELS / f"xiaoshen-{training_fingerprint()}.tar.gz"
-    if not model.exists():
-        pytest.fail("no trained model for the current data: run the tests with `make test`")
+    model = current_model()
     run_dir = tmp_path_factory.mktemp("stack")
     stack = Stack(Ports.free(), run_dir, log_to_files=True,
                   extra_env={"XS_ADMIN_USER": TEST_ADMIN[0], "XS_ADMIN_PASSWORD": TEST_ADMIN[1]})

@@ -84,10 +84,14 @@ def build_bot_data() -> None:
                    cwd=ROOT, check=True, env=_env())
 
 
+def model_path() -> Path:
+    """Where the model for the current inputs is (or will be, once trained)."""
+    return MODELS / f"xiaoshen-{training_fingerprint()}.tar.gz"
+
+
 def ensure_model() -> Path:
     """The trained model for the current inputs, training it only when they changed."""
-    fingerprint = training_fingerprint()
-    model = MODELS / f"xiaoshen-{fingerprint}.tar.gz"
+    model = model_path()
     if model.exists():
         say(f"model up to date ({model.name}); not retraining")
         return model

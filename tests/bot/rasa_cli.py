@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tools.stack import MODELS, RASA_VENV, ROOT, training_fingerprint
+from tools.stack import RASA_VENV, ROOT, model_path
 
 # The training data as tools.stack.ensure_model passes it to `rasa train` (generated NLU included);
 # config.yml names the jieba dictionary relative to ROOT, so the CLI runs there.
@@ -19,7 +19,7 @@ RASA = RASA_VENV / "bin" / "rasa"
 
 def current_model() -> Path:
     """The trained model for the current data (the one the stack serves)."""
-    model = MODELS / f"xiaoshen-{training_fingerprint()}.tar.gz"
+    model = model_path()
     if not model.exists():
         pytest.fail("no trained model for the current data: run the tests with `make test`")
     return model

@@ -26,11 +26,12 @@ import redis
 import redis.asyncio as aioredis
 
 from connectors.gateway.auth import Accounts
+from tests.bot.rasa_cli import current_model
 from tests.conftest import TEST_ADMIN, _keep_logs, postgres_url
 from tests.socketio_client import Widget
 from tools.chat_client import with_tokens
 from tools.osmem import start_osmem
-from tools.stack import MODELS, Ports, Stack, training_fingerprint
+from tools.stack import Ports, Stack
 
 pytestmark = pytest.mark.stack
 AGENT = ("replica-agent", "replica-agent-pass")
@@ -62,9 +63,7 @@ def replicas(tmp_path_factory: pytest.TempPathFactory, postgres_server: Any,
              search: Search) -> Iterator[Stack]:
     """The replica layout on free ports: PostgreSQL as the one database of record, osmem-server as
     the one search backend (over the Elasticsearch API)."""
-    model = MODELS / f"xiaoshen-{training_fingerprint()}.tar.gz"
-    if not model.exists():
-        pytest.fail("no trained model for the current data: run the tests with `make test`")
+    model = current_model()
     run_dir = tmp_path_factory.mktemp("replicas")
     stack = Stack(Ports.free(), run_dir, log_to_files=True, replicas=2, extra_env={
         "XS_ADMIN_USER": TEST_ADMIN[0], "XS_ADMIN_PASSWORD": TEST_ADMIN[1],
