@@ -223,7 +223,8 @@ class GuideService:
             # A licence, permit … or procedure the likeliest guide never mentions is not ours,
             # however well the rest of the question matches: say so rather than answer or ask
             # (and rather than "no guide found" when a near guide is worth offering).
-            objects = uncovered_objects(text, self._text(top.service_id))
+            sid = top.service_id
+            objects = uncovered_objects(text, self._text(sid), self._text(sid, full=True), self._names(sid))
             if objects:
                 return self.not_covered(objects, top, candidates)
         if verdict.outcome == ANSWER and top and (not strict or top.score >= STRICT_ANSWER_MIN):
@@ -263,13 +264,14 @@ class GuideService:
         folded = fold(text)
         return any(len(n) >= 3 and n in folded for n in (fold(x) for x in self._names(service_id)))
 
-    def _text(self, service_id: str) -> str:
-        """Everything a guide says (names and sections), to check what it deals with."""
+    def _text(self, service_id: str, *, full: bool = False) -> str:
+        """What a guide says (names and sections), to check what it deals with; without the documents
+        and conditions it asks for unless `full`."""
         guide = self.kb.get(service_id)
         if guide is None:
             return ""
         return "\n".join([guide.title, *guide.aliases, *guide.sample_questions,
-                          *(guide.section(s) for s in SECTIONS if s not in _PREREQUISITES)])
+                          *(guide.section(s) for s in SECTIONS if full or s not in _PREREQUISITES)])
 
     def _names(self, service_id: str) -> list[str]:
         guide = self.kb.get(service_id)

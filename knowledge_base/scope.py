@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Iterable
 from typing import Final
 
 import yaml
 
 from knowledge_base.constants import LEXICON_DIR
-from knowledge_base.sections import fold
+from knowledge_base.sections import fold, mentions_name
 
 _SHANGHAI: Final = re.compile(r"上海|沪|本市|申城|shanghai")
 # A place as someone's origin, not as where the service is wanted.
@@ -118,14 +119,15 @@ _MODIFIER_CHARS: Final = 2
 _FILLER: Final = re.compile(r"[要还几个一在哪什么些都有先交的了办是这那每种啥多少能可以需带么怎拿领申请吗呢]")
 
 
-def _object_phrases(folded: str) -> list[str]:
+def _phrases(folded: str, pattern: re.Pattern[str], heads: tuple[str, ...]) -> list[tuple[str, str]]:
+    """(modifier, head) of each thing named with one of the heads, the modifier cut to its last letters."""
     phrases = []
-    for match in _OBJECT.finditer(folded):
+    for match in pattern.finditer(folded):
         phrase = match.group(0)
-        head = next(h for h in _HEADS if phrase.endswith(h))
+        head = next(h for h in heads if phrase.endswith(h))
         modifier = phrase[: -len(head)][-_MODIFIER_CHARS:]
         if len(modifier) == _MODIFIER_CHARS and not _FILLER.search(modifier):
-            phrases.append(modifier + head)
+            phrases.append((modifier, head))
     return phrases
 
 
@@ -148,13 +150,55 @@ _PROCEDURES: Final = ("补领", "补办", "转学", "增驾", "转移", "迁移"
 _DISPUTES: Final = ("举报", "投诉", "报案", "报警", "强制执行", "起诉", "盗刷", "冒用", "假冒")
 
 
-def uncovered_objects(question: str, guide_text: str) -> list[str]:
-    """The licences, permits … and separate procedures the question asks for by name that the
-    guide's text never mentions."""
+# Broad heads name a document, registration or benefit of the question's own (股权出质登记, 缴存证明,
+# 辅具补贴, 稳岗返还). Too common to tell anything by their bare words, so the whole guide is read
+# for them, documents and conditions included (a 收入证明 it asks for is one it knows); the words a few
+# characters apart count too (异地备案 in 异地就医备案, 体检证明 in "体检，获取身体条件证明"), and a guide
+# whose own name ends in that head covers its modifier wherever the guide has the word (刻章备案 for
+# 公章刻制备案, 报关备案 for 报关单位备案).
+_BROAD_HEADS: Final = ("证明", "证书", "登记", "备案", "补贴", "津贴", "保障金", "返还")
+_BROAD_OBJECT: Final = re.compile(r"[\u4e00-\u9fffa-z0-9]{1,10}?(?:" + "|".join(_BROAD_HEADS) + ")")
+_BROAD_GAP: Final = 8
+_ANY_HEAD: Final = re.compile("|".join(sorted({*_HEADS, *_BROAD_HEADS}, key=len, reverse=True)))
+
+
+def _another_of_its_kind(folded: str, phrases: list[tuple[str, str]], names: list[str]) -> list[str]:
+    """A licence, registration … of the very kind the guide issues but not the guide's own: 建设工程
+    规划许可证 asked of 建筑工程施工许可 (whose documents name it), 抵押登记 of 不动产登记信息查询. Only when
+    the question names the guide nowhere but in that head word."""
+    own = "\n".join(names)
+    if not phrases or mentions_name(_ANY_HEAD.sub("，", folded), [_ANY_HEAD.sub("，", n) for n in names]):
+        return []
+    others: list[str] = []
+    for head in dict.fromkeys(h for _, h in phrases):
+        same = [m for m, h in phrases if h == head]
+        if head in own and not any(m + head in own or m in own for m in same):
+            others += [m + head for m in same]
+    return others
+
+
+def uncovered_objects(question: str, guide_text: str, full_text: str | None = None,
+                      names: Iterable[str] = ()) -> list[str]:
+    """The licences, permits, documents, registrations, benefits … and separate procedures the
+    question asks for by name that the guide does not deal with. `guide_text` is the guide without
+    the documents and conditions it asks for, `full_text` all of it, `names` its title and aliases."""
     text = _folded_guide(guide_text)
+    full = _folded_guide(full_text) if full_text is not None else text
+    own_names = [fold(n) for n in names]
     folded = fold(question)
-    objects = [p for p in _object_phrases(folded) if p not in text]
-    return objects + [p for p in (*_PROCEDURES, *_DISPUTES) if p in folded and p not in text]
+    narrow = _phrases(folded, _OBJECT, _HEADS)
+    broad = _phrases(folded, _BROAD_OBJECT, _BROAD_HEADS)
+    own = "\n".join(own_names)
+    # With the guide's own licence, registration … named beside it, another of the kind is a document
+    # to bring ("施工许可证要先有规划许可证吗").
+    named = {h for m, h in narrow + broad if m + h in own}
+    objects = [m + h for m, h in narrow if m + h not in text and h not in named]
+    objects += [m + h for m, h in broad
+                if not re.search(f"{re.escape(m)}.{{0,{_BROAD_GAP}}}{h}", full)
+                and not (m in full and h in own) and h not in named]
+    objects += _another_of_its_kind(folded, narrow + broad, own_names)
+    objects += [p for p in (*_PROCEDURES, *_DISPUTES) if p in folded and p not in text]
+    return list(dict.fromkeys(objects))
 
 
 # A private provider asked for by recommendation, price or trust (a 猎头, an accountant, a bank's
