@@ -224,7 +224,8 @@ class GuideService:
             # however well the rest of the question matches: say so rather than answer or ask
             # (and rather than "no guide found" when a near guide is worth offering).
             sid = top.service_id
-            objects = uncovered_objects(text, self._text(sid), self._text(sid, full=True), self._names(sid))
+            objects = uncovered_objects(text, self._text(sid), self._text(sid, full=True), self._names(sid),
+                                        self._text(sid, samples=False))
             if objects:
                 return self.not_covered(objects, top, candidates)
         if verdict.outcome == ANSWER and top and (not strict or top.score >= STRICT_ANSWER_MIN):
@@ -264,13 +265,13 @@ class GuideService:
         folded = fold(text)
         return any(len(n) >= 3 and n in folded for n in (fold(x) for x in self._names(service_id)))
 
-    def _text(self, service_id: str, *, full: bool = False) -> str:
-        """What a guide says (names and sections), to check what it deals with; without the documents
-        and conditions it asks for unless `full`."""
+    def _text(self, service_id: str, *, full: bool = False, samples: bool = True) -> str:
+        """What a guide says (names, sample questions and sections), to check what it deals with;
+        without the documents and conditions it asks for unless `full`."""
         guide = self.kb.get(service_id)
         if guide is None:
             return ""
-        return "\n".join([guide.title, *guide.aliases, *guide.sample_questions,
+        return "\n".join([guide.title, *guide.aliases, *(guide.sample_questions if samples else []),
                           *(guide.section(s) for s in SECTIONS if full or s not in _PREREQUISITES)])
 
     def _names(self, service_id: str) -> list[str]:

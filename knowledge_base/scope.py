@@ -178,12 +178,15 @@ def _another_of_its_kind(folded: str, phrases: list[tuple[str, str]], names: lis
 
 
 def uncovered_objects(question: str, guide_text: str, full_text: str | None = None,
-                      names: Iterable[str] = ()) -> list[str]:
+                      names: Iterable[str] = (), neighbour_text: str | None = None) -> list[str]:
     """The licences, permits, documents, registrations, benefits … and separate procedures the
     question asks for by name that the guide does not deal with. `guide_text` is the guide without
-    the documents and conditions it asks for, `full_text` all of it, `names` its title and aliases."""
+    the documents and conditions it asks for, `full_text` all of it, `names` its title and aliases,
+    `neighbour_text` its names and own sections without the sample questions (which set neighbours
+    apart: "人才引进和居转户有啥区别")."""
     text = _folded_guide(guide_text)
     full = _folded_guide(full_text) if full_text is not None else text
+    names = list(names)
     own_names = [fold(n) for n in names]
     folded = fold(question)
     narrow = _phrases(folded, _OBJECT, _HEADS)
@@ -198,7 +201,50 @@ def uncovered_objects(question: str, guide_text: str, full_text: str | None = No
                 and not (m in full and h in own) and h not in named]
     objects += _another_of_its_kind(folded, narrow + broad, own_names)
     objects += [p for p in (*_PROCEDURES, *_DISPUTES) if p in folded and p not in text]
-    return list(dict.fromkeys(objects))
+    objects += _neighbours_named(folded, neighbour_text if neighbour_text is not None else text, names)
+    objects = list(dict.fromkeys(objects))
+    return [o for o in objects if not any(o != other and o in other for other in objects)]  # 稳岗 in 稳岗返还
+
+
+@functools.lru_cache(maxsize=1)
+def _neighbour_terms() -> re.Pattern[str]:
+    data = yaml.safe_load((LEXICON_DIR / "neighbours.yaml").read_text(encoding="utf-8")) or {}
+    terms = sorted({fold(str(t)) for s in data.get("services") or [] for t in s.get("terms") or []},
+                   key=len, reverse=True)
+    return re.compile("|".join(rf"(?<![a-z]){re.escape(t)}(?![a-z])" if t.isascii() else re.escape(t)
+                               for t in terms if t))
+
+
+# Letters between the neighbour's words and the guide's name that still make them one phrase
+# (住房公积金缓缴); further apart, the name is the question's subject (新能源牌照需要充电桩吗).
+_NAME_GAP: Final = 3
+
+
+def _names_guide_apart(folded: str, spans: list[tuple[int, int]], names: Iterable[str]) -> bool:
+    """The question names the guide (3+ letters of a name, or a 2-letter name) somewhere other than
+    inside or next to the neighbour's words: 海外人才居住证 is not a question about 居住证."""
+    def apart(start: int, end: int) -> bool:  # not within a word's reach of the neighbour's words
+        return all(end + _NAME_GAP <= s0 or start >= s1 + _NAME_GAP for s0, s1 in spans)
+
+    for name in {fold(n) for n in names}:
+        for run in re.findall(r"[\u4e00-\u9fff]+", name):
+            grams = [run] if len(run) == 2 and run == name else [run[i: i + 3] for i in range(len(run) - 2)]
+            for gram in grams:
+                if any(apart(m.start(), m.end()) for m in re.finditer(re.escape(gram), folded)):
+                    return True
+    return False
+
+
+def _neighbours_named(folded: str, text: str, names: Iterable[str]) -> list[str]:
+    """Services next to ours (lexicon/neighbours.yaml) the question names, when the guide's own
+    sections and names never use the word and the question does not name the guide apart from them
+    (a 健康证 brought for the 食品经营许可证 is background to a question about the licence)."""
+    matches = [m for m in _neighbour_terms().finditer(folded) if m.group(0) not in text]
+    if not matches:
+        return []
+    if _names_guide_apart(folded, [(m.start(), m.end()) for m in matches], names):
+        return []
+    return [m.group(0) for m in matches]
 
 
 # A private provider asked for by recommendation, price or trust (a 猎头, an accountant, a bank's

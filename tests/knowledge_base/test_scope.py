@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import pytest
+import yaml
 
+from knowledge_base.constants import GUIDES_DIR, LEXICON_DIR
 from knowledge_base.scope import commercial, elsewhere, role_play, uncovered_objects
 
 
@@ -73,7 +75,7 @@ GUIDE = "公章刻制备案 新公司刻章 需要 营业执照 法定代表人�
 
 @pytest.mark.parametrize(("question", "names", "missing"), [
     # A document, registration or benefit the guide never deals with.
-    ("股权出质登记在哪里办", ["企业变更登记"], ["出质登记"]),
+    ("股权出质登记在哪里办", ["企业变更登记"], ["出质登记", "股权出质"]),
     ("住房公积金缴存证明怎么打印", ["单位住房公积金缴存登记"], ["缴存证明"]),
     ("失业保险稳岗返还怎么领", ["失业保险金申领"], ["稳岗返还"]),
     # Ours: the guide's own name ends in the head word, and the guide has the modifier.
@@ -136,3 +138,28 @@ def test_requests_to_recommend_a_private_provider(question: str) -> None:
                                       "How do I recommend a colleague for talent settlement?"])
 def test_ordinary_questions_ask_no_recommendation(question: str) -> None:
     assert not commercial(question)
+
+
+@pytest.mark.parametrize(("question", "names", "text", "missing"), [
+    # A service next to ours, named beside our guide's own name: not the guide's.
+    ("海外人才居住证怎么申请", ["上海市居住证申领", "居住证"], "居住证 申领 居住登记 半年", ["海外人才"]),
+    ("公司经营困难，可以申请住房公积金缓缴吗", ["单位住房公积金缴存登记", "单位公积金开户"],
+     "单位住房公积金缴存登记 缴存比例 5%至7%", ["缓缴"]),
+    # The neighbour as background to a question about the guide, named apart from it.
+    ("办食品经营许可证要健康证吗", ["食品经营许可证核发"], "食品经营许可证 许可 食品安全", []),
+    ("申请新能源牌照需要充电桩吗", ["新能源汽车专用牌照额度申请"], "新能源 专用牌照 额度", []),
+    # The guide itself deals with it.
+    ("首违不罚怎么申请", ["增值税及附加税费申报"], "逾期申报 首违不罚 不予处罚", []),
+])
+def test_a_service_next_to_ours_is_not_covered_unless_the_guide_deals_with_it(
+        question: str, names: list[str], text: str, missing: list[str]) -> None:
+    assert uncovered_objects(question, text, text, names, text) == missing
+
+
+def test_every_neighbour_is_placed_next_to_a_catalog_service() -> None:
+    ids = {p.stem for p in GUIDES_DIR.glob("*.yaml")}  # one guide per catalog service
+    data = yaml.safe_load((LEXICON_DIR / "neighbours.yaml").read_text(encoding="utf-8"))
+    assert data["services"]
+    for service in data["services"]:
+        assert service["near"] in ids, service
+        assert service["name"] and service["terms"], service
