@@ -27,6 +27,14 @@ _TRIP_BEFORE: Final = re.compile(r"(?:出差|旅游|旅行|出游|去|到|回|�
 _ORIGIN_AFTER: Final = re.compile(r"^(?:市|省)?(?:户口|户籍|籍|人(?!才)|老家|来的|过来)")
 # "重庆那边的低保": the place where the service is wanted, even when the asker lives in Shanghai.
 _THERE_AFTER: Final = re.compile(r"^(?:市|省)?(?:那边|那里|那儿|当地|本地)")
+_SHANGHAI_WANTED: Final = re.compile(r"(?:上海|本市|沪)的|在(?:上海|本市)(?:申请|申领|办|领|交|缴)")
+# "…杭州是不是也一样": the same question asked of that place.
+_SAME_THERE: Final = re.compile(r"^(?:市|省)?(?:的话)?(?:是不是|是否|会不会)?也(?:一样|是这样|可以|能|行)")
+# Someone's home town as where the service is wanted (帮爸妈在老家申请低保, 老家的居民医保): that
+# place's, not Shanghai's; done there once (在老家办的身份证) it may still be renewed here.
+_HOMETOWN: Final = re.compile(
+    r"在老家(?:那边|当地)?(?:申请|办理|办|交|缴|领)(?![的过了])"
+    r"|老家(?:那边|当地)?的(?:低保|居民医保|医保|社保|养老金|养老保险|公积金|补贴|津贴)")
 
 
 def _alternation(names: list[str]) -> re.Pattern[str]:
@@ -59,7 +67,7 @@ _FOREIGN_THING: Final = re.compile(
     r"^(?:的|'s|’s)?\s?(?:护照|身份证|驾照|驾驶证|结婚证|签证|商标|绿卡|passport|identity card|id card"
     r"|driver'?s licen[cs]e|driving licen[cs]e|driver licen[cs]e|licen[cs]e|visa|green card|trademark|llc)")
 # Abroad as the place where something is done: 在美国注册, 在泰国登记结婚, in the US.
-_AT_BEFORE: Final = re.compile(r"(?:在|于|\bin|\bat)\s?$")
+_AT_BEFORE: Final = re.compile(r"(?:在|于|\bin|\bat)(?: the)?\s?$")
 # Abroad as an origin: a person or investor from there, or studies done there (our 留学回国 services).
 _ABROAD_ORIGIN_AFTER: Final = re.compile(
     r"^\s?(?:人|籍|公民|国籍|居民|的?(?:投资|老板|股东|客户|公司|企业|资本|朋友|同事)|留学|读书|毕业|回国|回来|硕士|博士|本科"
@@ -95,7 +103,7 @@ def elsewhere(text: str) -> str | None:
     in_shanghai = bool(_SHANGHAI.search(folded))
     for match in _places().finditer(folded):
         before, after = folded[: match.start()], folded[match.end():]
-        if _THERE_AFTER.match(after) or _LOCAL_THING.match(after):
+        if _THERE_AFTER.match(after) or _LOCAL_THING.match(after) or _SAME_THERE.match(after):
             return match.group(0)
         if in_shanghai:
             continue
@@ -104,6 +112,8 @@ def elsewhere(text: str) -> str | None:
         if _inside_word(folded, match):
             continue
         return match.group(0)
+    if _HOMETOWN.search(folded) and not _SHANGHAI_WANTED.search(folded):
+        return "老家"
     return None
 
 
@@ -145,9 +155,20 @@ def _folded_guide(text: str) -> str:
 _PROCEDURES: Final = ("补领", "补办", "转学", "增驾", "转移", "迁移", "转出", "转入", "迁回", "更正", "撤销",
                       "吊销", "理赔", "救助", "临时救助", "托育", "托班", "廉租", "创业", "出口退", "免抵退",
                       "经营所得", "高压", "夜间施工", "专精特新", "投靠")
-# Reports, complaints and enforcement (举报 a counterfeit, 报案 an identity theft, 强制执行 an award)
-# belong to the police, the courts or market supervision unless the guide itself deals with them.
-_DISPUTES: Final = ("举报", "投诉", "报案", "报警", "强制执行", "起诉", "盗刷", "冒用", "假冒")
+# Reports, complaints, appeals and enforcement (举报 a counterfeit, 报案 an identity theft, 申诉 a refusal,
+# 强制执行 an award) belong to the police, the courts, market supervision or the deciding office's
+# review unless the guide itself deals with them.
+_DISPUTES: Final = ("举报", "投诉", "报案", "报警", "强制执行", "起诉", "盗刷", "冒用", "假冒", "申诉",
+                    "异议", "复议", "复审", "追回", "追缴", "不配合", "算错", "少算", "被取消")
+# The same in English, each with the Chinese words a guide that deals with it would use.
+_ENGLISH_PROCEDURES: Final = tuple((re.compile(p), zh) for p, zh in (
+    (r"\bappeal", ("申诉", "复议")), (r"\bcomplain", ("投诉",)), (r"\breconsideration\b", ("复议",)),
+    (r"\brevok", ("撤销",)), (r"\b(rejected|refusal)\b", ("驳回", "复审")), (r"\bfraudulent\b", ("冒用",)),
+    (r"\breplace(ment)?\b"
+     r"|\blost (my|his|her|the|a|our) [a-z' ]{0,20}(licen[cs]e|card|passport|permit|certificate)",
+     ("补领", "补办", "补卡")),
+    (r"\btransfer", ("转移", "转出", "转入", "过户")), (r"\bconvert", ("换领", "转换")),
+))
 
 
 # Broad heads name a document, registration or benefit of the question's own (股权出质登记, 缴存证明,
@@ -201,6 +222,8 @@ def uncovered_objects(question: str, guide_text: str, full_text: str | None = No
                 and not (m in full and h in own) and h not in named]
     objects += _another_of_its_kind(folded, narrow + broad, own_names)
     objects += [p for p in (*_PROCEDURES, *_DISPUTES) if p in folded and p not in text]
+    objects += [m.group(0) for pattern, zh in _ENGLISH_PROCEDURES if (m := pattern.search(folded))
+                and not any(z in text for z in zh)]
     objects += _neighbours_named(folded, neighbour_text if neighbour_text is not None else text, names)
     objects = list(dict.fromkeys(objects))
     return [o for o in objects if not any(o != other and o in other for other in objects)]  # 稳岗 in 稳岗返还
@@ -251,7 +274,14 @@ def _neighbours_named(folded: str, text: str, names: Iterable[str]) -> list[str]
 # loan, an agent promising approval): no government service answers it.
 _COMMERCIAL: Final = re.compile(
     r"(推荐|介绍)(一?个|一下|几个|几家|点)?[^，。？?!！]{0,8}(公司|中介|律师|会计|代理|机构|工作室|摄影|猎头)"
-    r"|有哪些靠谱|哪家[^，。？?!！]{0,6}(好|靠谱|便宜|额度|利率|划算)|包过|能信吗"
+    r"|有哪些靠谱|哪家[^，。？?!！]{0,6}(好|靠谱|便宜|额度|利率|划算)|包过|能信吗|靠谱吗"
+    r"|(推荐|介绍)(一?个|一下|几个|几家|点)?[^，。？?!！]{0,8}(酒店|宾馆|民宿|餐厅|饭店|学校|培训班|品牌)"
+    r"|(哪个|什么|哪款|哪种)牌子|哪款[^，。？?!！]{0,8}(好|最|划算)|性价比|理财|收益(高|最高|多少)"
+    r"|(中介|代理|代办)[^，。？?!！]{0,10}(收多少|多少钱|服务费|费用)|哪个app好用|哪个平台好用|改简历|彩礼|份子钱"
+    r"|副业|摆地摊|虚拟(注册)?地址|挂靠地址"
+    r"|\bwhich [a-z ]{0,30}(is|are|offers?|has) (the )?(best|cheapest|lowest|most reliable|good|reliable)"
+    r"|\bwhich [a-z ]{0,20}(company|companies|agency|firm|brand) can\b|\bwhere (can i|to|do i|should i) buy\b"
+    r"|\bcheap(ly|est)?\b|\bbest (brand|hotel|restaurant|deal)s?\b"
     r"|\b(can|could) (you|anyone|someone|somebody) recommend\b|\bhappy to pay\b"
     r"|\brecommend (a|an|some|any) (good |reliable )?(lawyer|accountant|agent|agency|company|bank|firm"
     r"|consultant|headhunter|photographer)")
@@ -265,8 +295,8 @@ def commercial(question: str) -> bool:
 # Attempts to make 小申 play someone else or drop its instructions: no service answers them.
 _ROLE_PLAY: Final = re.compile(
     r"(扮演|假装你是|假装成|你现在是(一个|我的)|角色扮演|忽略(之前|以上|前面|所有)的?(指令|指示|提示|规则|设定)"
-    r"|\bpretend (to be|you are)|\bact as\b|\brole-?play|\bignore (all |the )?(previous|prior|above) "
-    r"(instructions|prompts?)|\byou are now\b|system prompt"
+    r"|\bpretend (to be|you are|you're|you’re)|\bact as\b|\brole-?play"
+    r"|\bignore (all |the )?(previous|prior|above) (instructions|prompts?)|\byou are now\b|system prompt"
     r"|(系统|你的)(提示词|指令|设定|prompt)|提示词(告诉|发给|给我|是什么)"
     r"|(开发者|越狱|无限制|上帝)模式|\bdeveloper mode\b|\bjailbreak|\bdo anything now\b|(?-i:\bDAN\b))",
     re.IGNORECASE)
