@@ -25,5 +25,8 @@ def is_complaint(text: str, intent: str | None) -> bool:
 def without_complaint(text: str) -> str:
     """The question in a message, without its angry clauses (they name no service and only
     lower the search's confidence); the whole text when nothing else is left."""
-    kept = [part for part in _CLAUSES.split(text) if part and not _ANGRY.search(part.lower())]
+    parts = [part for part in _CLAUSES.split(text) if part]
+    kept = [part for part in parts if not _ANGRY.search(part.lower())]
+    if len(kept) == len(parts):
+        return text  # nothing angry: the message as written (English words stay one sentence)
     return "，".join(kept) or text

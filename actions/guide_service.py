@@ -225,7 +225,7 @@ class GuideService:
             # (and rather than "no guide found" when a near guide is worth offering).
             sid = top.service_id
             objects = uncovered_objects(text, self._text(sid), self._text(sid, full=True), self._names(sid),
-                                        self._text(sid, samples=False))
+                                        self._text(sid, samples=False), documents_asked=asked == "materials")
             if objects:
                 return self.not_covered(objects, top, candidates)
         if verdict.outcome == ANSWER and top and (not strict or top.score >= STRICT_ANSWER_MIN):
@@ -244,7 +244,7 @@ class GuideService:
             return self.answer(ctx.service_id, detect_section(text, names) or section,
                                FOLLOW_UP_CONFIDENCE, candidates)
         if verdict.outcome == CLARIFY and not strict and top and len(verdict.candidates) == 1 \
-                and (correcting or self._names_fully(text, top.service_id)
+                and (correcting or self._names_fully(text, top.service_id) or mentions_name(text, names)
                      or (ctx.service_id and ctx.section and _SWITCH.search(text))):
             # The only plausible guide, and the user steered to it ("不对，是社保卡", "what about
             # buying a house?") or named it in full: a question back with one option would only

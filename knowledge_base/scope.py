@@ -21,10 +21,12 @@ from knowledge_base.sections import fold, mentions_name
 
 _SHANGHAI: Final = re.compile(r"上海|沪|本市|申城|shanghai")
 # A place as someone's origin, not as where the service is wanted.
-_ORIGIN_BEFORE: Final = re.compile(r"(?:老家|家乡|来自|籍贯|原籍)(?:是|在)?$")
+_ORIGIN_BEFORE: Final = re.compile(r"(?:老家|家乡|来自|籍贯|原籍|户口|户籍)(?:是|在)?$")
 # A place someone travelled to (出差在成都急诊, 回老家): the service asked about may still be ours.
 _TRIP_BEFORE: Final = re.compile(r"(?:出差|旅游|旅行|出游|去|到|回|从)(?:在|到|去)?$")
 _ORIGIN_AFTER: Final = re.compile(r"^(?:市|省)?(?:户口|户籍|籍|人(?!才)|老家|来的|过来)")
+# A trip told after the place (人在深圳出差回不来): the service may still be Shanghai's.
+_TRIP_AFTER: Final = re.compile(r"^(?:市|省)?(?:出差|旅游|旅行|玩|度假|培训|开会|探亲)")
 # "重庆那边的低保": the place where the service is wanted, even when the asker lives in Shanghai.
 _THERE_AFTER: Final = re.compile(r"^(?:市|省)?(?:那边|那里|那儿|当地|本地)")
 _SHANGHAI_WANTED: Final = re.compile(r"(?:上海|本市|沪)的|在(?:上海|本市)(?:申请|申领|办|领|交|缴)")
@@ -85,7 +87,7 @@ def _abroad_place(folded: str) -> str | None:
         before, after = folded[: match.start()], folded[match.end():]
         if _inside_word(folded, match):
             continue
-        if _FOREIGN_THING.match(after):
+        if _FOREIGN_THING.match(after) or _THERE_AFTER.match(after) or _LOCAL_THING.match(after):
             return match.group(0)
         if _ABROAD_ORIGIN_AFTER.match(after) or _TRIP_BEFORE.search(before):
             continue
@@ -103,11 +105,15 @@ def elsewhere(text: str) -> str | None:
     in_shanghai = bool(_SHANGHAI.search(folded))
     for match in _places().finditer(folded):
         before, after = folded[: match.start()], folded[match.end():]
-        if _THERE_AFTER.match(after) or _LOCAL_THING.match(after) or _SAME_THERE.match(after):
+        if _LOCAL_THING.match(after) or _SAME_THERE.match(after):
+            return match.group(0)
+        if _ORIGIN_BEFORE.search(before):  # 老家江苏那边父母有套房: where someone comes from
+            continue
+        if _THERE_AFTER.match(after):
             return match.group(0)
         if in_shanghai:
             continue
-        if _ORIGIN_BEFORE.search(before) or _TRIP_BEFORE.search(before) or _ORIGIN_AFTER.match(after):
+        if _TRIP_BEFORE.search(before) or _ORIGIN_AFTER.match(after) or _TRIP_AFTER.match(after):
             continue
         if _inside_word(folded, match):
             continue
@@ -126,7 +132,8 @@ _OBJECT: Final = re.compile(r"[\u4e00-\u9fffa-z0-9]{1,10}?(?:" + "|".join(_HEADS
 # Letters of the modifier kept with the head word: enough to tell 食品经营许可证 from 药品经营许可证.
 _MODIFIER_CHARS: Final = 2
 # A modifier with one of these is a question word or filler (要许可, 哪些许可), not a thing's name.
-_FILLER: Final = re.compile(r"[要还几个一在哪什么些都有先交的了办是这那每种啥多少能可以需带么怎拿领申请吗呢]")
+_FILLER: Final = re.compile(
+    r"[要还几个一在哪什么些都有先交的了办是这那每种啥多少能可以需带么怎拿领申请吗呢想去来做再和或与给让把被用就]")
 
 
 def _phrases(folded: str, pattern: re.Pattern[str], heads: tuple[str, ...]) -> list[tuple[str, str]]:
@@ -153,13 +160,15 @@ def _folded_guide(text: str) -> str:
 # 托育, 廉租房, 创业补贴), export tax refunds, moving a 户口 back, the 经营所得 return, high-voltage
 # connections, night-work permits, 专精特新 recognition, settling with a spouse (投靠).
 _PROCEDURES: Final = ("补领", "补办", "转学", "增驾", "转移", "迁移", "转出", "转入", "迁回", "更正", "撤销",
-                      "吊销", "理赔", "救助", "临时救助", "托育", "托班", "廉租", "创业", "出口退", "免抵退",
-                      "经营所得", "高压", "夜间施工", "专精特新", "投靠")
+                      "吊销", "理赔", "救助", "临时救助", "托育", "托班", "廉租", "创业补贴", "创业担保",
+                      "创业贷", "出口退", "免抵退", "经营所得", "高压", "夜间施工", "专精特新", "投靠")
 # Reports, complaints, appeals and enforcement (举报 a counterfeit, 报案 an identity theft, 申诉 a refusal,
 # 强制执行 an award) belong to the police, the courts, market supervision or the deciding office's
 # review unless the guide itself deals with them.
 _DISPUTES: Final = ("举报", "投诉", "报案", "报警", "强制执行", "起诉", "盗刷", "冒用", "假冒", "申诉",
-                    "异议", "复议", "复审", "追回", "追缴", "不配合", "算错", "少算", "被取消")
+                    "异议", "复议", "复审", "追回", "追缴", "不配合", "算错", "少算", "被取消", "首违不罚",
+                    "被罚了", "被罚款了", "罚单", "处罚决定", "减免滞纳金", "滞纳金能免", "免滞纳金",
+                    "强制迁出", "不肯迁", "勿肯迁", "不愿迁", "户口迁走")
 # The same in English, each with the Chinese words a guide that deals with it would use.
 _ENGLISH_PROCEDURES: Final = tuple((re.compile(p), zh) for p, zh in (
     (r"\bappeal", ("申诉", "复议")), (r"\bcomplain", ("投诉",)), (r"\breconsideration\b", ("复议",)),
@@ -180,6 +189,7 @@ _ENGLISH_PROCEDURES: Final = tuple((re.compile(p), zh) for p, zh in (
 _BROAD_HEADS: Final = ("证明", "证书", "登记", "备案", "补贴", "津贴", "保障金", "返还")
 _BROAD_OBJECT: Final = re.compile(r"[\u4e00-\u9fffa-z0-9]{1,10}?(?:" + "|".join(_BROAD_HEADS) + ")")
 _BROAD_GAP: Final = 8
+_DOCUMENT_HEADS: Final = ("证明", "证书")
 _ANY_HEAD: Final = re.compile("|".join(sorted({*_HEADS, *_BROAD_HEADS}, key=len, reverse=True)))
 
 
@@ -199,19 +209,22 @@ def _another_of_its_kind(folded: str, phrases: list[tuple[str, str]], names: lis
 
 
 def uncovered_objects(question: str, guide_text: str, full_text: str | None = None,
-                      names: Iterable[str] = (), neighbour_text: str | None = None) -> list[str]:
+                      names: Iterable[str] = (), neighbour_text: str | None = None, *,
+                      documents_asked: bool = False) -> list[str]:
     """The licences, permits, documents, registrations, benefits … and separate procedures the
     question asks for by name that the guide does not deal with. `guide_text` is the guide without
     the documents and conditions it asks for, `full_text` all of it, `names` its title and aliases,
     `neighbour_text` its names and own sections without the sample questions (which set neighbours
-    apart: "人才引进和居转户有啥区别")."""
+    apart: "人才引进和居转户有啥区别"). With `documents_asked` (a materials question) a 证明 or 证书 named
+    is one to bring ("要准备学历证明吗"), not a service asked for."""
     text = _folded_guide(guide_text)
     full = _folded_guide(full_text) if full_text is not None else text
     names = list(names)
     own_names = [fold(n) for n in names]
     folded = fold(question)
     narrow = _phrases(folded, _OBJECT, _HEADS)
-    broad = _phrases(folded, _BROAD_OBJECT, _BROAD_HEADS)
+    broad = [(m, h) for m, h in _phrases(folded, _BROAD_OBJECT, _BROAD_HEADS)
+             if not (documents_asked and h in _DOCUMENT_HEADS)]
     own = "\n".join(own_names)
     # With the guide's own licence, registration … named beside it, another of the kind is a document
     # to bring ("施工许可证要先有规划许可证吗").
@@ -278,7 +291,8 @@ _COMMERCIAL: Final = re.compile(
     r"|(推荐|介绍)(一?个|一下|几个|几家|点)?[^，。？?!！]{0,8}(酒店|宾馆|民宿|餐厅|饭店|学校|培训班|品牌)"
     r"|(哪个|什么|哪款|哪种)牌子|哪款[^，。？?!！]{0,8}(好|最|划算)|性价比|理财|收益(高|最高|多少)"
     r"|(中介|代理|代办)[^，。？?!！]{0,10}(收多少|多少钱|服务费|费用)|哪个app好用|哪个平台好用|改简历|彩礼|份子钱"
-    r"|副业|摆地摊|虚拟(注册)?地址|挂靠地址"
+    r"|副业|摆地摊|虚拟(注册)?地址|挂靠地址|中介费|选址|有什么技巧|给我?点建议|转行|婚纱照|打印机|卡纸"
+    r"|(有什么|有啥|有没有)[^，。？?!！]{0,12}推荐|哪里[^，。？?!！]{0,6}(好看|好吃|好玩|便宜)"
     r"|\bwhich [a-z ]{0,30}(is|are|offers?|has) (the )?(best|cheapest|lowest|most reliable|good|reliable)"
     r"|\bwhich [a-z ]{0,20}(company|companies|agency|firm|brand) can\b|\bwhere (can i|to|do i|should i) buy\b"
     r"|\bcheap(ly|est)?\b|\bbest (brand|hotel|restaurant|deal)s?\b"

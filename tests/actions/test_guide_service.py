@@ -206,6 +206,17 @@ def test_a_correction_to_the_only_plausible_guide_is_answered_not_asked(
     assert reply.text.startswith("您问的可能是")  # still says it may not be what was meant
 
 
+@pytest.mark.parametrize(("question", "service_id", "section"), [
+    ("增值税自己在网上报的话，要钱不", "tax-vat-filing", "fee"),
+    ("单位开社保户碰到问题，打啥电话", "ent-social-register", "contact"),
+])
+def test_the_only_plausible_guide_named_in_part_is_answered_tentatively(
+        service: GuideService, question: str, service_id: str, section: str) -> None:
+    reply = service.decide(question, Context())
+    assert (reply.outcome, reply.service_id, reply.section) == ("answer", service_id, section)
+    assert reply.text.startswith("您问的可能是")  # and says so, with the way out
+
+
 def test_a_guide_named_in_full(service: GuideService) -> None:
     assert service._names_fully("我想问问建筑工程施工许可证的事", "build-permit")
     assert not service._names_fully("施工的时候要注意什么", "build-permit")  # a word, not a name
