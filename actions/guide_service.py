@@ -28,6 +28,8 @@ MAX_ANSWER_CHARS: Final = 420
 # A correction names another service than the one under discussion: that one is set aside.
 _CORRECTION = re.compile(
     r"(不是这个|不是这|不对|勿对|弗对|搞错|搞混|错了|我问的是|我说的是|我想问的是|不是问|not this|wrong"
+    r"|\bi meant\b"
+    r"|(勿|弗|不)是(迭个|格个|这个|那个)|我(说|问|想问)的其实是"
     r"|^\W{0,2}(啊|哦|噢|呃|嗯)?\W?(不是|弗是|勿是)[^，,。\s]{0,12}[，,\s]+(我|是|要|其实))")
 # In a correction, what is set aside ("…是身份证，不是社保卡", "not the ID card"): ranked without it.
 _NEGATED = re.compile(r"(?:而不是|不是|勿是|弗是|\bnot(?: the| a| an| my)?)\s?[^，,。；;！!？?\s]{1,12}",
@@ -36,13 +38,15 @@ _NEGATED = re.compile(r"(?:而不是|不是|勿是|弗是|\bnot(?: the| a| an| m
 # whatever else the details happen to match (户口, 退休金 …).
 _ABOUT_SOMEONE = re.compile(
     r"(他|她|伊|我|侬|阿拉|家里|老人|孩子|小孩|小囡|囡囡|儿子|女儿|外婆|奶奶|爷爷|外公|邻居|朋友|老公|老婆"
-    r"|爸|妈|公司).{0,24}(能|可以|好|够|符合|有没有).{0,4}(领|申请|办|报|拿|享受|条件|资格)"
+    r"|爸|妈|公司).{0,40}(能|可以|好|够|符合|有没有).{0,6}(领|申请|办|报|拿|享受|条件|资格|登记|参保|报名|落户|贷"
+    r"|退休|入学|评估)"
     r"|\b(can|could|may) (he|she|i|they|we|my \w+)( still)? (apply|get|qualify|claim)"
     r"|\b(is|am|are) (he|she|i|they|we|my \w+) (eligible|qualified)", re.IGNORECASE)
 # A switch asks the same thing about another service ("X呢？", "what about X?", "sorry, I meant
 # X"): the section under discussion carries over when the message asks none of its own.
 _SWITCH = re.compile(
     r"(呢\W*$|^\W*(and |so |ok,? )?(what|how) about|i meant|actually|^\W*sorry"
+    r"|^\W*(and|also|plus) (the |for )"
     r"|我是想问|我是问|那\S{1,12}的话)", re.IGNORECASE)
 
 
@@ -224,7 +228,9 @@ class GuideService:
             # however well the rest of the question matches: say so rather than answer or ask
             # (and rather than "no guide found" when a near guide is worth offering).
             sid = top.service_id
-            objects = uncovered_objects(text, self._text(sid), self._text(sid, full=True), self._names(sid),
+            # In a conversation about this guide, the documents and conditions it asks for are its own.
+            objects = uncovered_objects(text, self._text(sid, full=sid == ctx.service_id),
+                                        self._text(sid, full=True), self._names(sid),
                                         self._text(sid, samples=False), documents_asked=asked == "materials")
             if objects:
                 return self.not_covered(objects, top, candidates)
@@ -252,8 +258,42 @@ class GuideService:
             return self.answer(top.service_id, section or "overview", top.score, candidates,
                                tentative=True)
         if verdict.outcome == CLARIFY and not strict:
+            picked = self._named_among(text, verdict.candidates) or (
+                self._same_theme(ctx.service_id, verdict.candidates) if _SWITCH.search(text) else None)
+            if picked is not None:
+                # "我想申请居住证积分" names 居住证积分 whole, which holds the 居住证 of its rival; "签注呢？"
+                # after 居住证 means 居住证's 签注, not the 港澳 one: answered, with the way out.
+                return self.answer(picked.service_id, section or "overview", picked.score, candidates,
+                                   tentative=True)
             return self.clarify(verdict.candidates, section)
         return self.out_of_scope(candidates)
+
+    def _named_among(self, text: str, options: list[Candidate]) -> Candidate | None:
+        """The option named whole and longest (ties: the better ranked), when every other option
+        named lies on the same words (居住证积分 over 申请居住证 in "我想申请居住证积分"); not when the
+        ranking's first is not named at all."""
+        folded = fold(text)
+        found: list[tuple[int, int, int, Candidate]] = []  # start, end, rank, option
+        for rank, option in enumerate(options):
+            spans = [(folded.find(n), folded.find(n) + len(n)) for n in map(fold, self._names(option.service_id))
+                     if len(n) >= 3 and n in folded]
+            if spans:
+                start, end = max(spans, key=lambda span: span[1] - span[0])
+                found.append((start, end, rank, option))
+        if not found or options[0] not in (option for *_, option in found):
+            return None
+        start, end, _, best = max(found, key=lambda f: (f[1] - f[0], -f[2]))
+        overlapping = all(s0 < end and start < s1 for s0, s1, _, option in found if option is not best)
+        return best if overlapping else None
+
+    def _same_theme(self, service_id: str | None, options: list[Candidate]) -> Candidate | None:
+        """The one option in the theme of the service under discussion, if exactly one is."""
+        current = self.kb.get(service_id) if service_id else None
+        if current is None:
+            return None
+        same = [o for o in options if o.service_id != service_id
+                and (g := self.kb.get(o.service_id)) is not None and g.theme == current.theme]
+        return same[0] if len(same) == 1 else None
 
     def _names_title(self, text: str, service_id: str) -> bool:
         """The text names this service by its title (not merely by a shared alias word)."""

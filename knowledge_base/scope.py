@@ -286,7 +286,8 @@ def _neighbours_named(folded: str, text: str, names: Iterable[str]) -> list[str]
 # A private provider asked for by recommendation, price or trust (a 猎头, an accountant, a bank's
 # loan, an agent promising approval): no government service answers it.
 _COMMERCIAL: Final = re.compile(
-    r"(推荐|介绍)(一?个|一下|几个|几家|点)?[^，。？?!！]{0,8}(公司|中介|律师|会计|代理|机构|工作室|摄影|猎头)"
+    r"(推荐|介绍)(一?个|一下|一家|几个|几家|点)?[^，。？?!！]{0,8}(公司|中介|律师|会计|代理|机构|工作室|摄影|猎头|报关行"
+    r"|货代|装修)"
     r"|有哪些靠谱|哪家[^，。？?!！]{0,6}(好|靠谱|便宜|额度|利率|划算)|包过|能信吗|靠谱吗"
     r"|(推荐|介绍)(一?个|一下|几个|几家|点)?[^，。？?!！]{0,8}(酒店|宾馆|民宿|餐厅|饭店|学校|培训班|品牌)"
     r"|(哪个|什么|哪款|哪种)牌子|哪款[^，。？?!！]{0,8}(好|最|划算)|性价比|理财|收益(高|最高|多少)"

@@ -217,6 +217,31 @@ def test_the_only_plausible_guide_named_in_part_is_answered_tentatively(
     assert reply.text.startswith("您问的可能是")  # and says so, with the way out
 
 
+@pytest.mark.parametrize(("question", "before", "service_id", "section"), [
+    # 签注 after 居住证: the 居住证's, not the 港澳 one (the same theme as the service under discussion).
+    ("签注呢？", Context("residence-permit", "time_limit"), "residence-renew", "time_limit"),
+    # "and the X?" asks the same of X.
+    ("and the high-tech enterprise certification?", Context("ent-trademark", "channel"), "ent-hitech", "channel"),
+    # Shanghainese "not this one", keeping the section asked.
+    ("勿是迭个，阿拉是第一趟办居住证", Context("residence-renew", "materials"), "residence-permit", "materials"),
+    # A company's details, then "can we apply?": the service under discussion, whatever else it names.
+    ("我们公司成立刚一年半，有两项软件著作权，研发人员占15%，能申请吗", Context("ent-hitech", "overview"),
+     "ent-hitech", "eligibility"),
+])
+def test_switches_and_details_in_a_conversation(
+        service: GuideService, question: str, before: Context, service_id: str, section: str) -> None:
+    reply = service.decide(question, before)
+    assert (reply.outcome, reply.service_id, reply.section) == ("answer", service_id, section)
+
+
+def test_a_name_that_holds_its_rivals_name_settles_a_question_back(service: GuideService) -> None:
+    options = service.kb.rank("我想申请居住证积分")[:2]
+    assert {o.service_id for o in options} == {"residence-points", "residence-permit"}
+    chosen = service._named_among("我想申请居住证积分", options)
+    assert chosen is not None and chosen.service_id == "residence-points"  # 居住证积分 holds 居住证
+    assert service._named_among("香港公司注册怎么办", service.kb.rank("香港公司注册怎么办")[:2]) is None
+
+
 def test_a_guide_named_in_full(service: GuideService) -> None:
     assert service._names_fully("我想问问建筑工程施工许可证的事", "build-permit")
     assert not service._names_fully("施工的时候要注意什么", "build-permit")  # a word, not a name

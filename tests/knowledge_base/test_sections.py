@@ -113,7 +113,9 @@ def test_mentions_name() -> None:
 
 
 def test_cues_and_reading_evidence() -> None:
-    assert cue_sections("网上能办吗") == ("channel", "eligibility")
+    assert cue_sections("网上能办吗") == ("channel",)  # can it be done online, not may one
+    assert cue_sections("外地人能办吗") == ("eligibility",)
+    assert cue_sections("阿拉姆妈66岁，好领老年综合津贴伐") == ("eligibility",)
     reading = read_section("网上能办吗")
     assert reading.section == "channel"
     assert set(reading.probabilities) >= {"overview", "channel", "fee"}
