@@ -275,8 +275,8 @@ class GuideService:
         folded = fold(text)
         found: list[tuple[int, int, int, Candidate]] = []  # start, end, rank, option
         for rank, option in enumerate(options):
-            spans = [(folded.find(n), folded.find(n) + len(n)) for n in map(fold, self._names(option.service_id))
-                     if len(n) >= 3 and n in folded]
+            names = [n for n in map(fold, self._names(option.service_id)) if len(n) >= 3 and n in folded]
+            spans = [(folded.find(n), folded.find(n) + len(n)) for n in names]
             if spans:
                 start, end = max(spans, key=lambda span: span[1] - span[0])
                 found.append((start, end, rank, option))

@@ -221,9 +221,11 @@ def test_the_only_plausible_guide_named_in_part_is_answered_tentatively(
     # 签注 after 居住证: the 居住证's, not the 港澳 one (the same theme as the service under discussion).
     ("签注呢？", Context("residence-permit", "time_limit"), "residence-renew", "time_limit"),
     # "and the X?" asks the same of X.
-    ("and the high-tech enterprise certification?", Context("ent-trademark", "channel"), "ent-hitech", "channel"),
+    ("and the high-tech enterprise certification?", Context("ent-trademark", "channel"),
+     "ent-hitech", "channel"),
     # Shanghainese "not this one", keeping the section asked.
-    ("勿是迭个，阿拉是第一趟办居住证", Context("residence-renew", "materials"), "residence-permit", "materials"),
+    ("勿是迭个，阿拉是第一趟办居住证", Context("residence-renew", "materials"),
+     "residence-permit", "materials"),
     # A company's details, then "can we apply?": the service under discussion, whatever else it names.
     ("我们公司成立刚一年半，有两项软件著作权，研发人员占15%，能申请吗", Context("ent-hitech", "overview"),
      "ent-hitech", "eligibility"),
