@@ -32,6 +32,7 @@ from contract.turn import (
     Outcome,
 )
 from knowledge_base.search import SearchError
+from knowledge_base.sections import detect_section
 
 log = logging.getLogger(__name__)
 
@@ -162,6 +163,12 @@ class ActionAnswerGuide(Action):
         return events
 
 
+def _section_follow_up(tracker: Tracker, text: str) -> bool:
+    """A question about a section of the service under discussion, not chit-chat or a remark."""
+    return (bool(tracker.get_slot(c.SLOT_SERVICE)) and not chitchat(text) and not remark(text)
+            and detect_section(text) is not None)
+
+
 def _chat(dispatcher: CollectingDispatcher, tracker: Tracker, text: str) -> None:
     """Chit-chat addressed to 小申 itself, or a remark that asks nothing (actions.talk): a friendly
     word and back to business."""
@@ -207,9 +214,14 @@ class ActionSmalltalk(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
         intent, _ = intent_of(tracker)
-        if asks_for_person(_said(tracker)):
+        text = _said(tracker)
+        if asks_for_person(text):
             # "Are you a robot? I want a real person": the person request wins.
             return _handed_off(dispatcher, tracker)
+        if _section_follow_up(tracker, text):
+            # "在哪查", "要几钿", "what documents?" after an aside: NLU heard small talk in a few
+            # words that ask about the service under discussion.
+            return await ActionAnswerGuide().run(dispatcher, tracker, domain)
         dispatcher.utter_message(response=c.SMALLTALK_RESPONSES.get(intent or "", "utter_greet"))
         _report(dispatcher, tracker, SMALLTALK)
         return []

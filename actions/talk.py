@@ -78,6 +78,8 @@ _SERVICE_QUESTION: Final = re.compile(
     r"|费用|能不能帮|可以帮|帮我|帮忙|查一下|告诉我|指南|政策|规定"
     r"|\bhow (?:do|can|to|long|much)\b|\bwhere (?:do|can|to)\b|\bwhat (?:do|documents|papers)\b|\bapply\b"
     r"|\bneed\b|\brequire", re.IGNORECASE)
+# Fondness for the bot, whoever says it (阿拉囡囡老欢喜侬额, 我好喜欢你): small talk, never a request.
+_FONDNESS: Final = re.compile(r"(?:欢喜|喜欢|爱)(?:侬|你)(?!们)|\bi (?:really )?(?:like|love) you\b")
 _LAUGH: Final = re.compile(r"^\W*(?:[哈呵嘿嘻嘎]{2,}|h{2,}|(?:ha){2,}|lol|lmao|😂+|🤣+)\W*$", re.IGNORECASE)
 # Small talk whoever its subject: a joke asked for, a festival greeting, the weather, an acknowledgement.
 _SMALL_TOPIC: Final = re.compile(
@@ -89,7 +91,8 @@ _WEATHER: Final = re.compile(r"下雨|下雪|好热|太热|热死|好冷|太冷|
 _BOTS_SIDE: Final = re.compile(r"(?:你|侬)(?:那边|那里|这边|那儿)")
 _ACK: Final = re.compile(
     r"^\W*(?:明白了?|懂了|知道了|晓得了|收到|了解了?|好的?|好滴|好嘞|行|可以了?|嗯+|哦+|噢+"
-    r"|ok|okay|got it|understood|i see|noted|sure|alright|fine)\W*(?:谢谢|多谢|thanks|thank you)?\W*$",
+    r"|ok|okay|got it|understood|i see|noted|sure|alright|fine)\W*(?:谢谢|多谢|thanks|thank you)?"
+    r"\W*(?:再见|拜拜|bye|goodbye|bye bye)?\W*$",
     re.IGNORECASE)
 MAX_CHITCHAT_CHARS: Final = 30
 MAX_CHITCHAT_CHARS_EN: Final = 60  # English spends about two letters where Chinese spends one character
@@ -137,4 +140,5 @@ def chitchat(text: str) -> bool:
         return False
     if _WEATHER.search(folded) and (_BOTS_SIDE.search(folded) or not _ASKS.search(text.lower())):
         return True
-    return bool(_TO_BOT.search(folded) or _YOU_EN.search(folded) or _SMALL_TOPIC.search(folded))
+    return bool(_TO_BOT.search(folded) or _YOU_EN.search(folded) or _SMALL_TOPIC.search(folded)
+                or _FONDNESS.search(folded))

@@ -104,6 +104,22 @@ async def test_a_follow_up_is_answered_for_the_service_in_context() -> None:
     assert (slots[c.SLOT_SERVICE], slots[c.SLOT_SECTION]) == ("ent-setup", "time_limit")
 
 
+@pytest.mark.parametrize(("text", "intent", "section"), [
+    ("在哪查", "greet", "channel"), ("要几钿", "bot_challenge", "fee"),
+    ("what documents?", "greet", "materials"),
+])
+async def test_a_section_question_nlu_took_for_small_talk_answers_the_service_in_context(
+        text: str, intent: str, section: str) -> None:
+    _, _, turn = await run(ActionSmalltalk(), tracker(text, intent, 0.6, service_id="ent-setup",
+                                                      section="overview"))
+    assert (turn["outcome"], turn["service_id"], turn["section"]) == ("answer", "ent-setup", section)
+
+
+async def test_small_talk_without_a_service_in_context_stays_small_talk() -> None:
+    _, _, turn = await run(ActionSmalltalk(), tracker("在哪查", "greet", 0.6))
+    assert turn["outcome"] == "smalltalk"
+
+
 async def test_an_ambiguous_question_asks_which_service() -> None:
     slots, messages, turn = await run(ActionAnswerGuide(), tracker("公积金能取出来吗", "ask_guide", 0.7))
     assert (turn["outcome"], turn["service_id"], turn["section"]) == ("clarify", None, None)

@@ -41,7 +41,7 @@ def test_a_guide_question_or_greeting_asks_for_nobody(text: str) -> None:
     "小申有驾照吗", "等你退休了也发养老金吗", "你晚上几点下班", "你用的什么模型",
     "Do you have a passport? Ever travelled anywhere?",
     "来个笑话", "can you tell me a joke?", "端午节快乐！", "Happy Chinese New Year!", "今朝老冷额，冷死了",
-    "你那里出太阳了吗", "收到", "好的，谢谢", "got it, thanks",
+    "你那里出太阳了吗", "收到", "好的，谢谢", "got it, thanks", "ok thanks bye", "阿拉囡囡老欢喜侬额",
 ])
 def test_chit_chat_to_the_bot(text: str) -> None:
     assert chitchat(text)
