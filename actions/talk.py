@@ -24,22 +24,26 @@ from knowledge_base.sections import fold
 
 # Whom a person request asks for (人工 with its common typos, 真人, staff, a manager).
 _PERSON: Final = (r"(?:人[工功宫公攻]|真人|活人|客服|工作人员|店小二|坐席|负责人|领导|经理|主管|值班|专员"
-                  r"|个人(?:来|过来|接|帮|跟|和|同)|人来|人过来)")
-_ASK: Final = r"(?:转|接|找|叫|喊|要|换|请|让|寻|派|来|麻烦|帮我|给我|我要|我想|想|能不能|可以|可不可以)"
+                  r"|专人|业务员|个人(?:来|过来|接|帮|跟|和|同)|人来|人过来)")
+_ASK: Final = (r"(?:转|接|找|叫|喊|要|换|请|让|寻|派|来|麻烦|帮我|给我|我要|我想|想|能不能|可以|可不可以"
+              r"|升级|交给|转交)")
 _PERSON_REQUEST: Final = re.compile(
     rf"{_ASK}\S{{0,6}}{_PERSON}"
-    r"|(?:有没有|有|是不是|是)(?:个)?(?:真人|人工|活人)(?:吗|嘛|伐|哇|在|在吗|在伐|呢|啊|呀)"
+    r"|(?<!你)(?<!侬)(?<!您)(?:有没有|有|是不是|是)(?:个)?(?:真人|人工|活人)(?:吗|嘛|伐|哇|在|在吗|在伐|呢|啊|呀)"
+    r"|^\W*(?:要人|转接|人呢|活人|真人)\W*$|有没有人(?:能|可以)?(?:接|回|帮|处理|管)"
+    r"|(?:领导|负责人|经理|主管|值班的)\S{0,3}(?:呢|在哪|在吗|在伐|出来)"
+    r"|(?:让|叫|请|派)(?:个)?人(?:给我)?(?:打电话|回电|联系我)|(?:打|回)(?:个)?电话(?:过来|给我)|给我回(?:个)?电话"
     r"|(?:^|\s)有(?:没有)?人(?:在)?(?:吗|嘛|伐|啊|呀|哇|在不在)"
     r"|(?:有没有|有)\S{0,6}(?:客服|工作人员|真人|人工|店小二)"
     r"|^(?:\W*(?:人[工功宫公攻]|真人|人工客服|店小二)\W*(?:客服|服务)?)+\W*$"
-    r"|(?:人[工功宫公攻]|真人|店小二|客服)\s*(?:客服|服务|坐席)?\s*(?:呢|在哪|在吗|在伐|在不在|有伐|有吗|有没有"
+    r"|(?:人[工功宫公攻]|真人|活人|店小二|客服)\s*(?:客服|服务|坐席)?\s*(?:呢|在哪|在吗|在伐|在不在|有伐|有吗|有没有"
     r"|谢谢|please|thanks)"
     r"|(?:跟|和|同|搭)(?:真|活)?人(?:说|讲|聊|谈|沟通|讲话|说话)"
     r"|(?:不想|不要|别|勿要|覅|不跟|不和|懒得)(?:再)?(?:跟|和|同|搭|用|拿)?(?:侬|你)?(?:这个|个)?"
     r"(?:机器|机械|ai|智能|电脑|bot)"
     r"|机器人.{0,12}(?:换|叫|找|要|转)(?:个)?人"
     r"|(?:找|要|叫)(?:个)?人(?:反映|处理|来|帮|说|谈|聊|沟通|解决)"
-    r"|转(?:给|到|接给?)\S{0,8}(?:同事|专人|部门的人|负责的人)"
+    r"|转(?:给|到|接给?)\S{0,8}(?:同事|专人|部门的人|负责的人|业务员|人员)"
     r"|(?:等|排)\S{0,2}(?:人[工功]|真人|店小二|客服)"
     r"|\b(?:talk|speak|chat)\b (?:to|with) (?:someone|somebody)\b"
     r"|\breal (?:ppl|people|persons?|humans?)\b"
@@ -50,7 +54,9 @@ _PERSON_REQUEST: Final = re.compile(
     r"|\b(?:human|real person|live agent|operator|representative|agent)\b\W*(?:please|pls|now|asap)?\W*$"
     r"|\b(?:not|no|don'?t want|stop)\b.{0,20}\b(?:bots?|robots?|machines?|ai|automated)\b"
     r"|\bis (?:there|anyone|anybody) .{0,20}\b(?:human|person|real|staff|there)\b"
-    r"|\bhuman\b.{0,10}\bplease\b",
+    r"|\bhuman\b.{0,10}\bplease\b"
+    r"|\b(?:someone|somebody|a member of (?:your )?(?:team|staff)|an? (?:officer|staff member))\b.{0,40}"
+    r"\b(?:phone|call|contact|ring)\b|\b(?:phone|call|ring) me\b|\bcall me back\b",
     re.IGNORECASE)
 # Staff named inside a guide question ("工作人员说要带户口本", "客服电话是多少"): no request.
 _STAFF_AS_SOURCE: Final = re.compile(
@@ -59,10 +65,12 @@ _STAFF_AS_SOURCE: Final = re.compile(
 # Chit-chat: 你/侬/you is the subject, the bot's life is the topic, and no service question is asked.
 _TO_BOT: Final = re.compile(
     r"^\W*(?:小申\W*)?(?:请问)?(?:等|要是|如果)?(?:你|侬|您|小申)(?!们)(?:本人|自己)?"
-    r"(?:也|还|平时|今天|每天|到底|真|好|太|几点|周末|晚上){0,2}"
+    r"(?:也|还|平时|今天|每天|到底|真|好|太|几点|周末|晚上|要|老了以后){0,2}"
     r"(?:有没有|有|结婚|结过婚|交|缴|退休|住|生|上班|下班|休息|放假|上学|会|喜欢|欢喜|爱|吃|是|几岁|多大|叫|开心|高兴|累|睡|用"
     r"|好笨|真笨|太笨|好傻|真傻|好聪明|真聪明|老聪明|好厉害|真厉害|真棒|好棒|好可爱|可爱|笨|傻|聪明|厉害"
-    r"|男|女|老家|家住|工资|拿|领|考|买|去过|出过|养|做过|谈|单身|在干|忙|没用|差劲|可爱|笨|傻|棒)"
+    r"|男|女|老家|家住|工资|拿|领|考|买|去过|出过|养|做过|谈|单身|在干|忙|没用|差劲|可爱|笨|傻|棒|上过|老了"
+    r"|摇到|拍到|中过|的(?:身份证|公积金|社保|工资|名字|户口|驾照|护照|房子|生日|年龄|电话))"
+    r"|^\W*小申(?:这个|这)?名字"
 )
 _YOU_EN: Final = re.compile(
     r"^\W*(?:(?:do|did|are|have|were|will|would|can) you\b(?! (?:also |even |guys )?"
@@ -79,15 +87,20 @@ _SERVICE_QUESTION: Final = re.compile(
     r"|\bhow (?:do|can|to|long|much)\b|\bwhere (?:do|can|to)\b|\bwhat (?:do|documents|papers)\b|\bapply\b"
     r"|\bneed\b|\brequire", re.IGNORECASE)
 # Fondness for the bot, whoever says it (阿拉囡囡老欢喜侬额, 我好喜欢你): small talk, never a request.
-_FONDNESS: Final = re.compile(r"(?:欢喜|喜欢|爱)(?:侬|你)(?!们)|\bi (?:really )?(?:like|love) you\b")
+_FONDNESS: Final = re.compile(r"(?:欢喜|喜欢|爱)(?:侬|你)(?!们)|\bi (?:really )?(?:like|love) you\b"
+                              r"|(?:破|烂|笨|蠢|垃圾|没用的?)(?:机器人|ai|bot)|机器人.{0,6}(?:没用|太笨|好笨|真笨|垃圾)")
 _LAUGH: Final = re.compile(r"^\W*(?:[哈呵嘿嘻嘎]{2,}|h{2,}|(?:ha){2,}|lol|lmao|😂+|🤣+)\W*$", re.IGNORECASE)
 # Small talk whoever its subject: a joke asked for, a festival greeting, the weather, an acknowledgement.
 _SMALL_TOPIC: Final = re.compile(
-    r"(?:讲|说|来)(?:一)?个笑话|笑话听听|\btell (?:me )?a joke\b|\bknow any jokes\b"
+    r"(?:讲|说|来)(?:一)?[个只]笑话|笑话听听|\btell (?:me )?a joke\b|\bknow any jokes\b"
+    r"|嘎讪胡|聊聊天|\bchat with me\b"
+    r"|(?:周末|节日|假期|旅途|新年)愉快"
     r"|(?:节|年|春节|中秋|端午|国庆|元旦|生日|周末)快乐|新年好|过年好|\bhappy (?:new year|holidays?|birthday"
     r"|mid-autumn|chinese new year)\b|\bmerry christmas\b")
 # The weather: a remark, or a question about the bot's weather ("你那边也下雨吗"), not "下雨天能办吗".
-_WEATHER: Final = re.compile(r"下雨|下雪|好热|太热|热死|好冷|太冷|冷死|刮台风|出太阳|天气")
+_WEATHER: Final = re.compile(r"下雨|下雪|落雨|落雪|好热|太热|热死|老热|热煞|好冷|太冷|冷死|老冷|冷煞"
+                             r"|刮台风|出太阳|天气"
+                             r"|\b(?:so |very |really )?(?:hot|cold|rainy|snowy|humid|sunny)\b|\braining\b")
 _BOTS_SIDE: Final = re.compile(r"(?:你|侬)(?:那边|那里|这边|那儿)")
 _ACK: Final = re.compile(
     r"^\W*(?:明白了?|懂了|知道了|晓得了|收到|了解了?|好的?|好滴|好嘞|行|可以了?|嗯+|哦+|噢+"
@@ -101,11 +114,19 @@ _CJK_GAP: Final = re.compile(r"(?<=[\u4e00-\u9fff])\s+(?=[\u4e00-\u9fff])")
 # kindly, not with "no guide found".
 _MOOD: Final = re.compile(
     r"天气(真|太|好|不错|老)|心情|开心|高兴|难受|伤心|难过|累死|好累|太累|无聊|郁闷|激动|舒服|终于|太好了|好耶"
-    r"|\b(?:nice|lovely|great|beautiful) (?:day|weather)\b|\bi(?:'m| am) (?:so )?(?:happy|tired|sad|bored)\b",
+    r"|\b(?:nice|lovely|great|beautiful) (?:day|weather)\b"
+    r"|\bi(?:'m|m| am) (?:so |feeling |kind of |a bit )*(?:happy|tired|sad|bored|down|low|lonely|stressed)\b",
     re.IGNORECASE)
 _ASKS: Final = re.compile(r"[?？]|吗|么|嘛|呢|伐|哪|谁|几|多少|怎|啥|什么|能不能|可不可以|是不是|要不要"
                           r"|\b(?:how|what|where|when|which|who|why|can|could|do|does|is|are)\b",
                           re.IGNORECASE)
+
+
+# "Are you a bot or a real person?" asks what 小申 is; only with a request (I want …) for a person.
+_WHAT_ARE_YOU: Final = re.compile(r"^\W*are you (?:a |an )?(?:bot|robot|ai|machine|human|real)",
+                                  re.IGNORECASE)
+_REQUEST_EN: Final = re.compile(r"\b(?:want|need|talk|speak|connect|transfer|give me|get me|let me)\b",
+                                re.IGNORECASE)
 
 
 def asks_for_person(text: str) -> bool:
@@ -114,7 +135,7 @@ def asks_for_person(text: str) -> bool:
     if not folded:
         return False
     match = _PERSON_REQUEST.search(folded)
-    if match is None:
+    if match is None or (_WHAT_ARE_YOU.search(folded) and not _REQUEST_EN.search(folded)):
         return False
     # "窗口工作人员说…" names staff as the source of something: a request only with another cue.
     return not (_STAFF_AS_SOURCE.search(folded) and not re.search(r"真人|转|找|叫|接|换|投诉", folded))

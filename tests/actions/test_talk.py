@@ -16,6 +16,8 @@ from actions.talk import asks_for_person, chitchat, remark
     "please transfer me to one of your customer service staff",
     "I want to speak to a human", "agent please", "connect me to a real person",
     "no more bots", "is there anyone real there?",
+    "你们领导呢？我要投诉", "转接", "活人在不在", "有没有人能接一下", "能不能让人打电话过来",
+    "升级给人工处理吧", "Can you get someone from the service center to contact me",
 ])
 def test_a_request_for_a_person(text: str) -> None:
     assert asks_for_person(text)
@@ -30,6 +32,9 @@ def test_a_request_for_a_person(text: str) -> None:
     "我想问一下公积金提取",
     "How do I apply for a passport?",
     "你好",
+    "你是真人在打字吗",  # what 小申 is, not a request
+    "Are you a bot or a real person?",
+    "公积金提取要打电话预约吗",
 ])
 def test_a_guide_question_or_greeting_asks_for_nobody(text: str) -> None:
     assert not asks_for_person(text)
@@ -42,6 +47,8 @@ def test_a_guide_question_or_greeting_asks_for_nobody(text: str) -> None:
     "Do you have a passport? Ever travelled anywhere?",
     "来个笑话", "can you tell me a joke?", "端午节快乐！", "Happy Chinese New Year!", "今朝老冷额，冷死了",
     "你那里出太阳了吗", "收到", "好的，谢谢", "got it, thanks", "ok thanks bye", "阿拉囡囡老欢喜侬额",
+    "你也要交社保吗", "你的身份证号是多少", "侬摇到沪牌了伐", "什么破机器人，一点用都没有", "周末愉快",
+    "讲只笑话把我听听", "It's so hot in Shanghai today",
 ])
 def test_chit_chat_to_the_bot(text: str) -> None:
     assert chitchat(text)
