@@ -32,7 +32,7 @@ from contract.turn import (
     Outcome,
 )
 from knowledge_base.search import SearchError
-from knowledge_base.sections import detect_section
+from knowledge_base.sections import cue_sections, fold
 
 log = logging.getLogger(__name__)
 
@@ -166,7 +166,7 @@ class ActionAnswerGuide(Action):
 def _section_follow_up(tracker: Tracker, text: str) -> bool:
     """A question about a section of the service under discussion, not chit-chat or a remark."""
     return (bool(tracker.get_slot(c.SLOT_SERVICE)) and not chitchat(text) and not remark(text)
-            and detect_section(text) is not None)
+            and bool(cue_sections(fold(text))))  # a section's own words, not the classifier's guess
 
 
 def _chat(dispatcher: CollectingDispatcher, tracker: Tracker, text: str) -> None:
