@@ -247,7 +247,8 @@ class GuideService:
         # names no other service clearly enough to answer for it.
         if follow_up and ctx.service_id and section is not None:
             sid = ctx.service_id
-            if uncovered_objects(text, self._text(sid, full=True), self._text(sid, full=True), self._names(sid)):
+            whole = self._text(sid, full=True)
+            if uncovered_objects(text, whole, whole, self._names(sid)):
                 # "小区物业乱收费找谁投诉" after 开公司: a complaint the guide does not deal with.
                 return self.out_of_scope(candidates)
             names = self._names(ctx.service_id)
