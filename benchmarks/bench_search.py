@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from actions.guide_service import Context, GuideService  # noqa: E402
 from benchmarks.report import DOC, percentile, write_section  # noqa: E402
 from knowledge_base.constants import SECTIONS  # noqa: E402
 from knowledge_base.engine import KnowledgeBase  # noqa: E402
@@ -40,6 +41,7 @@ from tools.osmem import start_osmem  # noqa: E402
 from tools.questions import read_questions  # noqa: E402
 
 QUESTIONS = ROOT / "tests" / "data" / "heldout_questions.jsonl"
+NEAR_MISSES = ROOT / "tests" / "data" / "tune" / "near_miss_4.jsonl"  # questions the scope checks catch
 FILLER = "申请办理材料窗口审核受理证明登记信息网上预约现场核验工作日内完成"
 
 
@@ -131,6 +133,25 @@ def measure_rank(guides: Sequence[Guide], queries: list[str]) -> Row:
     )
 
 
+def measure_decide(guides: Sequence[Guide], queries: list[str]) -> Row:
+    """GuideService.decide(): the knowledge-base part of a turn (ranking, the scope checks for other
+    places, neighbours and disputes, the section reading and the decision), on questions in and out
+    of the catalog."""
+    kb = KnowledgeBase()
+    started = time.perf_counter()
+    kb.replace_all(guides)
+    service = GuideService(kb)  # trains the section classifier, as the action server does at load
+    build = time.perf_counter() - started
+    kb.segmenter.clear()
+    latencies = []
+    for query in queries:
+        started = time.perf_counter()
+        service.decide(query, Context())
+        latencies.append((time.perf_counter() - started) * 1000)
+    return Row("GuideService.decide (a turn's whole answering)", len(guides), build,
+               percentile(latencies, 0.5), percentile(latencies, 0.95))
+
+
 def markdown(rows: list[Row], note: str) -> str:
     lines = [
         "## Search",
@@ -185,6 +206,11 @@ def main(argv: list[str] | None = None) -> int:
                 es.close()
         progress("KnowledgeBase.rank on the real guides ...")
         rows.append(measure_rank(real, queries))
+        progress("GuideService.decide on the real guides ...")
+        near = [row["q"] for row in read_questions(NEAR_MISSES)]
+        near = near * (len(queries) // len(near) + 1)
+        mixed = [q for pair in zip(queries, near, strict=False) for q in pair]
+        rows.append(measure_decide(real, mixed[: len(queries)]))
     finally:
         if proc is not None:
             proc.terminate()

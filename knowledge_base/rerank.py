@@ -18,7 +18,7 @@ import math
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
@@ -26,11 +26,24 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from knowledge_base.normalize import Segmenter, generic_words, is_cjk
 from knowledge_base.question import question_clauses
 from knowledge_base.search.base import Hit
+
+
+@functools.lru_cache(maxsize=1)
+def _controller() -> ThreadpoolController:
+    return ThreadpoolController()
+
+
+def _one_thread() -> Any:
+    """Native thread pools held to one thread for a fit or a prediction (the action server answers
+    many conversations at once): one controller for the process, as scanning the loaded libraries on
+    every call (threadpool_limits) cost ~1.3 ms a turn."""
+    return _controller().limit(limits=1)
+
 
 FEATURE_NAMES: Final[tuple[str, ...]] = (
     "p_classifier",
@@ -132,7 +145,7 @@ class GuideClassifier:
                         coef[r, : before.shape[1]] = before[rows[label]]
                         intercept[r] = bias[rows[label]]
                 model.coef_, model.intercept_ = coef, intercept
-            with threadpool_limits(1), warnings.catch_warnings():
+            with _one_thread(), warnings.catch_warnings():
                 if newton_steps:  # stopping early is the point, not a failure to converge
                     warnings.simplefilter("ignore", ConvergenceWarning)
                 model.fit(matrix, targets)
@@ -283,7 +296,7 @@ class Calibrator:
             early_stopping=False,
             random_state=0,
         )
-        with threadpool_limits(1):
+        with _one_thread():
             model.fit(
                 np.asarray(rows, dtype=np.float64),
                 np.asarray(labels),
@@ -296,5 +309,5 @@ class Calibrator:
         if self._model is None:
             z = rows @ np.asarray(DEFAULT_COEFFICIENTS) + DEFAULT_INTERCEPT
             return 1.0 / (1.0 + np.exp(-z))
-        with threadpool_limits(1):
+        with _one_thread():
             return self._model.predict_proba(rows)[:, 1]

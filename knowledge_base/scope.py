@@ -193,6 +193,25 @@ _DOCUMENT_HEADS: Final = ("证明", "证书")
 _ANY_HEAD: Final = re.compile("|".join(sorted({*_HEADS, *_BROAD_HEADS}, key=len, reverse=True)))
 
 
+def _occurrences(text: str, word: str) -> list[int]:
+    """Where `word` starts in `text` (str.find, not a regex: a turn checks hundreds of words, and
+    compiling each would churn the re module's cache)."""
+    starts, start = [], text.find(word)
+    while start >= 0:
+        starts.append(start)
+        start = text.find(word, start + 1)
+    return starts
+
+
+def _near_each_other(text: str, first: str, second: str) -> bool:
+    """`first` followed by `second` within _BROAD_GAP letters (异地 … 备案 in 异地就医备案)."""
+    for start in _occurrences(text, first):
+        after = start + len(first)
+        if text.find(second, after, after + _BROAD_GAP + len(second)) >= 0:
+            return True
+    return False
+
+
 def _another_of_its_kind(folded: str, phrases: list[tuple[str, str]], names: list[str]) -> list[str]:
     """A licence, registration … of the very kind the guide issues but not the guide's own: 建设工程
     规划许可证 asked of 建筑工程施工许可 (whose documents name it), 抵押登记 of 不动产登记信息查询. Only when
@@ -231,7 +250,7 @@ def uncovered_objects(question: str, guide_text: str, full_text: str | None = No
     named = {h for m, h in narrow + broad if m + h in own}
     objects = [m + h for m, h in narrow if m + h not in text and h not in named]
     objects += [m + h for m, h in broad
-                if not re.search(f"{re.escape(m)}.{{0,{_BROAD_GAP}}}{h}", full)
+                if not _near_each_other(full, m, h)
                 and not (m in full and h in own) and h not in named]
     objects += _another_of_its_kind(folded, narrow + broad, own_names)
     objects += [p for p in (*_PROCEDURES, *_DISPUTES) if p in folded and p not in text]
@@ -266,7 +285,7 @@ def _names_guide_apart(folded: str, spans: list[tuple[int, int]], names: Iterabl
         for run in re.findall(r"[\u4e00-\u9fff]+", name):
             grams = [run] if len(run) == 2 and run == name else [run[i: i + 3] for i in range(len(run) - 2)]
             for gram in grams:
-                if any(apart(m.start(), m.end()) for m in re.finditer(re.escape(gram), folded)):
+                if any(apart(start, start + len(gram)) for start in _occurrences(folded, gram)):
                     return True
     return False
 

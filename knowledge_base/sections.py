@@ -17,6 +17,7 @@ section is likely enough; `overview` (or too little evidence) is reported as Non
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -134,10 +135,12 @@ class SectionReading:
     probabilities: dict[str, float] = field(default_factory=dict)
 
 
+@functools.lru_cache(maxsize=8192)
 def fold(text: str) -> str:
     """Light folding for section cues: width, 繁→简, lowercase, punctuation, typo fixes.
 
-    Unlike normalize() it neither translates English nor appends synonyms.
+    Unlike normalize() it neither translates English nor appends synonyms. Cached: a turn folds
+    every candidate guide's names several times (the lexicon is fixed for the process's life).
     """
     text = _fold(text)
     if not text:
