@@ -23,6 +23,8 @@ STRICT_ANSWER_MIN: Final = 0.85
 FOLLOW_UP_CONFIDENCE: Final = 0.8
 # A guide this likely is offered beside "not something I can answer" for a licence it does not cover.
 NEAR_GUIDE_MIN: Final = 0.1
+# The only plausible guide, named in part, this likely is answered (tentatively) rather than asked about.
+MENTIONED_ANSWER_MIN: Final = 0.0
 MAX_ANSWER_CHARS: Final = 420
 
 # A correction names another service than the one under discussion: that one is set aside.
@@ -255,7 +257,8 @@ class GuideService:
             return self.answer(ctx.service_id, detect_section(text, names) or section,
                                FOLLOW_UP_CONFIDENCE, candidates)
         if verdict.outcome == CLARIFY and not strict and top and len(verdict.candidates) == 1 \
-                and (correcting or self._names_fully(text, top.service_id) or mentions_name(text, names)
+                and (correcting or self._names_fully(text, top.service_id)
+                     or (mentions_name(text, names) and top.score >= MENTIONED_ANSWER_MIN)
                      or (ctx.service_id and ctx.section and _SWITCH.search(text))):
             # The only plausible guide, and the user steered to it ("不对，是社保卡", "what about
             # buying a house?") or named it in full: a question back with one option would only
