@@ -64,9 +64,10 @@ def _abroad() -> re.Pattern[str]:
 # passport): that place's, even when the asker is in Shanghai. At home only what each city or province
 # issues itself (社保卡, 津贴, 低保 …); 身份证, 驾照 and 护照 are national, Shanghai renews them too.
 _LOCAL_THING: Final = re.compile(
-    r"^(?:老家|那边|当地)?的?(?:社保卡|医保卡|卡|生育津贴|津贴|补贴|低保|公积金|养老金)")
+    r"^(?:老家|那边|当地)?的?(?:社保卡|医保卡|卡|生育津贴|津贴|补贴|低保|公积金|养老金|落户政策|人才落户|人才政策)")
 _FOREIGN_THING: Final = re.compile(
-    r"^(?:的|'s|’s)?\s?(?:护照|身份证|驾照|驾驶证|结婚证|签证|商标|绿卡|passport|identity card|id card"
+    r"^(?:的|'s|’s)?\s?(?:(?:photocard|full|provisional|old|new|current|expired|valid)\s)?"
+    r"(?:护照|身份证|驾照|驾驶证|结婚证|签证|商标|绿卡|passport|identity card|id card"
     r"|driver'?s licen[cs]e|driving licen[cs]e|driver licen[cs]e|licen[cs]e|visa|green card|trademark|llc)")
 # Abroad as the place where something is done: 在美国注册, 在泰国登记结婚, in the US.
 _AT_BEFORE: Final = re.compile(r"(?:在|于|\bin|\bat)(?: the)?\s?$")
@@ -158,17 +159,27 @@ def _folded_guide(text: str) -> str:
 # to 入学, 增驾 next to 换证, a 公积金 transfer next to its registration).
 # Also corrections, revocations, insurers' claims and services next to ours: other benefits (临时救助,
 # 托育, 廉租房, 创业补贴), export tax refunds, moving a 户口 back, the 经营所得 return, high-voltage
-# connections, night-work permits, 专精特新 recognition, settling with a spouse (投靠).
+# connections, night-work permits, 专精特新 recognition, settling with a spouse (投靠); and what is
+# done to a thing already held (转让 and 续展 of a trademark, a 个转企, 冲还贷, 改名). Not 补缴, 激活,
+# 减免, 退还 or 恢复: people ask them of our own services (断缴了能补缴吗, 社保卡怎么激活) in words a
+# guide may not use.
 _PROCEDURES: Final = ("补领", "补办", "转学", "增驾", "转移", "迁移", "转出", "转入", "迁回", "更正", "撤销",
                       "吊销", "理赔", "救助", "临时救助", "托育", "托班", "廉租", "创业补贴", "创业担保",
-                      "创业贷", "出口退", "免抵退", "经营所得", "高压", "夜间施工", "专精特新", "投靠")
+                      "创业贷", "出口退", "免抵退", "经营所得", "高压", "夜间施工", "专精特新", "投靠",
+                      "转让", "续展", "个转企", "冲还贷", "改名")
 # Reports, complaints, appeals and enforcement (举报 a counterfeit, 报案 an identity theft, 申诉 a refusal,
 # 强制执行 an award) belong to the police, the courts, market supervision or the deciding office's
 # review unless the guide itself deals with them.
 _DISPUTES: Final = ("举报", "投诉", "报案", "报警", "强制执行", "起诉", "盗刷", "冒用", "假冒", "申诉",
                     "异议", "复议", "复审", "追回", "追缴", "不配合", "算错", "少算", "被取消", "首违不罚",
                     "被罚了", "被罚款了", "罚单", "处罚决定", "减免滞纳金", "滞纳金能免", "免滞纳金",
-                    "强制迁出", "不肯迁", "勿肯迁", "不愿迁", "户口迁走")
+                    "强制迁出", "不肯迁", "勿肯迁", "不愿迁", "户口迁走", "没迁走", "罚多少", "会罚",
+                    "会不会罚", "多发了", "评得", "禁拍")
+# A penalty asked about is the guide's own business when the guide speaks of penalties at all
+# ("逾期不年报会罚款吗"); the words differ ("会罚" against "罚款").
+_PENALTY: Final = ("罚款", "处罚", "罚")
+_COVERED_BY: Final = {t: _PENALTY
+                      for t in ("被罚了", "被罚款了", "罚单", "处罚决定", "罚多少", "会罚", "会不会罚")}
 # The same in English, each with the Chinese words a guide that deals with it would use.
 _ENGLISH_PROCEDURES: Final = tuple((re.compile(p), zh) for p, zh in (
     (r"\bappeal", ("申诉", "复议")), (r"\bcomplain", ("投诉",)), (r"\breconsideration\b", ("复议",)),
@@ -177,6 +188,10 @@ _ENGLISH_PROCEDURES: Final = tuple((re.compile(p), zh) for p, zh in (
      r"|\blost (my|his|her|the|a|our) [a-z' ]{0,20}(licen[cs]e|card|passport|permit|certificate)",
      ("补领", "补办", "补卡")),
     (r"\btransfer", ("转移", "转出", "转入", "过户")), (r"\bconvert", ("换领", "转换")),
+    (r"\breview (?:of )?(?:the |my |our )?(?:rejection|refusal|calculation|decision|assessment)"
+     r"|\brequest a review",
+     ("复核", "复审", "复议")),
+    (r"\breport\b.{0,30}\bfraud|\bidentity (?:theft|fraud)|\bfraud\b", ("冒用", "报案")),
 ))
 
 
@@ -253,7 +268,8 @@ def uncovered_objects(question: str, guide_text: str, full_text: str | None = No
                 if not _near_each_other(full, m, h)
                 and not (m in full and h in own) and h not in named]
     objects += _another_of_its_kind(folded, narrow + broad, own_names)
-    objects += [p for p in (*_PROCEDURES, *_DISPUTES) if p in folded and p not in text]
+    objects += [p for p in (*_PROCEDURES, *_DISPUTES)
+                if p in folded and not any(w in text for w in _COVERED_BY.get(p, (p,)))]
     objects += [m.group(0) for pattern, zh in _ENGLISH_PROCEDURES if (m := pattern.search(folded))
                 and not any(z in text for z in zh)]
     objects += _neighbours_named(folded, neighbour_text if neighbour_text is not None else text, names)
@@ -297,9 +313,16 @@ def _neighbours_named(folded: str, text: str, names: Iterable[str]) -> list[str]
     matches = [m for m in _neighbour_terms().finditer(folded) if m.group(0) not in text]
     if not matches:
         return []
-    if _names_guide_apart(folded, [(m.start(), m.end()) for m in matches], names):
+    if _names_guide_apart(_DONE_CLAUSE.sub(lambda c: " " * len(c.group(0)), folded),
+                          [(m.start(), m.end()) for m in matches], names):
         return []
     return [m.group(0) for m in matches]
+
+
+# A clause telling a service is already done ("报关单位备案几年前就办好了", "护照办好了"): the guide it
+# names is the background to what is asked next, not the question's subject.
+_DONE_CLAUSE: Final = re.compile(
+    r"[^，,。；;！!？?]*(?:早就|已经|早已|都|就)?(?:办好|办完|办下来|拿到|领到|弄好|搞定)了[^，,。；;！!？?]*")
 
 
 # A private provider asked for by recommendation, price or trust (a 猎头, an accountant, a bank's
@@ -307,7 +330,8 @@ def _neighbours_named(folded: str, text: str, names: Iterable[str]) -> list[str]
 _COMMERCIAL: Final = re.compile(
     r"(推荐|介绍)(一?个|一下|一家|几个|几家|点)?[^，。？?!！]{0,8}(公司|中介|律师|会计|代理|机构|工作室|摄影|猎头|报关行"
     r"|货代|装修)"
-    r"|有哪些靠谱|哪家[^，。？?!！]{0,6}(好|靠谱|便宜|额度|利率|划算)|包过|能信吗|靠谱吗"
+    r"|有哪些靠谱|哪家[^，。？?!！]{0,12}(好|靠谱|便宜|额度|利率|划算)|包过|能信吗|靠谱吗|技巧|抽成|入驻|帮我起个?名|起个好听"
+    r"|想几个[^，。？?!！]{0,8}名字|闪退|卸载|重装|网络异常|\bwhich (?:photo )?studio\b"
     r"|(推荐|介绍)(一?个|一下|几个|几家|点)?[^，。？?!！]{0,8}(酒店|宾馆|民宿|餐厅|饭店|学校|培训班|品牌)"
     r"|(哪个|什么|哪款|哪种)牌子|哪款[^，。？?!！]{0,8}(好|最|划算)|性价比|理财|收益(高|最高|多少)"
     r"|(中介|代理|代办)[^，。？?!！]{0,10}(收多少|多少钱|服务费|费用)|哪个app好用|哪个平台好用|改简历|彩礼|份子钱"
