@@ -59,6 +59,9 @@ TENTATIVE_RIVAL_MAX: Final[float] = 0.15
 CANDIDATE_THRESHOLD: Final[float] = 0.1
 """Candidates offered in a clarifying question must reach this confidence (at most 3 shown)."""
 MAX_CLARIFY_OPTIONS: Final[int] = 3
+MIN_QUESTION_CHARS: Final[int] = 10
+"""A long message's question clauses are ranked on their own only when they say this much ("你说怎么办啊"
+alone matches anything)."""
 QUICK_NEWTON_STEPS: Final[int] = 1
 """An edit that changes the guides' names is answered after one Newton step of the classifier's
 warm-started fit (~0.3 s at 60 guides; its ranking of the edited guide is already right); the full
@@ -290,9 +293,14 @@ class KnowledgeBase:
         core = question_clauses(query)
         if core is None or not ranked:
             return ranked
-        asked = self._rank(core, 1)
+        asked = self._rank(core, k)
         if asked and asked[0].service_id == ranked[0].service_id and asked[0].score > ranked[0].score:
             ranked[0] = asked[0]
+        elif (asked and ranked[0].score < CLARIFY_THRESHOLD and asked[0].score >= ANSWER_THRESHOLD
+              and len(core) >= MIN_QUESTION_CHARS):
+            # The whole message matched nothing (the story drowned the question: "…回老家参加我哥的
+            # 婚礼…请问补办身份证的流程是什么？") while its question alone is clear: the question's reading.
+            return asked
         return ranked
 
     def _rank(self, query: str, k: int) -> list[Candidate]:

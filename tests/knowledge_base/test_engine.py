@@ -198,3 +198,12 @@ def test_a_word_the_guide_never_uses_counts_against_it_unless_its_parts_are_ther
     assert not _unnamed("公积金提取", tokens)  # another guide's alias, made of this guide's words
     assert _unnamed("封存", tokens)
     assert _unnamed("补充公积金", tokens)
+
+
+def test_a_clear_question_drowned_by_its_story_is_read_on_its_own(real_kb: KnowledgeBase) -> None:
+    story = ("下周要坐高铁回老家参加我哥的婚礼，今天才发现身份证找不到了，可能是搬家时弄丢的。急死了，"
+             "我户口在上海。请问补办身份证的流程是什么？")
+    assert real_kb.rank(story)[0].service_id == "id-card"
+    # A question too short to stand alone is not read on its own.
+    venting = "孩子不爱写作业天天跟我吵，我都快崩溃了，气得想打他又舍不得。你说怎么办啊"
+    assert real_kb.rank(venting)[0].score < 0.6
