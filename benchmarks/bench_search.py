@@ -221,7 +221,9 @@ def main(argv: list[str] | None = None) -> int:
         f"Python {platform.python_version()}; {len(queries)} questions from "
         "tests/data/heldout_questions.jsonl, k=10. Build time includes tokenisation; the "
         "synthetic corpus recombines the real guides. KnowledgeBase build includes training "
-        "and k-fold calibration of the re-ranker."
+        "and k-fold calibration of the re-ranker. GuideService.decide alternates those questions "
+        "with near misses (tests/data/tune/near_miss_4.jsonl) so the scope checks run on both; long "
+        "messages are ranked twice (whole and by their question clauses)."
     )
     section = markdown(rows, note)
     print(section)
