@@ -17,7 +17,7 @@ from actions import constants as c
 from actions.complaint import is_complaint, without_complaint
 from actions.declaration_service import declare_payload, is_request
 from actions.declarations import start as start_declaration
-from actions.guide_service import Context, Reply
+from actions.guide_service import Context, Reply, is_switch
 from actions.services import services
 from actions.talk import asks_for_person, chitchat, remark
 from actions.turns import intent_of, report
@@ -164,9 +164,10 @@ class ActionAnswerGuide(Action):
 
 
 def _section_follow_up(tracker: Tracker, text: str) -> bool:
-    """A question about a section of the service under discussion, not chit-chat or a remark."""
+    """A question about a section of the service under discussion ("要几钿", "在哪查") or the same
+    asked of another service ("what about buying a house?"), not chit-chat or a remark."""
     return (bool(tracker.get_slot(c.SLOT_SERVICE)) and not chitchat(text) and not remark(text)
-            and bool(cue_sections(fold(text))))  # a section's own words, not the classifier's guess
+            and (bool(cue_sections(fold(text))) or is_switch(text)))  # cue words, not a guess
 
 
 def _chat(dispatcher: CollectingDispatcher, tracker: Tracker, text: str) -> None:
@@ -201,6 +202,9 @@ class ActionHandoff(Action):
             # NLU heard a person request in chit-chat (侬吃过了伐): answer it as chit-chat.
             _chat(dispatcher, tracker, text)
             return []
+        if not asks_for_person(text) and _section_follow_up(tracker, text):
+            # "那有没有咨询电话" asks the service's phone number, not for a person.
+            return await ActionAnswerGuide().run(dispatcher, tracker, domain)
         _hand_off(dispatcher, tracker)
         return []
 
@@ -235,7 +239,12 @@ class ActionAffirm(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
-        if tracker.get_slot(c.SLOT_HANDOFF_OFFERED) or asks_for_person(_said(tracker)):
+        text = _said(tracker)
+        if asks_for_person(text):
+            return _handed_off(dispatcher, tracker)
+        if _section_follow_up(tracker, text):  # "算了，先问下要交钱吗？": a question, not a yes
+            return await ActionAnswerGuide().run(dispatcher, tracker, domain)
+        if tracker.get_slot(c.SLOT_HANDOFF_OFFERED):
             return _handed_off(dispatcher, tracker)
         dispatcher.utter_message(text="好的。还有什么可以帮您？")
         _report(dispatcher, tracker, SMALLTALK)
@@ -250,8 +259,11 @@ class ActionDeny(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
-        if asks_for_person(_said(tracker)):  # "不要机器人，转人工"
+        text = _said(tracker)
+        if asks_for_person(text):  # "不要机器人，转人工"
             return _handed_off(dispatcher, tracker)
+        if _section_follow_up(tracker, text):  # "不收钱吧": a question about the service, not a no
+            return await ActionAnswerGuide().run(dispatcher, tracker, domain)
         if tracker.get_slot(c.SLOT_HANDOFF_OFFERED):
             dispatcher.utter_message(text="好的，那您可以换个说法继续问我，需要时随时说“转人工”。")
         else:

@@ -44,12 +44,19 @@ _ABOUT_SOMEONE = re.compile(
     r"|退休|入学|评估)"
     r"|\b(can|could|may) (he|she|i|they|we|my \w+)( still)? (apply|get|qualify|claim)"
     r"|\b(is|am|are) (he|she|i|they|we|my \w+) (eligible|qualified)", re.IGNORECASE)
+# Something the person already holds or did, named as a detail: 有居住证, 持有上海居住证, 办了残疾证.
+_HELD = re.compile(r"(?:有|持有|持|办了|办好了|拿到了?|领了|交了)(?:上海|本市)?(?:的)?[^，,。？?！!\s]{2,8}")
 # A switch asks the same thing about another service ("X呢？", "what about X?", "sorry, I meant
 # X"): the section under discussion carries over when the message asks none of its own.
 _SWITCH = re.compile(
     r"(呢\W*$|^\W*(and |so |ok,? )?(what|how) about|i meant|actually|^\W*sorry"
     r"|^\W*(and|also|plus) (the |for )"
     r"|我是想问|我是问|那\S{1,12}的话)", re.IGNORECASE)
+
+
+def is_switch(text: str) -> bool:
+    """The same question asked of another service ("X呢？", "what about X?")."""
+    return bool(_SWITCH.search(text))
 
 
 # Sections that name other licences and documents as what one brings or must hold (a 建设工程规划
@@ -304,9 +311,10 @@ class GuideService:
         return same[0] if len(same) == 1 else None
 
     def _names_title(self, text: str, service_id: str) -> bool:
-        """The text names this service by its title (not merely by a shared alias word)."""
+        """The text names this service by its title (not merely by a shared alias word), other than as
+        something the person already holds ("我有居住证，他能在上海报名吗" asks about 入学)."""
         entry = self.kb.get(service_id)
-        return entry is not None and mentions_name(text, [entry.title])
+        return entry is not None and mentions_name(_HELD.sub("，", fold(text)), [entry.title])
 
     def _names_fully(self, text: str, service_id: str) -> bool:
         """The text holds the guide's title or one of its aliases whole (3+ characters)."""

@@ -115,6 +115,19 @@ async def test_a_section_question_nlu_took_for_small_talk_answers_the_service_in
     assert (turn["outcome"], turn["service_id"], turn["section"]) == ("answer", "ent-setup", section)
 
 
+async def test_a_section_question_read_as_yes_no_or_a_person_request_is_answered() -> None:
+    _, _, turn = await run(ActionAffirm(), tracker("算了，先问下要交钱吗？", "affirm", 0.6,
+                                                   service_id="labor-arbitration", section="overview",
+                                                   handoff_offered=True))
+    assert (turn["outcome"], turn["service_id"], turn["section"]) == ("answer", "labor-arbitration", "fee")
+    _, _, turn = await run(ActionHandoff(), tracker("那有没有咨询电话", "handoff", 0.6,
+                                                    service_id="tax-invoice", section="materials"))
+    assert (turn["outcome"], turn["service_id"], turn["section"]) == ("answer", "tax-invoice", "contact")
+    _, _, turn = await run(ActionDeny(), tracker("不收钱吧", "deny", 0.6, service_id="ent-food-license",
+                                                 section="materials"))
+    assert (turn["outcome"], turn["service_id"], turn["section"]) == ("answer", "ent-food-license", "fee")
+
+
 async def test_small_talk_without_a_service_in_context_stays_small_talk() -> None:
     _, _, turn = await run(ActionSmalltalk(), tracker("在哪查", "greet", 0.6))
     assert turn["outcome"] == "smalltalk"

@@ -229,6 +229,9 @@ def test_the_only_plausible_guide_named_in_part_is_answered_tentatively(
     # A company's details, then "can we apply?": the service under discussion, whatever else it names.
     ("我们公司成立刚一年半，有两项软件著作权，研发人员占15%，能申请吗", Context("ent-hitech", "overview"),
      "ent-hitech", "eligibility"),
+    # Another service the person already holds is a detail, not the question's subject.
+    ("孩子户口在外地，我有居住证，他能在上海报名吗", Context("school-enroll", "materials"),
+     "school-enroll", "eligibility"),
 ])
 def test_switches_and_details_in_a_conversation(
         service: GuideService, question: str, before: Context, service_id: str, section: str) -> None:
