@@ -24,7 +24,8 @@ from knowledge_base.sections import fold
 
 # Whom a person request asks for (人工 with its common typos, 真人, staff, a manager).
 _PERSON: Final = (r"(?:人[工功宫公攻]|真人|活人|客服|工作人员|店小二|坐席|负责人|领导|经理|主管|值班|专员"
-                  r"|专人|业务员|个人(?:来|过来|接|帮|跟|和|同)|人来|人过来)")
+                  r"|专人|业务员|个人(?:来|过来|接|帮|跟|和|同)"
+                  r"|(?<!啥)(?<!么)人来|(?<!啥)(?<!么)人过来)")
 _ASK: Final = (r"(?:转|接|找|叫|喊|要|换|请|让|寻|派|来|麻烦|帮我|给我|我要|我想|想|能不能|可以|可不可以"
               r"|升级|交给|转交)")
 _PERSON_REQUEST: Final = re.compile(
@@ -49,7 +50,8 @@ _PERSON_REQUEST: Final = re.compile(
     r"|\breal (?:ppl|people|persons?|humans?)\b"
     r"|\bcan (?:a|an|some|one of your) (?:staff(?: member)?|human|person|agent|officer)\b"
     r"|\b(?:talk|speak|chat|connect|transfer|put|get|want|need|give)\b.{0,40}"
-    r"\b(?:human|person|people|agent|operator|representative|staff|someone real|somebody real"
+    r"\b(?:human(?! resources)|(?<!in )person|people|agent|operator|representative|staff|someone real"
+    r"|somebody real"
     r"|manager|supervisor)\b"
     r"|\b(?:human|real person|live agent|operator|representative|agent)\b\W*(?:please|pls|now|asap)?\W*$"
     r"|\b(?:not|no|don'?t want|stop)\b.{0,20}\b(?:bots?|robots?|machines?|ai|automated)\b"

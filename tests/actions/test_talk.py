@@ -35,6 +35,9 @@ def test_a_request_for_a_person(text: str) -> None:
     "你是真人在打字吗",  # what 小申 is, not a request
     "Are you a bot or a real person?",
     "公积金提取要打电话预约吗",
+    "Can we apply online, or do we need to go in person?",
+    "Do we need approval from the human resources bureau?",
+    "厨房水龙头漏水，寻啥人来修",
 ])
 def test_a_guide_question_or_greeting_asks_for_nobody(text: str) -> None:
     assert not asks_for_person(text)
