@@ -17,7 +17,7 @@ from typing import Final
 import yaml
 
 from knowledge_base.constants import LEXICON_DIR
-from knowledge_base.sections import fold, mentions_name
+from knowledge_base.sections import fold, latin_name, mentions_name, name_grams
 
 _SHANGHAI: Final = re.compile(r"上海|沪|本市|申城|shanghai")
 # A place as someone's origin, not as where the service is wanted.
@@ -298,12 +298,18 @@ def _names_guide_apart(folded: str, spans: list[tuple[int, int]], names: Iterabl
         return all(end + _NAME_GAP <= s0 or start >= s1 + _NAME_GAP for s0, s1 in spans)
 
     for name in {fold(n) for n in names}:
-        for run in re.findall(r"[\u4e00-\u9fff]+", name):
-            grams = [run] if len(run) == 2 and run == name else [run[i: i + 3] for i in range(len(run) - 2)]
-            for gram in grams:
-                if any(apart(start, start + len(gram)) for start in _occurrences(folded, gram)):
-                    return True
+        if latin_name(name):
+            continue
+        for gram in name_grams(name):
+            if any(apart(start, start + len(gram)) for start in _occurrences(folded, gram)):
+                return True
     return False
+
+
+# A clause telling a service is already done ("报关单位备案几年前就办好了", "护照办好了"): the guide it
+# names is the background to what is asked next, not the question's subject.
+_DONE_CLAUSE: Final = re.compile(
+    r"[^，,。；;！!？?]*(?:早就|已经|早已|都|就)?(?:办好|办完|办下来|拿到|领到|弄好|搞定)了[^，,。；;！!？?]*")
 
 
 def _neighbours_named(folded: str, text: str, names: Iterable[str]) -> list[str]:
@@ -319,12 +325,6 @@ def _neighbours_named(folded: str, text: str, names: Iterable[str]) -> list[str]
     return [m.group(0) for m in matches]
 
 
-# A clause telling a service is already done ("报关单位备案几年前就办好了", "护照办好了"): the guide it
-# names is the background to what is asked next, not the question's subject.
-_DONE_CLAUSE: Final = re.compile(
-    r"[^，,。；;！!？?]*(?:早就|已经|早已|都|就)?(?:办好|办完|办下来|拿到|领到|弄好|搞定)了[^，,。；;！!？?]*")
-
-
 # A private provider asked for by recommendation, price or trust (a 猎头, an accountant, a bank's
 # loan, an agent promising approval): no government service answers it.
 _COMMERCIAL: Final = re.compile(
@@ -335,7 +335,7 @@ _COMMERCIAL: Final = re.compile(
     r"|(推荐|介绍)(一?个|一下|几个|几家|点)?[^，。？?!！]{0,8}(酒店|宾馆|民宿|餐厅|饭店|学校|培训班|品牌)"
     r"|(哪个|什么|哪款|哪种)牌子|哪款[^，。？?!！]{0,8}(好|最|划算)|性价比|理财|收益(高|最高|多少)"
     r"|(中介|代理|代办)[^，。？?!！]{0,10}(收多少|多少钱|服务费|费用)|哪个app好用|哪个平台好用|改简历|彩礼|份子钱"
-    r"|副业|摆地摊|虚拟(注册)?地址|挂靠地址|中介费|选址|有什么技巧|给我?点建议|转行|婚纱照|打印机|卡纸"
+    r"|副业|摆地摊|虚拟(注册)?地址|挂靠地址|中介费|选址|给我?点建议|转行|婚纱照|打印机|卡纸"
     r"|(有什么|有啥|有没有)[^，。？?!！]{0,12}推荐|哪里[^，。？?!！]{0,6}(好看|好吃|好玩|便宜)"
     r"|\bwhich [a-z ]{0,30}(is|are|offers?|has) (the )?(best|cheapest|lowest|most reliable|good|reliable)"
     r"|\bwhich [a-z ]{0,20}(company|companies|agency|firm|brand) can\b|\bwhere (can i|to|do i|should i) buy\b"

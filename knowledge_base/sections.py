@@ -181,16 +181,26 @@ def mentions_name(text: str, names: Iterable[str]) -> bool:
     上海市居住证申领); Latin names count only as whole words."""
     folded = fold(text)
     for name in {fold(n) for n in names}:
-        if _LATIN_NAME.fullmatch(name):
+        if latin_name(name):
             if re.search(rf"(?<![0-9a-z]){re.escape(name)}s?(?![0-9a-z])", folded):
                 return True
             continue
-        if len(name) == 2 and name in folded:
+        if any(gram in folded for gram in name_grams(name)):
             return True
-        for run in _CJK_RUN.findall(name):
-            if any(run[i : i + 3] in folded for i in range(len(run) - 2)):
-                return True
     return False
+
+
+def latin_name(name: str) -> bool:
+    """A folded name in Latin letters, which counts only as a whole word."""
+    return bool(_LATIN_NAME.fullmatch(name))
+
+
+def name_grams(name: str) -> list[str]:
+    """The pieces of a folded Chinese name whose presence names it: a 2-letter name whole, a longer
+    one by any 3 Chinese characters in a row (居住证 of 上海市居住证申领)."""
+    if len(name) == 2:
+        return [name]
+    return [run[i : i + 3] for run in _CJK_RUN.findall(name) for i in range(len(run) - 2)]
 
 
 def cue_sections(folded: str) -> tuple[str, ...]:
