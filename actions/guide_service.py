@@ -23,8 +23,6 @@ STRICT_ANSWER_MIN: Final = 0.85
 FOLLOW_UP_CONFIDENCE: Final = 0.8
 # A guide this likely is offered beside "not something I can answer" for a licence it does not cover.
 NEAR_GUIDE_MIN: Final = 0.1
-# The only plausible guide, named in part, this likely is answered (tentatively) rather than asked about.
-MENTIONED_ANSWER_MIN: Final = 0.0
 MAX_ANSWER_CHARS: Final = 420
 
 # A correction names another service than the one under discussion: that one is set aside.
@@ -224,7 +222,8 @@ class GuideService:
         asked = section_hint or reading.section
         follow_up = bool(ctx.service_id) and asked is not None and not correcting and not strict
         section = asked
-        if ctx.section and not section_hint and (correcting or _SWITCH.search(text)):
+        switching = is_switch(text)
+        if ctx.section and not section_hint and (correcting or switching):
             # "不对，是个体户" / "一业一证呢？" keep asking what was asked, unless a section is
             # named outright (a classifier's guess from the rest of the sentence is not enough).
             if asked is None or reading.source == "classifier":
@@ -265,8 +264,7 @@ class GuideService:
                                FOLLOW_UP_CONFIDENCE, candidates)
         if verdict.outcome == CLARIFY and not strict and top and len(verdict.candidates) == 1 \
                 and (correcting or self._names_fully(text, top.service_id)
-                     or (mentions_name(text, names) and top.score >= MENTIONED_ANSWER_MIN)
-                     or (ctx.service_id and ctx.section and _SWITCH.search(text))):
+                     or mentions_name(text, names) or (ctx.service_id and ctx.section and switching)):
             # The only plausible guide, and the user steered to it ("不对，是社保卡", "what about
             # buying a house?") or named it in full: a question back with one option would only
             # cost a click.
@@ -274,7 +272,7 @@ class GuideService:
                                tentative=True)
         if verdict.outcome == CLARIFY and not strict:
             picked = self._named_among(text, verdict.candidates) or (
-                self._same_theme(ctx.service_id, verdict.candidates) if _SWITCH.search(text) else None)
+                self._same_theme(ctx.service_id, verdict.candidates) if switching else None)
             if picked is not None:
                 # "我想申请居住证积分" names 居住证积分 whole, which holds the 居住证 of its rival; "签注呢？"
                 # after 居住证 means 居住证's 签注, not the 港澳 one: answered, with the way out.
@@ -290,8 +288,8 @@ class GuideService:
         folded = fold(text)
         found: list[tuple[int, int, int, Candidate]] = []  # start, end, rank, option
         for rank, option in enumerate(options):
-            names = [n for n in map(fold, self._names(option.service_id)) if len(n) >= 3 and n in folded]
-            spans = [(folded.find(n), folded.find(n) + len(n)) for n in names]
+            whole = self._whole_names(folded, option.service_id)
+            spans = [(folded.find(n), folded.find(n) + len(n)) for n in whole]
             if spans:
                 start, end = max(spans, key=lambda span: span[1] - span[0])
                 found.append((start, end, rank, option))
@@ -318,8 +316,11 @@ class GuideService:
 
     def _names_fully(self, text: str, service_id: str) -> bool:
         """The text holds the guide's title or one of its aliases whole (3+ characters)."""
-        folded = fold(text)
-        return any(len(n) >= 3 and n in folded for n in (fold(x) for x in self._names(service_id)))
+        return bool(self._whole_names(fold(text), service_id))
+
+    def _whole_names(self, folded: str, service_id: str) -> list[str]:
+        """The guide's title and aliases (3+ characters, folded) that the folded text holds whole."""
+        return [n for n in map(fold, self._names(service_id)) if len(n) >= 3 and n in folded]
 
     def _text(self, service_id: str, *, full: bool = False, samples: bool = True) -> str:
         """What a guide says (names, sample questions and sections), to check what it deals with;
