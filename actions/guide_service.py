@@ -14,7 +14,7 @@ from contract.turn import ANSWER, ASK_HUMAN, CLARIFY, OUT_OF_SCOPE, Outcome, gui
 from knowledge_base.constants import SECTION_TITLES, SECTIONS
 from knowledge_base.engine import Candidate, KnowledgeBase, decide
 from knowledge_base.normalize import normalize
-from knowledge_base.scope import commercial, elsewhere, role_play, uncovered_objects
+from knowledge_base.scope import case_status, commercial, elsewhere, role_play, uncovered_objects
 from knowledge_base.sections import detect_section, fold, mentions_name, read_section, warm_up
 
 # When NLU judged the message out of scope, only a near-certain guide match is answered.
@@ -178,6 +178,20 @@ class GuideService:
         return Reply(OUT_OF_SCOPE, None, None, 0.0, candidates, text,
                      [{"title": "转人工客服", "payload": ASK_HUMAN}])
 
+    def case_status(self, candidates: list[Candidate]) -> Reply:
+        """A question about the asker's own application or payment: no guide knows their file, so
+        say where they can see it instead of answering the guide's general rules as if about it."""
+        text = ("抱歉，小申看不到个人办件的进度和结果（审核到哪一步、退回或不通过的原因、款项是否到账等）。"
+                "您可以登录「一网通办」网站或「随申办」App，在“我的办件”里按受理编号查看进度和办理意见；"
+                "需要进一步了解，请联系受理部门，或转人工客服（店小二），也可拨打 12345 市民服务热线。")
+        buttons = [{"title": "转人工客服", "payload": ASK_HUMAN}]
+        if candidates:
+            near = candidates[0]
+            buttons.append({"title": f"{near.title}：办理时限",
+                            "payload": guide_payload(near.service_id, "time_limit")})
+        return Reply(OUT_OF_SCOPE, None, None, candidates[0].score if candidates else 0.0, candidates,
+                     text, buttons)
+
     def not_covered(self, objects: list[str], near: Candidate, candidates: list[Candidate]) -> Reply:
         """The question names a licence, permit … that the best guide does not deal with: say so,
         and offer the near guide as a choice rather than answering with it."""
@@ -212,6 +226,8 @@ class GuideService:
         place = elsewhere(text)
         if place is not None:
             return self.elsewhere(place, candidates)
+        if case_status(text):
+            return self.case_status(candidates)
         if correcting and ctx.service_id:
             candidates = [c for c in candidates if c.service_id != ctx.service_id]
         verdict = decide(candidates)

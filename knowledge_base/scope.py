@@ -363,3 +363,45 @@ _ROLE_PLAY: Final = re.compile(
 def role_play(question: str) -> bool:
     """True for a request to play a role or to ignore instructions (prompt injection)."""
     return bool(_ROLE_PLAY.search(question))
+
+
+# Someone's own case: where it stands, why it was refused, where the money is. No guide knows a
+# person's file, and its general time limits or conditions would read as an answer about theirs
+# ("上个月申请的租房提取 钱一直没到帐 是不是被驳会了", "帮我查查我的标书"). A problem or a request to look
+# something up, told of something of their own or already under way.
+_CASE_PROBLEM: Final = re.compile(
+    r"(还|一直|迟迟|到现在|仍然|还是|怎么还|咋还|哪能)[^，。？?!！]{0,8}(没|呒没|未|勿|不见)(有)?[^，。？?!！]{0,8}"
+    r"(到账|到帐|收到|打进|打到|发|下来|寄到|通知|批|结果|消息|动静|出来|到)"
+    r"|没(到账|到帐|打进来)|呒没(打进来|发)|侪呒没|(打|退|寄|发)到哪|到哪里去了"
+    r"|被(驳回|驳会|退回|拒)|退回了|(审核|核验|审批)(不|没)通过|没通过|没批下来|不予(批准|认定|受理)"
+    r"|少了[0-9一二两三四五六七八九十百千几]|只剩|突然停|停发了|没发|余额(是|还有)?多少|哪项|扣分"
+    r"|卡在|卡住|待审核|审核中|审批中|退税审核中|怎么回事|咋回事|啥道理"
+    r"|到哪一步|进行到哪|审核到哪|审到哪|审批到哪|走到哪|排到第几|第几位|第几号|出来没有|出来了吗"
+    r"|录取了(伐|吗|没)|有没有录取|发没发|到底在哪"
+    r"|帮(我|我们|阿拉|忙|伊)?(查|看|找)(查|看|下|一下)?"
+    r"(?![^，。？?!！]{0,8}(能不能|能否|是否|符不符合|够不够|可不可以|符合))"
+    r"|侬帮阿拉")
+_CASE_OWN: Final = re.compile(
+    r"我的|我们的|阿拉(的|额)?|我(妈|爸|家|老婆|老公|儿子|女儿)(的|额)?|伊(的|额)"
+    r"|已经|早就|上个?(月|号头|周|礼拜|星期)|前几天|去年|这个?(月|号头)|两个(月|号头)|[0-9]{4}年"
+    r"|(一|两|三|几|好几|[0-9]+)个?多?(月|周|星期|礼拜|天)(了|前)"
+    r"|受理编号|申请号|编号|单号|[0-9]{8,}|(提交|申请|交|报名|递交)(了|后|之后)")
+# "…可以打哪个电话问": a person asking whom to call about it wants the guide's contacts; "一般要多久"
+# is the guide's time limit; what stands in one's name (名下, 产权) is 不动产登记信息查询's business.
+_CASE_GENERAL: Final = re.compile(r"(哪个|什么|咨询)电话|电话打到|电话(是)?多少|热线|一般|正常吗|多久"
+                                  r"|多长时间|几个工作日|怎么办理|怎么申请|名下|产权")
+_CASE_ENGLISH: Final = re.compile(
+    r"\b(can|could) you (check|track|look up|find out|see)\b|\btrack (the|my|our)\b"
+    r"|\b(my|our) [a-z' ]{0,30}(application|request|claim|refund|payment|case)\b.{0,80}"
+    r"\b(still|why|status|rejected|under review|hasn't|has not|not yet|stuck)\b"
+    r"|\bstill (hasn'?t|has not|haven'?t|not)\b")
+
+
+def case_status(question: str) -> bool:
+    """True when the question asks about the asker's own application or payment: its progress, a
+    refusal's reason, money not arrived, a look-up of their file."""
+    folded = fold(question)
+    if _CASE_ENGLISH.search(folded):
+        return True
+    problem = _CASE_PROBLEM.search(folded)
+    return bool(problem and _CASE_OWN.search(folded) and not _CASE_GENERAL.search(folded))

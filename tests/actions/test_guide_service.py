@@ -119,6 +119,18 @@ def test_a_licence_our_guides_do_not_deal_with_is_not_answered_with_a_neighbour(
     assert reply.buttons[0]["payload"] == guide_payload("ent-food-license")  # offered, not answered
 
 
+def test_a_persons_own_case_is_not_answered_with_the_guide(service: GuideService) -> None:
+    reply = service.decide("上个月申请的租房提取公积金 钱一直没到帐 是不是被驳回了", Context())
+    assert reply.outcome == "out_of_scope" and reply.service_id is None
+    assert "我的办件" in reply.text and "12345" in reply.text
+    assert reply.buttons[0]["payload"] == "/ask_human"
+    assert reply.buttons[1]["payload"] == guide_payload("hpf-withdraw-rent", "time_limit")
+    # The same service's time limit asked in general is still answered.
+    general = service.decide("租房提取公积金一般多久到账", Context())
+    assert (general.outcome, general.service_id, general.section) == ("answer", "hpf-withdraw-rent",
+                                                                       "time_limit")
+
+
 def test_our_own_licence_is_still_answered(service: GuideService) -> None:
     reply = service.decide("食品经营许可证怎么办", Context())
     assert (reply.outcome, reply.service_id) == ("answer", "ent-food-license")

@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from knowledge_base.constants import GUIDES_DIR, LEXICON_DIR
-from knowledge_base.scope import commercial, elsewhere, role_play, uncovered_objects
+from knowledge_base.scope import case_status, commercial, elsewhere, role_play, uncovered_objects
 
 
 @pytest.mark.parametrize(("question", "place"), [
@@ -182,3 +182,31 @@ def test_every_neighbour_is_placed_next_to_a_catalog_service() -> None:
     for service in data["services"]:
         assert service["near"] in ids, service
         assert service["name"] and service["terms"], service
+
+
+@pytest.mark.parametrize("question", [
+    "上个月申请的租房提取公积金，钱一直没到账，是不是被驳回了",
+    "我的居住证积分申请被退回了，受理编号JF20240315007，具体缺什么材料？",
+    "我上周提交的居住证签注，现在审核到哪一步了？",
+    "公租房排了一年多了，我的轮候号现在排到第几位？",
+    "阿拉姆妈额老年综合津贴上两个号头侪呒没发，是啥道理？",
+    "帮我查查我的标书，沪牌拍了五次都没中",
+    "我的公积金账户现在余额是多少？",
+    "My passport application has been under review for three weeks. Why is it taking so long?",
+    "I renewed my driving licence online. Can you track the EMS shipment for me?",
+])
+def test_a_question_about_the_askers_own_case(question: str) -> None:
+    assert case_status(question)
+
+
+@pytest.mark.parametrize("question", [
+    "租房提取公积金多久到账",
+    "申请了租房提取，一般几个工作日到账？",  # the guide's time limit
+    "居住证积分审核不通过可以打哪个电话问？",  # whom to call: the guide's contacts
+    "我想查一下我家房子的产权信息",  # 不动产登记信息查询 itself
+    "我的驾照快到期了，要带什么材料换？",
+    "我老公有居住证，社保也在交，麻烦帮忙看看能不能申请新能源牌照",
+    "企业招用失业人员能申请的那个就业补贴是怎么回事？",
+])
+def test_questions_about_a_service_are_not_about_a_case(question: str) -> None:
+    assert not case_status(question)
