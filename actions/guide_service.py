@@ -255,7 +255,8 @@ class GuideService:
             # In a conversation about this guide, the documents and conditions it asks for are its own.
             objects = uncovered_objects(text, self._text(sid, full=sid == ctx.service_id),
                                         self._text(sid, full=True), self._names(sid),
-                                        self._text(sid, samples=False), documents_asked=asked == "materials")
+                                        self._text(sid, samples=False), documents_asked=asked == "materials",
+                                        prerequisites=self._prerequisites(sid))
             if objects:
                 return self.not_covered(objects, top, candidates)
         if verdict.outcome == ANSWER and top and (not strict or top.score >= STRICT_ANSWER_MIN):
@@ -346,6 +347,11 @@ class GuideService:
             return ""
         return "\n".join([guide.title, *guide.aliases, *(guide.sample_questions if samples else []),
                           *(guide.section(s) for s in SECTIONS if full or s not in _PREREQUISITES)])
+
+    def _prerequisites(self, service_id: str) -> str:
+        """The documents and conditions a guide asks for, alone."""
+        guide = self.kb.get(service_id)
+        return "\n".join(guide.section(s) for s in sorted(_PREREQUISITES)) if guide else ""
 
     def _names(self, service_id: str) -> list[str]:
         guide = self.kb.get(service_id)

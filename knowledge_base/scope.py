@@ -244,13 +244,14 @@ def _another_of_its_kind(folded: str, phrases: list[tuple[str, str]], names: lis
 
 def uncovered_objects(question: str, guide_text: str, full_text: str | None = None,
                       names: Iterable[str] = (), neighbour_text: str | None = None, *,
-                      documents_asked: bool = False) -> list[str]:
+                      documents_asked: bool = False, prerequisites: str = "") -> list[str]:
     """The licences, permits, documents, registrations, benefits … and separate procedures the
     question asks for by name that the guide does not deal with. `guide_text` is the guide without
     the documents and conditions it asks for, `full_text` all of it, `names` its title and aliases,
     `neighbour_text` its names and own sections without the sample questions (which set neighbours
     apart: "人才引进和居转户有啥区别"). With `documents_asked` (a materials question) a 证明 or 证书 named
-    is one to bring ("要准备学历证明吗"), not a service asked for."""
+    is one to bring ("要准备学历证明吗"), not a service asked for. `prerequisites` is the guide's documents
+    and conditions alone: a thing named only there and asked to be done is a procedure of its own."""
     text = _folded_guide(guide_text)
     full = _folded_guide(full_text) if full_text is not None else text
     names = list(names)
@@ -272,9 +273,42 @@ def uncovered_objects(question: str, guide_text: str, full_text: str | None = No
                 if p in folded and not any(w in text for w in _COVERED_BY.get(p, (p,)))]
     objects += [m.group(0) for pattern, zh in _ENGLISH_PROCEDURES if (m := pattern.search(folded))
                 and not any(z in text for z in zh)]
-    objects += _neighbours_named(folded, neighbour_text if neighbour_text is not None else text, names)
+    own_text = _folded_guide(neighbour_text) if neighbour_text is not None else text
+    objects += _neighbours_named(folded, own_text, names)
+    if prerequisites:
+        objects += _prerequisites_asked(folded, _folded_guide(prerequisites), own_text, own_names)
     objects = list(dict.fromkeys(objects))
     return [o for o in objects if not any(o != other and o in other for other in objects)]  # 稳岗 in 稳岗返还
+
+
+# How a question asks to get something done ("…怎么办", "…在哪办", "…要带什么"): the words just in front
+# name what it wants done.
+_REQUEST: Final = re.compile(
+    r"(怎么|如何|咋|哪能)(样)?(去)?(办理|办|申请|申领|弄|开|开具|做|领|拿|搞|整|操作|认证)"
+    r"|(在|去|到)哪(里|儿|个地方)?(办理|办|开|做|领|弄|申请|交|预约)|要(带|准备)什么|需要什么材料"
+    r"|(的|办理|申请)?(流程|手续)")
+_CLAUSE_END: Final = re.compile(r"[\s，。,.!?？！:：；;]")
+_REQUEST_FILLER: Final = re.compile(
+    r"(的|要|需要|该|应该|到底|又|可以|能|得|是|去|再|呢|一般|具体|先|这个|那个)+$")
+# Words too general to be a procedure of their own (…的材料怎么准备, 证明怎么开).
+_GENERAL_OBJECTS: Final = frozenset({"材料", "手续", "流程", "证件", "证明", "登记", "备案", "许可", "认证",
+                                     "申请", "资料", "东西"})
+_MIN_PREREQUISITE: Final = 3
+
+
+def _prerequisites_asked(folded: str, prerequisites: str, own_text: str, own_names: list[str]) -> list[str]:
+    """What the question asks to get done that the guide names only among its documents and
+    conditions: a procedure before ours, not ours (建设工程规划许可证 for 施工许可, 异地就医备案 for 零星
+    报销, 租赁合同登记备案 for 居住证). The longest words in front of the request that the guide has."""
+    found = []
+    for match in _REQUEST.finditer(folded):
+        clause = _REQUEST_FILLER.sub("", _CLAUSE_END.split(folded[: match.start()])[-1])
+        thing = next((clause[i:] for i in range(len(clause) - 1)
+                      if clause[i] != "的" and clause[i:] in prerequisites), "")
+        if (len(thing) >= _MIN_PREREQUISITE and thing not in _GENERAL_OBJECTS and thing not in own_text
+                and not any(thing in name or name in thing for name in own_names)):
+            found.append(thing)
+    return found
 
 
 @functools.lru_cache(maxsize=1)

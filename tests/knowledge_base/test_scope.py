@@ -210,3 +210,19 @@ def test_a_question_about_the_askers_own_case(question: str) -> None:
 ])
 def test_questions_about_a_service_are_not_about_a_case(question: str) -> None:
     assert not case_status(question)
+
+
+@pytest.mark.parametrize(("question", "missing"), [
+    ("租房合同登记备案在哪办？中介说办居住证要用", ["合同登记备案"]),
+    ("异地就医备案哪能办？", ["异地就医备案"]),
+])
+def test_a_procedure_the_guide_only_asks_for_is_not_the_guide(question: str, missing: list[str]) -> None:
+    names = ["上海市居住证申领", "居住证"]
+    own = "上海市居住证申领\n居住证\n在社区事务受理服务中心申请，审核通过后制证。"
+    needs = "租赁合同登记备案证明；在外省市办理的异地就医备案不影响申请。"
+    assert uncovered_objects(question, own, own + needs, names, own, prerequisites=needs) == missing
+    # Asked of the guide itself, the same words are its conditions; without the guide's documents
+    # and conditions to read, nothing is inferred.
+    assert uncovered_objects("办居住证要先做合同登记备案吗", own, own + needs, names, own,
+                             prerequisites=needs) == []
+    assert uncovered_objects(question, own, own + needs, names, own) == []
