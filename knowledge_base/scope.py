@@ -97,6 +97,17 @@ def _abroad_place(folded: str) -> str | None:
     return None
 
 
+# The service asked to be done in that place (在山东办残疾人证, 驾照在广州期满换证), even from someone in
+# Shanghai or from there; not something done there once (在北京办的身份证).
+_DONE_THERE: Final = re.compile(
+    r"^(?:市|省)?(?:那边|当地)?(?:的)?(?:派出所|民政局|车管所|社保局|医保局|税务局|公积金中心|政务服务中心)?"
+    r"(?:办理|办|申请|申领|领取|领|续交|交|缴|换领|换证|换|补办|补领|期满换证|注册|登记)(?![的过了好完])")
+# Told of a place, then "在那边/当地…办": the service is wanted there (老家江西农村的低保 在那里申请).
+_THERE_LATER: Final = re.compile(
+    r"在(?:那边|那里|那儿|当地)[^，。？?!！]{0,6}(?:办|申请|申领|领|交|缴|续交|换|补)"
+    r"|(?:当地|那边|那里)的?(?:派出所|民政局|车管所|社保局|医保局|税务局|政务服务中心)")
+
+
 def elsewhere(text: str) -> str | None:
     """The other place a question asks about (its name as written), or None."""
     folded = fold(text)
@@ -106,7 +117,9 @@ def elsewhere(text: str) -> str | None:
     in_shanghai = bool(_SHANGHAI.search(folded))
     for match in _places().finditer(folded):
         before, after = folded[: match.start()], folded[match.end():]
-        if _LOCAL_THING.match(after) or _SAME_THERE.match(after):
+        if _LOCAL_THING.match(after) or _SAME_THERE.match(after) or _THERE_LATER.search(after):
+            return match.group(0)
+        if before.endswith("在") and _DONE_THERE.match(after):
             return match.group(0)
         if _ORIGIN_BEFORE.search(before):  # 老家江苏那边父母有套房: where someone comes from
             continue

@@ -31,6 +31,11 @@ from knowledge_base.scope import case_status, commercial, elsewhere, role_play, 
     ("上海租房能提公积金，杭州是不是也一样", "杭州"),
     ("I have a UK driving licence. How do I convert it here?", "uk"),
     ("How do I register my trademark in the EU?", "eu"),
+    # Asked to be done there, or "there" after the place, even from someone in Shanghai or from there.
+    ("驾照在广洲期满换证 要去哪个车管所", "广州"),
+    ("我爸妈在老家河南，城乡居民医保在那边怎么续交？", "河南"),
+    ("我弟弟户口在山东，病历都在上海的医院，请问在山东办残疾人证要到哪里评定？", "山东"),
+    ("我们去三亚旅游，顺便在当地民政局领结婚证可以吗？", "三亚"),
 ])
 def test_a_service_asked_about_another_place(question: str, place: str) -> None:
     assert elsewhere(question) == place
@@ -55,6 +60,7 @@ def test_a_service_asked_about_another_place(question: str, place: str) -> None:
     "香港老板来上海投资办厂要什么条件",
     "我老家是安徽的，一直用老家的社保卡看病，外地户口可以申领上海的社保卡吗",
     "在老家办的身份证过期了，在上海能换吗",
+    "我在北京办的护照，在上海能补吗",
 ])
 def test_shanghai_questions_with_a_place_in_them(question: str) -> None:
     assert elsewhere(question) is None
