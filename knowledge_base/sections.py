@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from knowledge_base.normalize import _fold, _patterns, lexicon
+from knowledge_base.question import question_clauses
 from knowledge_base.section_model import get_model
 
 # Ordered: when the classifier cannot tell, the first section whose cue matches wins, so narrow
@@ -59,12 +60,13 @@ _CUES: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (
         r"\bhow long\b", r"\bdeadline", r"\bhow many days\b", r"\bvalid", r"\bwhen\b",
         r"公告期", r"公示期", r"什么时候", r"啥时候", r"(办理|报名|申报|缴费|开放|受理|申请)(时间|日期)",
         r"几周", r"几年", r"周期", r"(多少|啥|几)辰光", r"当场(能|可以)?(出|拿|办|领)", r"时效",
+        r"时间(限制|安排|节点|表)",
     )),
     ("channel", (
         r"(在|去|到)?哪(里|儿|个地方|个窗口|个部门|个网站|个平台|个app|个医院|个派出所|个网点)",
         r"(在|去|到)哪(办|弄|申请|交|领|刻|报|查|换|打印|开)", r"网上", r"线上", r"在线", r"网站", r"\bapp\b",
         r"随申办", r"一网通办", r"窗口", r"大厅", r"地址(在|是)", r"(大厅|窗口|中心|部门)的?地址", r"渠道",
-        r"手机上", r"小程序", r"上门",
+        r"手机上", r"小程序", r"上门(办|受理|来办|服务吗)|(能|可以)上门",
         r"能不能.{0,3}(网上|线上)", r"\bwhere\b", r"\bonline\b", r"\bwebsite", r"跑一次", r"不见面",
         r"下载", r"自助(机|终端|设备)", r"网点", r"异地(办|通办)", r"跨省", r"入口", r"电子税务局",
         r"(啥|什么)地方(办|申请|弄|去|交|领)?",
@@ -74,7 +76,7 @@ _CUES: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (
         r"条件", r"资格", r"谁(可以|能)", r"哪些人", r"什么人", r"什么样的(人|企业|公司|单位|家庭|情况)",
         r"(?<!网上)(?<!线上)(?<!在线)能不能(申请|办|领|享受)",
         r"(?<!网上)(?<!线上)(?<!在线)可以(申请|办|领)吗",
-        r"(?<!网上)(?<!线上)(?<!在线)能(申请|办|领)吗", r"符合", r"要求", r"满足",
+        r"(?<!网上)(?<!线上)(?<!在线)能(申请|办|领)吗", r"符合", r"(?<!时效)(?<!时间)(?<!期限)要求", r"满足",
         r"好(申请|办|领|退休|报名|享受|拿)(伐|吗)",  # Shanghainese 好…伐: may one …?
         # …with the thing in between: 能办退休伐, 还能用公积金贷吗, 好领老年综合津贴伐
         r"(?<!网上)(?<!线上)(?<!在线)(能|可以)(办|申请|领|参加|享受|用)[^，。？?！!]{2,8}(伐|吗|么)",
@@ -209,7 +211,18 @@ def cue_sections(folded: str) -> tuple[str, ...]:
 
 
 def read_section(text: str, names: Iterable[str] = ()) -> SectionReading:
-    """Read the section a question asks about, with the evidence (see the module docstring)."""
+    """Read the section a question asks about, with the evidence (see the module docstring). A
+    long message is read by the clauses that ask something (question.question_clauses): the
+    background's words ("上门护理服务", "满三岁了") ask nothing."""
+    clauses = question_clauses(text)
+    if clauses is not None:
+        asked = _read_section(clauses, names)
+        if asked.source in ("cue", "blend"):
+            return asked
+    return _read_section(text, names)
+
+
+def _read_section(text: str, names: Iterable[str]) -> SectionReading:
     whole = fold(text)
     folded = strip_names(whole, names)
     if not folded:

@@ -178,3 +178,23 @@ def test_time_and_other_sections_stay_themselves(question: str, section: str) ->
 ])
 def test_colloquial_section_cues(question: str, section: str) -> None:
     assert detect_section(question) == section
+
+
+@pytest.mark.parametrize(("question", "section"), [
+    # The background's words ask nothing: a condition told in passing, a service described.
+    ("我女儿明年9月就满三岁了，我们刚搬到浦东新区，户口还在老房子那边，很担心她上不了家附近的幼儿园，"
+     "想问一下幼儿园入园报名的时间安排是怎样的？", "time_limit"),
+    ("我奶奶今年82岁了，生活基本不能自理，听说上海有长护险可以提供上门护理服务，"
+     "想问一下怎么申请评估？", None),
+    ("我妈今年刚满65岁，邻居说上海老人每个月都有津贴可以拿。"
+     "老年综合津贴申请具体怎么操作？是去居委会吗", "process"),
+    # With no cue in the question itself, the whole message is read (its condition included).
+    ("孩子非沪籍，我有居住证，积分还没满120分，孩子能在上海报名伐", "eligibility"),
+])
+def test_a_long_message_is_read_by_the_clauses_that_ask(question: str, section: str | None) -> None:
+    assert detect_section(question) == section
+
+
+@pytest.mark.parametrize("question", ["有没有时效要求", "报销有时间限制吗", "入园报名的时间安排是怎样的"])
+def test_a_time_limit_asked_as_a_requirement_or_a_schedule(question: str) -> None:
+    assert detect_section(question) == "time_limit"
