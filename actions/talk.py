@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from typing import Final
 
-from knowledge_base.scope import role_play
+from knowledge_base.scope import commercial, role_play
 from knowledge_base.sections import fold
 
 # Whom a person request asks for (人工 with its common typos, 真人, staff, a manager).
@@ -31,16 +31,17 @@ _ASK: Final = (r"(?:转|接|找|叫|喊|要|换|请|让|寻|派|来|麻烦|帮�
 _PERSON_REQUEST: Final = re.compile(
     rf"{_ASK}\S{{0,6}}{_PERSON}"
     r"|(?<!你)(?<!侬)(?<!您)(?:有没有|有|是不是|是)(?:个)?(?:真人|人工|活人)(?:吗|嘛|伐|哇|在|在吗|在伐|呢|啊|呀)"
-    r"|^\W*(?:要人|转接|人呢|活人|真人)\W*$|有没有人(?:能|可以)?(?:接|回|帮|处理|管)"
+    r"|^\W*(?:要人|转接|人呢|活人|真人)\W*$|有没有人(?:能|可以)?\S{0,3}(?:接|回|帮|处理|管)"
+    r"|转\s*[仁认任][工宫功公]|(?:找|寻)(?:个)?人(?:吧|啊|呀|好伐|好吗)?\W*$|个人问(?:问|一下)"
     r"|(?:领导|负责人|经理|主管|值班的)\S{0,3}(?:呢|在哪|在吗|在伐|出来)"
-    r"|(?:让|叫|请|派)(?:个)?人(?:给我)?(?:打电话|回电|联系我)|(?:打|回)(?:个)?电话(?:过来|给我)|给我回(?:个)?电话"
+    r"|(?:让|叫|请|派)\S{0,5}人(?:给我)?(?:打电话|回电|联系我)|(?:打|回)(?:个)?电话(?:过来|给我)|给我回(?:个)?电话"
     r"|(?:^|\s)有(?:没有)?人(?:在)?(?:吗|嘛|伐|啊|呀|哇|在不在)"
     r"|(?:有没有|有)\S{0,6}(?:客服|工作人员|真人|人工|店小二)"
     r"|^(?:\W*(?:人[工功宫公攻]|真人|人工客服|店小二)\W*(?:客服|服务)?)+\W*$"
     r"|(?:人[工功宫公攻]|真人|活人|店小二|客服)\s*(?:客服|服务|坐席)?\s*(?:呢|在哪|在吗|在伐|在不在|有伐|有吗|有没有"
     r"|谢谢|please|thanks)"
     r"|(?:跟|和|同|搭)(?:真|活)?人(?:说|讲|聊|谈|沟通|讲话|说话)"
-    r"|(?:不想|不要|别|勿要|覅|不跟|不和|懒得)(?:再)?(?:跟|和|同|搭|用|拿)?(?:侬|你)?(?:这个|个)?"
+    r"|(?:不想|不要|别|勿要|覅|不跟|不和|懒得)(?:再)?(?:跟|和|同|搭|用|拿|让|叫)?(?:侬|你)?(?:这个|个)?"
     r"(?:机器|机械|ai|智能|电脑|bot)"
     r"|机器人.{0,12}(?:换|叫|找|要|转)(?:个)?人"
     r"|(?:找|要|叫)(?:个)?人(?:反映|处理|来|帮|说|谈|聊|沟通|解决)"
@@ -49,10 +50,12 @@ _PERSON_REQUEST: Final = re.compile(
     r"|\b(?:talk|speak|chat)\b (?:to|with) (?:someone|somebody)\b"
     r"|\breal (?:ppl|people|persons?|humans?)\b"
     r"|\bcan (?:a|an|some|one of your) (?:staff(?: member)?|human|person|agent|officer)\b"
-    r"|\b(?:talk|speak|chat|connect|transfer|put|get|want|need|give)\b.{0,40}"
+    r"|\b(?:talk|speak|chat|connect|transfer|put|get|want|need|give|pass)\b.{0,40}"
     r"\b(?:human(?! resources)|(?<!in )person|people|agent|operator|representative|staff|someone real"
     r"|somebody real"
-    r"|manager|supervisor)\b"
+    r"|manager|supervisor|colleagues?)\b"
+    r"|\b(?:anyone|anybody|someone|somebody) (?:real|human|alive)\b|\banyone (?:out )?there\b"
+    r"|\blive (?:chat|support|agent|person)\b"
     r"|\b(?:human|real person|live agent|operator|representative|agent)\b\W*(?:please|pls|now|asap)?\W*$"
     r"|\b(?:not|no|don'?t want|stop)\b.{0,20}\b(?:bots?|robots?|machines?|ai|automated)\b"
     r"|\bis (?:there|anyone|anybody) .{0,20}\b(?:human|person|real|staff|there)\b"
@@ -60,6 +63,8 @@ _PERSON_REQUEST: Final = re.compile(
     r"|\b(?:someone|somebody|a member of (?:your )?(?:team|staff)|an? (?:officer|staff member))\b.{0,40}"
     r"\b(?:phone|call|contact|ring)\b|\b(?:phone|call|ring) me\b|\bcall me back\b",
     re.IGNORECASE)
+# Our own people by name: a request for them stands even beside a private matter.
+_NAMED_AGENT: Final = re.compile(r"人[工功宫公攻]|真人|客服|店小二|工作人员|\b(?:human|agent|operator)\b")
 # Staff named inside a guide question ("工作人员说要带户口本", "客服电话是多少"): no request.
 _STAFF_AS_SOURCE: Final = re.compile(
     r"(?:人工|工作人员|客服|窗口)(?:说|讲|告诉|让我|叫我|要求|电话|热线|号码)")
@@ -67,11 +72,11 @@ _STAFF_AS_SOURCE: Final = re.compile(
 # Chit-chat: 你/侬/you is the subject, the bot's life is the topic, and no service question is asked.
 _TO_BOT: Final = re.compile(
     r"^\W*(?:小申\W*)?(?:请问)?(?:等|要是|如果)?(?:你|侬|您|小申)(?!们)(?:本人|自己)?"
-    r"(?:也|还|平时|今天|每天|到底|真|好|太|几点|周末|晚上|要|老了以后){0,2}"
+    r"(?:也|还|平时|今天|每天|到底|真|好|太|几点|周末|晚上|要不要|要|老了以后){0,2}"
     r"(?:有没有|有|结婚|结过婚|交|缴|退休|住|生|上班|下班|休息|放假|上学|会|喜欢|欢喜|爱|吃|是|几岁|多大|叫|开心|高兴|累|睡|用"
     r"|好笨|真笨|太笨|好傻|真傻|好聪明|真聪明|老聪明|好厉害|真厉害|真棒|好棒|好可爱|可爱|笨|傻|聪明|厉害"
     r"|男|女|老家|家住|工资|拿|领|考|买|去过|出过|养|做过|谈|单身|在干|忙|没用|差劲|可爱|笨|傻|棒|上过|老了"
-    r"|摇到|拍到|中过|的(?:身份证|公积金|社保|工资|名字|户口|驾照|护照|房子|生日|年龄|电话))"
+    r"|摇到|拍到|中过|心情|饭吃|吃饭|夜饭|中饭|的(?:身份证|公积金|社保|工资|名字|户口|驾照|护照|房子|生日|年龄|电话))"
     r"|^\W*小申(?:这个|这)?名字"
 )
 _YOU_EN: Final = re.compile(
@@ -84,7 +89,7 @@ _YOU_EN: Final = re.compile(
     r"|great|cute|amazing|awesome|helpful|slow|boring|cool|nice|kind))", re.IGNORECASE)
 # Any of these makes it a question about a service, whoever its subject.
 _SERVICE_QUESTION: Final = re.compile(
-    r"怎么|怎样|如何|咋|哪能|哪里办|在哪办|去哪|需要|要带|材料|流程|条件|申请|办理|手续|多久|多长时间|多少钱|几钿"
+    r"怎么(?!样)|怎样|如何|咋|哪能|哪里办|在哪办|去哪|需要|要带|材料|流程|条件|申请|办理|手续|多久|多长时间|多少钱|几钿"
     r"|费用|能不能帮|可以帮|帮我|帮忙|查一下|告诉我|指南|政策|规定"
     r"|\bhow (?:do|can|to|long|much)\b|\bwhere (?:do|can|to)\b|\bwhat (?:do|documents|papers)\b|\bapply\b"
     r"|\bneed\b|\brequire", re.IGNORECASE)
@@ -139,6 +144,8 @@ def asks_for_person(text: str) -> bool:
     match = _PERSON_REQUEST.search(folded)
     if match is None or (_WHAT_ARE_YOU.search(folded) and not _REQUEST_EN.search(folded)):
         return False
+    if commercial(folded) and not _NAMED_AGENT.search(folded):
+        return False  # "想找个人帮我代理记账，有推荐吗": a provider to recommend, not our staff
     # "窗口工作人员说…" names staff as the source of something: a request only with another cue.
     return not (_STAFF_AS_SOURCE.search(folded) and not re.search(r"真人|转|找|叫|接|换|投诉", folded))
 

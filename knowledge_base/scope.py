@@ -383,7 +383,7 @@ _COMMERCIAL: Final = re.compile(
     r"|(哪个|什么|哪款|哪种)牌子|哪款[^，。？?!！]{0,8}(好|最|划算)|性价比|理财|收益(高|最高|多少)"
     r"|(中介|代理|代办)[^，。？?!！]{0,10}(收多少|多少钱|服务费|费用)|哪个app好用|哪个平台好用|改简历|彩礼|份子钱"
     r"|副业|摆地摊|虚拟(注册)?地址|挂靠地址|中介费|选址|给我?点建议|转行|婚纱照|打印机|卡纸"
-    r"|(有什么|有啥|有没有)[^，。？?!！]{0,12}推荐|哪里[^，。？?!！]{0,6}(好看|好吃|好玩|便宜)"
+    r"|(有什么|有啥|有没有)[^，。？?!！]{0,12}推荐|有推荐(吗|伐|嘛|不)|哪里[^，。？?!！]{0,6}(好看|好吃|好玩|便宜)"
     r"|\bwhich [a-z ]{0,30}(is|are|offers?|has) (the )?(best|cheapest|lowest|most reliable|good|reliable)"
     r"|\bwhich [a-z ]{0,20}(company|companies|agency|firm|brand) can\b|\bwhere (can i|to|do i|should i) buy\b"
     r"|\bcheap(ly|est)?\b|\bbest (brand|hotel|restaurant|deal)s?\b"

@@ -18,6 +18,9 @@ from actions.talk import asks_for_person, chitchat, remark
     "no more bots", "is there anyone real there?",
     "你们领导呢？我要投诉", "转接", "活人在不在", "有没有人能接一下", "能不能让人打电话过来",
     "升级给人工处理吧", "Can you get someone from the service center to contact me",
+    "我要转仁工", "别让机器人回复了", "你到底能不能给我找个人", "你们有没有人能直接帮我看一下",
+    "老人勿会弄手机，想寻个人问问清爽", "材料弄丢了，我要投诉，让负责的人联系我",
+    "hello? anyone real out there?", "Can you pass me to one of your colleagues?", "live chat with support",
 ])
 def test_a_request_for_a_person(text: str) -> None:
     assert asks_for_person(text)
@@ -38,6 +41,8 @@ def test_a_request_for_a_person(text: str) -> None:
     "Can we apply online, or do we need to go in person?",
     "Do we need approval from the human resources bureau?",
     "厨房水龙头漏水，寻啥人来修",
+    "我想找个人帮我代理记账，有推荐吗",  # a provider to recommend, not our staff
+    "我要确认工作单位", "我想咨询个人问题",
 ])
 def test_a_guide_question_or_greeting_asks_for_nobody(text: str) -> None:
     assert not asks_for_person(text)
@@ -52,6 +57,7 @@ def test_a_guide_question_or_greeting_asks_for_nobody(text: str) -> None:
     "你那里出太阳了吗", "收到", "好的，谢谢", "got it, thanks", "ok thanks bye", "阿拉囡囡老欢喜侬额",
     "你也要交社保吗", "你的身份证号是多少", "侬摇到沪牌了伐", "什么破机器人，一点用都没有", "周末愉快",
     "讲只笑话把我听听", "It's so hot in Shanghai today",
+    "你今天心情怎么样", "小申你要不要交公积金啊", "侬饭吃过了伐",
 ])
 def test_chit_chat_to_the_bot(text: str) -> None:
     assert chitchat(text)
