@@ -258,6 +258,13 @@ class GuideService:
                                         self._text(sid, samples=False), documents_asked=asked == "materials",
                                         prerequisites=self._prerequisites(sid))
             if objects:
+                other = self._named_by(objects, candidates[1:])
+                if other is not None:
+                    # "…想问一下我们能在上海办结婚登记吗" ranked under 人才引进落户 (the story's 户口):
+                    # what the first guide lacks is another candidate's very name.
+                    asked_of = read_section(text, self._names(other.service_id)).section
+                    return self.answer(other.service_id, asked_of or section or "overview", other.score,
+                                       candidates, tentative=True)
                 return self.not_covered(objects, top, candidates)
         if verdict.outcome == ANSWER and top and (not strict or top.score >= STRICT_ANSWER_MIN):
             # In a conversation, a bare section question ("有效期多久", "how long does it take")
@@ -297,6 +304,15 @@ class GuideService:
                                    tentative=True)
             return self.clarify(verdict.candidates, section)
         return self.out_of_scope(candidates)
+
+    def _named_by(self, objects: list[str], options: list[Candidate]) -> Candidate | None:
+        """The first option one of whose names is a thing the question asks for (结婚登记), whole or
+        holding a name of at least three letters."""
+        for option in options:
+            names = [fold(n) for n in self._names(option.service_id)]
+            if any(o == n or (len(n) >= 3 and n in o) for o in objects for n in names):
+                return option
+        return None
 
     def _named_among(self, text: str, options: list[Candidate]) -> Candidate | None:
         """The option named whole and longest (ties: the better ranked), when every other option

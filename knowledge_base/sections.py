@@ -81,7 +81,9 @@ _CUES: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (
         # …with the thing in between: 能办退休伐, 还能用公积金贷吗, 好领老年综合津贴伐
         r"(?<!网上)(?<!线上)(?<!在线)(能|可以)(办|申请|领|参加|享受|用)[^，。？?！!]{2,8}(伐|吗|么)",
         r"(?<!网上)(?<!线上)好(勒|在)?[^，。？?！!]{0,4}(申请|办|领|参加|开|报名|享受|拿|退休|用)[^，。？?！!]{1,10}伐",
-        r"够不够", r"有没有资格", r"是否可以", r"适用", r"\beligib", r"\bqualif", r"\bcan i\b",
+        r"够不够", r"有没有资格", r"是否可以", r"适用",
+        r"(能|可以|好)(不能)?在(上海|本市)"
+        r"(申请|办理?|领|登记|报名|结婚|落户|上学|读书|参保|退休)", r"\beligib", r"\bqualif", r"\bcan i\b",
         r"who can", r"外地人", r"非沪籍", r"外地户口",
         r"\bcan (?:he|she|they|we|my|a|an|foreigners?)\b.{0,40}\b(?:still|be|apply|get|renew|register)",
     )),

@@ -131,6 +131,14 @@ def test_a_persons_own_case_is_not_answered_with_the_guide(service: GuideService
                                                                        "time_limit")
 
 
+def test_a_service_named_by_its_own_name_is_answered_though_the_story_ranks_another(
+        service: GuideService) -> None:
+    question = ("我和女朋友谈了五年恋爱，终于决定国庆节前去领证了，但是我们都不是上海户口，她是江苏的，"
+                "我是浙江的，想问一下我们能在上海办结婚登记吗？")
+    reply = service.decide(question, Context())
+    assert (reply.outcome, reply.service_id, reply.section) == ("answer", "marriage-register", "eligibility")
+
+
 def test_our_own_licence_is_still_answered(service: GuideService) -> None:
     reply = service.decide("食品经营许可证怎么办", Context())
     assert (reply.outcome, reply.service_id) == ("answer", "ent-food-license")

@@ -195,6 +195,11 @@ def test_a_long_message_is_read_by_the_clauses_that_ask(question: str, section: 
     assert detect_section(question) == section
 
 
+def test_allowed_in_shanghai_is_eligibility_and_online_is_the_channel() -> None:
+    assert detect_section("我是上海户口，对象是安徽的，我们能在上海登记吗") == "eligibility"
+    assert detect_section("能在网上申请吗") == "channel"
+
+
 @pytest.mark.parametrize("question", ["有没有时效要求", "报销有时间限制吗", "入园报名的时间安排是怎样的"])
 def test_a_time_limit_asked_as_a_requirement_or_a_schedule(question: str) -> None:
     assert detect_section(question) == "time_limit"
