@@ -15,7 +15,7 @@ from knowledge_base.constants import SECTION_TITLES, SECTIONS
 from knowledge_base.engine import Candidate, KnowledgeBase, decide
 from knowledge_base.normalize import normalize
 from knowledge_base.scope import case_status, commercial, elsewhere, role_play, uncovered_objects
-from knowledge_base.sections import detect_section, fold, mentions_name, read_section, warm_up
+from knowledge_base.sections import detect_section, fold, mentions_name, read_section, strip_names, warm_up
 
 # When NLU judged the message out of scope, only a near-certain guide match is answered.
 STRICT_ANSWER_MIN: Final = 0.85
@@ -50,6 +50,16 @@ _SWITCH = re.compile(
     r"(呢\W*$|^\W*(and |so |ok,? )?(what|how) about|i meant|actually|^\W*sorry"
     r"|^\W*(and|also|plus) (the |for )"
     r"|我是想问|我是问|那\S{1,12}的话)", re.IGNORECASE)
+
+
+# What may be left of a message that only names a service: filler and punctuation.
+_BARE = re.compile(r"[\s，,。.!?！？~、]*(?:那|那么|是|就是|还是|换成|改成|要|的|吧|啊|呀|哦|了)*"
+                   r"[\s，,。.!?！？~、]*")
+
+
+def only_names(text: str, names: list[str]) -> bool:
+    """The message is one of these names and nothing else that asks something (简易注销, 那个体户吧)."""
+    return bool(_BARE.fullmatch(strip_names(fold(text), names)))
 
 
 def is_switch(text: str) -> bool:
@@ -238,7 +248,8 @@ class GuideService:
         asked = section_hint or reading.section
         follow_up = bool(ctx.service_id) and asked is not None and not correcting and not strict
         section = asked
-        switching = is_switch(text)
+        # A bare name ("简易注销" after "公司注销要准备什么材料") switches as "简易注销呢" would.
+        switching = is_switch(text) or bool(ctx.service_id and names and only_names(text, names))
         if ctx.section and not section_hint and (correcting or switching):
             # "不对，是个体户" / "一业一证呢？" keep asking what was asked, unless a section is
             # named outright (a classifier's guess from the rest of the sentence is not enough).

@@ -252,6 +252,8 @@ def test_the_only_plausible_guide_named_in_part_is_answered_tentatively(
     # Another service the person already holds is a detail, not the question's subject.
     ("孩子户口在外地，我有居住证，他能在上海报名吗", Context("school-enroll", "materials"),
      "school-enroll", "eligibility"),
+    # A bare name asks what was asked, of that service.
+    ("简易注销", Context("ent-cancel-general", "materials"), "ent-cancel-simple", "materials"),
 ])
 def test_switches_and_details_in_a_conversation(
         service: GuideService, question: str, before: Context, service_id: str, section: str) -> None:
