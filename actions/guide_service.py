@@ -14,7 +14,7 @@ from contract.turn import ANSWER, ASK_HUMAN, CLARIFY, OUT_OF_SCOPE, Outcome, gui
 from knowledge_base.constants import SECTION_TITLES, SECTIONS
 from knowledge_base.engine import Candidate, KnowledgeBase, decide
 from knowledge_base.normalize import normalize
-from knowledge_base.scope import case_status, commercial, elsewhere, role_play, uncovered_objects
+from knowledge_base.scope import case_status, commercial, elsewhere, errand, role_play, uncovered_objects
 from knowledge_base.sections import detect_section, fold, mentions_name, read_section, strip_names, warm_up
 
 # When NLU judged the message out of scope, only a near-certain guide match is answered.
@@ -230,6 +230,8 @@ class GuideService:
             return self.out_of_scope([])
         if commercial(text):
             return self.no_recommendation()
+        if errand(text):
+            return self.out_of_scope([])
         correcting = bool(_CORRECTION.search(normalize(text)))
         kept = _NEGATED.sub("，", text) if correcting else text
         candidates = self.kb.rank(kept if kept.strip("，, ") else text)

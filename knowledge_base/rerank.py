@@ -222,7 +222,8 @@ def candidate_features(
     labels = [label for label in candidates if label in stats.tokens]
     top_bm25 = hits[0].score if hits else 0.0
     bm25 = {h.service_id: h.score / top_bm25 for h in hits} if top_bm25 > 0 else {}
-    weights = {t: stats.idf(t) for t in set(segmenter.tokenize(query))}
+    # Sorted: float sums over these words must not depend on the process's string hashing.
+    weights = {t: stats.idf(t) for t in sorted(set(segmenter.tokenize(query)))}
     info = sum(weights.values())
     total = info or 1.0
     coverage = {

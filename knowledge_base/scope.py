@@ -392,6 +392,19 @@ _COMMERCIAL: Final = re.compile(
     r"|consultant|headhunter|photographer)")
 
 
+# An errand no government service answers: a shop or place nearby, a translation, a piece of writing.
+_ERRAND: Final = re.compile(
+    r"附近[^，。？?!！]{0,8}(停车场|停车位|律师|餐厅|饭店|饭馆|银行|超市|药店|酒店|宾馆|厕所|洗手间|加油站|地铁|公交"
+    r"|打印店|复印店|照相馆|咖啡|快递|菜场|菜市场|商场|健身房)"
+    r"|翻译一下|帮我翻译|翻成(中文|英文|英语)|\btranslate\b"
+    r"|写(一)?(篇|份|首|段)[^，。？?!！]{0,6}(作文|文章|诗|代码|演讲稿|检讨|情书)")
+
+
+def errand(question: str) -> bool:
+    """True for an errand no government service answers (附近哪里有停车场, 帮我翻译一下)."""
+    return bool(_ERRAND.search(fold(question)))
+
+
 def commercial(question: str) -> bool:
     """True for a request to recommend or judge a private provider."""
     return bool(_COMMERCIAL.search(fold(question)))

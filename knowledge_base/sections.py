@@ -76,7 +76,9 @@ _CUES: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (
         r"条件", r"资格", r"谁(可以|能)", r"哪些人", r"什么人", r"什么样的(人|企业|公司|单位|家庭|情况)",
         r"(?<!网上)(?<!线上)(?<!在线)能不能(申请|办|领|享受)",
         r"(?<!网上)(?<!线上)(?<!在线)可以(申请|办|领)吗",
-        r"(?<!网上)(?<!线上)(?<!在线)能(申请|办|领)吗", r"符合", r"(?<!时效)(?<!时间)(?<!期限)要求", r"满足",
+        r"(?<!网上)(?<!线上)(?<!在线)能(申请|办|领)吗", r"符合",
+        r"(?<!时效)(?<!时间)(?<!期限)要求", r"满足",
+        r"(能|可以|好) (伐|吗|么|嘛)",  # 我能办退休伐, with the name 办退休 taken out
         r"好(申请|办|领|退休|报名|享受|拿)(伐|吗)",  # Shanghainese 好…伐: may one …?
         # …with the thing in between: 能办退休伐, 还能用公积金贷吗, 好领老年综合津贴伐
         r"(?<!网上)(?<!线上)(?<!在线)(能|可以)(办|申请|领|参加|享受|用)[^，。？?！!]{2,8}(伐|吗|么)",
@@ -167,7 +169,7 @@ def strip_names(folded: str, names: Iterable[str]) -> str:
     for name in sorted((n for n in names if _LATIN_NAME.fullmatch(n)), key=len, reverse=True):
         folded = re.sub(rf"(?<![0-9a-z]){re.escape(name)}s?(?![0-9a-z])", " ", folded)
     runs = {run for n in names for run in _CJK_RUN.findall(n)}
-    for run in sorted(runs, key=len, reverse=True):
+    for run in sorted(runs, key=lambda r: (-len(r), r)):  # longest first; ties in a fixed order
         for size in range(len(run), 2, -1):
             for start in range(len(run) - size + 1):
                 part = run[start : start + size]

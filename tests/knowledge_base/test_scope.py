@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from knowledge_base.constants import GUIDES_DIR, LEXICON_DIR
-from knowledge_base.scope import case_status, commercial, elsewhere, role_play, uncovered_objects
+from knowledge_base.scope import case_status, commercial, elsewhere, errand, role_play, uncovered_objects
 
 
 @pytest.mark.parametrize(("question", "place"), [
@@ -232,3 +232,15 @@ def test_a_procedure_the_guide_only_asks_for_is_not_the_guide(question: str, mis
     assert uncovered_objects("办居住证要先做合同登记备案吗", own, own + needs, names, own,
                              prerequisites=needs) == []
     assert uncovered_objects(question, own, own + needs, names, own) == []
+
+
+@pytest.mark.parametrize("question", ["附近哪里有停车场", "对了，你知道附近哪里有律师事务所吗",
+                                      "帮我翻译一下这句英文", "帮我写一首关于秋天的诗"])
+def test_an_errand_no_office_does(question: str) -> None:
+    assert errand(question)
+
+
+@pytest.mark.parametrize("question", ["附近的社区事务受理中心在哪", "哪里可以翻译公证过的材料？要不要翻译件",
+                                      "离我家最近的派出所能办身份证吗"])
+def test_a_place_or_translation_a_service_needs_is_no_errand(question: str) -> None:
+    assert not errand(question)
