@@ -31,6 +31,7 @@ from contract.turn import (
     SMALLTALK,
     Outcome,
 )
+from knowledge_base.scope import commercial
 from knowledge_base.search import SearchError
 from knowledge_base.sections import cue_sections, fold
 
@@ -202,8 +203,9 @@ class ActionHandoff(Action):
             # NLU heard a person request in chit-chat (侬吃过了伐): answer it as chit-chat.
             _chat(dispatcher, tracker, text)
             return []
-        if not asks_for_person(text) and _section_follow_up(tracker, text):
-            # "那有没有咨询电话" asks the service's phone number, not for a person.
+        if not asks_for_person(text) and (_section_follow_up(tracker, text) or commercial(text)):
+            # "那有没有咨询电话" asks the service's phone number, not for a person; "想找个人帮我代理记账，
+            # 有推荐吗" asks for a provider to recommend, which the answer declines.
             return await ActionAnswerGuide().run(dispatcher, tracker, domain)
         _hand_off(dispatcher, tracker)
         return []

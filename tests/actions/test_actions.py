@@ -128,6 +128,13 @@ async def test_a_section_question_read_as_yes_no_or_a_person_request_is_answered
     assert (turn["outcome"], turn["service_id"], turn["section"]) == ("answer", "ent-food-license", "fee")
 
 
+async def test_a_provider_to_recommend_read_as_a_person_request_is_declined_not_queued() -> None:
+    _, messages, turn = await run(ActionHandoff(),
+                                  tracker("我想找个人帮我代理记账，有推荐吗", "ask_human", 0.8))
+    assert turn["outcome"] == "out_of_scope" and turn["handoff"] == "none"
+    assert "不推荐" in messages[0]["text"]
+
+
 async def test_small_talk_without_a_service_in_context_stays_small_talk() -> None:
     _, _, turn = await run(ActionSmalltalk(), tracker("在哪查", "greet", 0.6))
     assert turn["outcome"] == "smalltalk"
