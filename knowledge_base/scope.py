@@ -356,7 +356,8 @@ def _names_guide_apart(folded: str, spans: list[tuple[int, int]], names: Iterabl
 # A clause telling a service is already done ("报关单位备案几年前就办好了", "护照办好了"): the guide it
 # names is the background to what is asked next, not the question's subject.
 _DONE_CLAUSE: Final = re.compile(
-    r"[^，,。；;！!？?]*(?:早就|已经|早已|都|就)?(?:办好|办完|办下来|拿到|领到|弄好|搞定)了[^，,。；;！!？?]*")
+    r"[^，,。；;！!？?]*(?:早就|已经|早已|都|就)?(?:(?:办好|办完|办下来|拿到|领到|弄好|搞定|做好|做完|报完|报好"
+    r"|交好)了|(?:报|做|办|交|申请|弄)过了?)[^，,。；;！!？?]*")
 
 
 def _neighbours_named(folded: str, text: str, names: Iterable[str]) -> list[str]:
