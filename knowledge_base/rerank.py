@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import functools
+import heapq
 import math
 import warnings
 from collections.abc import Mapping, Sequence
@@ -163,6 +164,13 @@ class GuideClassifier:
         nearest = np.maximum.reduceat(sims, self._starts)
         if self._model is None:
             probs = np.ones(1)
+        elif len(self.labels) > 2:
+            # predict_proba's softmax over only the query's own features: sklearn multiplies the
+            # whole coefficient matrix (a copy of it per question, ~50 ms at 1,000 guides).
+            logits = self._model.coef_[:, vector.indices] @ vector.data + self._model.intercept_
+            logits -= logits.max()
+            exp = np.exp(logits)
+            probs = exp / exp.sum()
         else:
             probs = self._model.predict_proba(vector)[0]
         return (
@@ -194,6 +202,19 @@ class TokenStats:
 
 def _best_other(table: Mapping[str, float], label: str) -> float:
     return max((v for k, v in table.items() if k != label), default=0.0)
+
+
+class _Rivals:
+    """The best value in a table other than a given label's, from the table's two best entries (one
+    pass over thousands of guides, not one per candidate)."""
+
+    def __init__(self, table: Mapping[str, float]) -> None:
+        top = heapq.nlargest(2, table.items(), key=lambda kv: kv[1])
+        self._first = top[0] if top else ("", 0.0)
+        self._second = top[1][1] if len(top) > 1 else 0.0
+
+    def best_other(self, label: str) -> float:
+        return self._second if label == self._first[0] else self._first[1]
 
 
 def _unnamed(word: str, tokens: frozenset[str]) -> bool:
@@ -240,18 +261,19 @@ def candidate_features(
     specific = {t for t in segmenter.tokenize(question_clauses(query) or query)
                 if len(t) >= 2 and t not in generic and is_cjk(t) and segmenter.is_word(t)
                 and stats.df.get(t, 0) < common}
+    rivals_p, rivals_near = _Rivals(probs), _Rivals(nearest)
     rows: dict[str, list[float]] = {}
     for label in labels:
         p = probs.get(label, 0.0)
         near = nearest.get(label, 0.0)
         rows[label] = [
             p,
-            p - _best_other(probs, label),
+            p - rivals_p.best_other(label),
             bm25.get(label, 0.0),
             1.0 if hits and hits[0].service_id == label else 0.0,
             _best_other(bm25, label),
             near,
-            near - _best_other(nearest, label),
+            near - rivals_near.best_other(label),
             coverage[label],
             name_coverage[label],
             name_coverage[label] - _best_other(name_coverage, label),
