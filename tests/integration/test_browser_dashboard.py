@@ -141,8 +141,10 @@ def test_the_figures_charts_periods_drill_down_and_csv(
     page.get_by_role("button", name="月", exact=True).click()
     expect(page.locator("#period-label")).to_have_text(f"期间：{today.strftime('%Y-%m')} · 全部渠道")
     expect(page.get_by_role("button", name="月", exact=True)).to_have_attribute("aria-pressed", "true")
-    # A month of days on the chart's axis, ours among them.
-    expect(chart).to_contain_text(today.strftime("%m-%d"))
+    # A month of days on the chart's axis from its first. (ECharts thins the labels to every other day
+    # on a laptop: today's own label shows on odd days only, so it is no test of anything.)
+    expect(chart).to_contain_text(today.replace(day=1).strftime("%m-%d"))
+    expect(chart).not_to_contain_text(f"{(today.replace(day=1) - dt.timedelta(days=1)):%m-%d}")
 
     page.locator("#t-services tbody tr", has_text=SERVICE).click()
     expect(page.locator("#drill-title")).to_contain_text(SERVICE)
