@@ -53,12 +53,11 @@ _SWITCH = re.compile(
 
 
 # What may be left of a message that only names a service: filler and punctuation.
-_BARE = re.compile(r"[\s，,。.!?！？~、]*(?:那|那么|是|就是|还是|换成|改成|要|的|吧|啊|呀|哦|了)*"
-                   r"[\s，,。.!?！？~、]*")
+_BARE = re.compile(r"(?:[\s，,。.!?！？~、]|那|那么|是|就是|还是|换成|改成|要|的|吧|啊|呀|哦|了)*")
 
 
 def only_names(text: str, names: list[str]) -> bool:
-    """The message is one of these names and nothing else that asks something (简易注销, 那个体户吧)."""
+    """The message is one of these names and nothing else that asks something (简易注销, 是简易注销吧)."""
     return bool(_BARE.fullmatch(strip_names(fold(text), names)))
 
 

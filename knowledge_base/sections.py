@@ -218,6 +218,7 @@ def read_section(text: str, names: Iterable[str] = ()) -> SectionReading:
     """Read the section a question asks about, with the evidence (see the module docstring). A
     long message is read by the clauses that ask something (question.question_clauses): the
     background's words ("上门护理服务", "满三岁了") ask nothing."""
+    names = tuple(names)  # read twice below
     clauses = question_clauses(text)
     if clauses is not None:
         asked = _read_section(clauses, names)
