@@ -200,10 +200,6 @@ class TokenStats:
         return math.log(1.0 + (n + 1) / (self.df.get(token, 0) + 0.5))
 
 
-def _best_other(table: Mapping[str, float], label: str) -> float:
-    return max((v for k, v in table.items() if k != label), default=0.0)
-
-
 class _Rivals:
     """The best value in a table other than a given label's, from the table's two best entries (one
     pass over thousands of guides, not one per candidate)."""
@@ -261,7 +257,8 @@ def candidate_features(
     specific = {t for t in segmenter.tokenize(question_clauses(query) or query)
                 if len(t) >= 2 and t not in generic and is_cjk(t) and segmenter.is_word(t)
                 and stats.df.get(t, 0) < common}
-    rivals_p, rivals_near = _Rivals(probs), _Rivals(nearest)
+    rivals_p, rivals_near, rivals_bm25 = _Rivals(probs), _Rivals(nearest), _Rivals(bm25)
+    rivals_names = _Rivals(name_coverage)
     rows: dict[str, list[float]] = {}
     for label in labels:
         p = probs.get(label, 0.0)
@@ -271,12 +268,12 @@ def candidate_features(
             p - rivals_p.best_other(label),
             bm25.get(label, 0.0),
             1.0 if hits and hits[0].service_id == label else 0.0,
-            _best_other(bm25, label),
+            rivals_bm25.best_other(label),
             near,
             near - rivals_near.best_other(label),
             coverage[label],
             name_coverage[label],
-            name_coverage[label] - _best_other(name_coverage, label),
+            name_coverage[label] - rivals_names.best_other(label),
             info,
             sum(foreign[label]) / total,
             max(foreign[label], default=0.0) / top_idf,
