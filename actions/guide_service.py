@@ -321,8 +321,8 @@ class GuideService:
         """The first option one of whose names is a thing the question asks for (结婚登记), whole or
         holding a name of at least three letters."""
         for option in options:
-            names = [fold(n) for n in self._names(option.service_id)]
-            if any(o == n or (len(n) >= 3 and n in o) for o in objects for n in names):
+            if any(o == n or (len(n) >= 3 and n in o)
+                   for o in objects for n in self._folded_names(option.service_id)):
                 return option
         return None
 
@@ -365,7 +365,7 @@ class GuideService:
 
     def _whole_names(self, folded: str, service_id: str) -> list[str]:
         """The guide's title and aliases (3+ characters, folded) that the folded text holds whole."""
-        return [n for n in map(fold, self._names(service_id)) if len(n) >= 3 and n in folded]
+        return [n for n in self._folded_names(service_id) if len(n) >= 3 and n in folded]
 
     def _text(self, service_id: str, *, full: bool = False, samples: bool = True) -> str:
         """What a guide says (names, sample questions and sections), to check what it deals with;
@@ -380,6 +380,9 @@ class GuideService:
         """The documents and conditions a guide asks for, alone."""
         guide = self.kb.get(service_id)
         return "\n".join(guide.section(s) for s in sorted(_PREREQUISITES)) if guide else ""
+
+    def _folded_names(self, service_id: str) -> list[str]:
+        return [fold(n) for n in self._names(service_id)]
 
     def _names(self, service_id: str) -> list[str]:
         guide = self.kb.get(service_id)

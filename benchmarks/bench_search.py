@@ -144,13 +144,17 @@ def measure_decide(guides: Sequence[Guide], queries: list[str]) -> Row:
     service = GuideService(kb)  # trains the section classifier, as the action server does at load
     build = time.perf_counter() - started
     kb.segmenter.clear()
+    return _timed_decide("GuideService.decide (a turn's whole answering)", service, len(guides), build,
+                         queries)
+
+
+def _timed_decide(name: str, service: GuideService, guides: int, build: float, queries: list[str]) -> Row:
     latencies = []
     for query in queries:
         started = time.perf_counter()
         service.decide(query, Context())
         latencies.append((time.perf_counter() - started) * 1000)
-    return Row("GuideService.decide (a turn's whole answering)", len(guides), build,
-               percentile(latencies, 0.5), percentile(latencies, 0.95))
+    return Row(name, guides, build, percentile(latencies, 0.5), percentile(latencies, 0.95))
 
 
 def measure_decide_synthetic(real: Sequence[Guide], n: int, queries: list[str],
@@ -171,13 +175,7 @@ def measure_decide_synthetic(real: Sequence[Guide], n: int, queries: list[str],
     service = GuideService(kb)
     build = time.perf_counter() - started
     service.decide("预热", Context())
-    latencies = []
-    for query in queries:
-        started = time.perf_counter()
-        service.decide(query, Context())
-        latencies.append((time.perf_counter() - started) * 1000)
-    return Row("GuideService.decide (calibrator from the real guides)", n, build,
-               percentile(latencies, 0.5), percentile(latencies, 0.95))
+    return _timed_decide("GuideService.decide (calibrator from the real guides)", service, n, build, queries)
 
 
 def markdown(rows: list[Row], note: str) -> str:
