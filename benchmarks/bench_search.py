@@ -1,7 +1,7 @@
 """Search benchmark: index build time and query latency of each backend, at two corpus sizes.
 
-    PYTHONPATH=. python benchmarks/bench_search.py [--synthetic 10000] [--queries 200] [--decide-guides 1000]
-        [--es-url URL [--plain-json]] [--no-write]
+    PYTHONPATH=. python benchmarks/bench_search.py [--synthetic 10000] [--queries 200]
+        [--decide-guides 1000 10000] [--es-url URL [--plain-json]] [--no-write]
 
 Corpora: the real guides, and N synthetic guides made from them (sections, aliases and questions
 shuffled between guides of the same theme, with random suffixes so no two are the same). The
@@ -197,8 +197,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Benchmark the search backends.")
     parser.add_argument("--synthetic", type=int, default=10_000)
     parser.add_argument("--queries", type=int, default=200)
-    parser.add_argument("--decide-guides", type=int, default=1_000,
-                        help="also time GuideService.decide over this many synthetic guides (0: skip)")
+    parser.add_argument("--decide-guides", type=int, nargs="*", default=[1_000, 10_000],
+                        help="also time GuideService.decide over these many synthetic guides (none: skip)")
     parser.add_argument("--es-url", default=None, help="a real cluster instead of osmem-server")
     parser.add_argument("--plain-json", action="store_true")
     parser.add_argument("--no-write", action="store_true", help="do not update docs/benchmarks.md")
@@ -239,8 +239,8 @@ def main(argv: list[str] | None = None) -> int:
         near = near * (len(queries) // len(near) + 1)
         mixed = [q for pair in zip(queries, near, strict=False) for q in pair]
         rows.append(measure_decide(real, mixed[: len(queries)]))
-        if args.decide_guides:
-            rows.append(measure_decide_synthetic(real, args.decide_guides, mixed[: len(queries)], progress))
+        for size in args.decide_guides:
+            rows.append(measure_decide_synthetic(real, size, mixed[: len(queries)], progress))
     finally:
         if proc is not None:
             proc.terminate()
@@ -253,8 +253,9 @@ def main(argv: list[str] | None = None) -> int:
         "synthetic corpus recombines the real guides. KnowledgeBase build includes training "
         "and k-fold calibration of the re-ranker. GuideService.decide alternates those questions "
         "with near misses (tests/data/tune/near_miss_4.jsonl) so the scope checks run on both; long "
-        "messages are ranked twice (whole and by their question clauses). The last row trains the "
-        "classifier on that many synthetic guides and reuses the calibrator fitted on the real ones."
+        "messages are ranked twice (whole and by their question clauses). The last rows train the "
+        "classifier on that many synthetic guides (logistic regression up to 1,000 guides, "
+        "nearest-centroid beyond) and reuse the calibrator fitted on the real ones."
     )
     section = markdown(rows, note)
     print(section)

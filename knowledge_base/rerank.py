@@ -23,10 +23,12 @@ from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
+from scipy import sparse
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import normalize
 from threadpoolctl import ThreadpoolController
 
 from knowledge_base.normalize import Segmenter, generic_words, is_cjk
@@ -78,6 +80,12 @@ DEFAULT_INTERCEPT: Final[float] = -6.0
 """A fixed logistic model, used only when there are too few sample questions to calibrate."""
 
 CLASSIFIER_C: Final[float] = 20.0
+MAX_LOGISTIC_GUIDES: Final[int] = 1_000
+"""Above this many guides the classifier is nearest-centroid, not logistic regression: the
+multinomial fit holds a dense examples × guides probability matrix (~15 GB at 10,000 guides with
+their ~19 questions each) and took 206 s already at 1,000 guides."""
+CENTROID_SHARPNESS: Final[float] = 30.0
+"""Softmax temperature of the nearest-centroid classifier's cosine similarities."""
 
 
 def analyse(text: str, segmenter: Segmenter) -> list[str]:
@@ -111,12 +119,12 @@ class GuideClassifier:
         stops earlier (one step: ~0.3 s), for a model that a full fit replaces soon after."""
         self.labels: list[str] = sorted({e.label for e in examples})
         analyser = functools.partial(analyse, segmenter=segmenter)
+        self._position = {label: i for i, label in enumerate(self.labels)}
         self._model: LogisticRegression | None = None
         self._vectorizer: TfidfVectorizer
         if not examples:
             return
-        position = {label: i for i, label in enumerate(self.labels)}
-        targets = np.asarray([position[e.label] for e in examples], dtype=np.int64)
+        targets = np.asarray([self._position[e.label] for e in examples], dtype=np.int64)
         warm = previous if previous is not None and previous._model is not None \
             and len(previous.labels) > 2 and len(self.labels) > 2 else None
         vocabulary = None
@@ -129,54 +137,115 @@ class GuideClassifier:
             analyzer=analyser, sublinear_tf=True, lowercase=False, dtype=np.float64, vocabulary=vocabulary
         )
         matrix = self._vectorizer.fit_transform([e.text for e in examples])
-        self._examples = matrix[np.argsort(targets, kind="stable")]
+        ordered = matrix[np.argsort(targets, kind="stable")]
+        # By column: a question touches only its own features' postings (a whole-matrix product
+        # visits every example, ~190,000 at 10,000 guides).
+        self._examples = ordered.tocsc()
         counts = np.bincount(targets, minlength=len(self.labels))
         self._starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
-        if len(self.labels) >= 2:
-            # newton-cg on one thread: deterministic.
-            model = LogisticRegression(C=CLASSIFIER_C, max_iter=newton_steps or 300, solver="newton-cg",
-                                       warm_start=warm is not None)
-            if warm is not None and warm._model is not None:
-                rows = {label: i for i, label in enumerate(warm.labels)}
-                before, bias = warm._model.coef_, warm._model.intercept_
-                coef = np.zeros((len(self.labels), matrix.shape[1]))
-                intercept = np.zeros(len(self.labels))
-                for r, label in enumerate(self.labels):
-                    if label in rows:
-                        coef[r, : before.shape[1]] = before[rows[label]]
-                        intercept[r] = bias[rows[label]]
-                model.coef_, model.intercept_ = coef, intercept
-            with _one_thread(), warnings.catch_warnings():
-                if newton_steps:  # stopping early is the point, not a failure to converge
-                    warnings.simplefilter("ignore", ConvergenceWarning)
-                model.fit(matrix, targets)
-            self._model = model
+        self._centroids: Any = None
+        if len(self.labels) > MAX_LOGISTIC_GUIDES:
+            self._centroids = normalize(_row_sums(ordered, self._starts)).tocsc()
+        elif len(self.labels) >= 2:
+            self._model = self._logistic(matrix, targets, warm, newton_steps)
+
+    def _logistic(self, matrix: Any, targets: npt.NDArray[np.int64], warm: GuideClassifier | None,
+                  newton_steps: int | None) -> LogisticRegression:
+        # newton-cg on one thread: deterministic.
+        model = LogisticRegression(C=CLASSIFIER_C, max_iter=newton_steps or 300, solver="newton-cg",
+                                   warm_start=warm is not None)
+        if warm is not None and warm._model is not None:
+            rows = {label: i for i, label in enumerate(warm.labels)}
+            before, bias = warm._model.coef_, warm._model.intercept_
+            coef = np.zeros((len(self.labels), matrix.shape[1]))
+            intercept = np.zeros(len(self.labels))
+            for r, label in enumerate(self.labels):
+                if label in rows:
+                    coef[r, : before.shape[1]] = before[rows[label]]
+                    intercept[r] = bias[rows[label]]
+            model.coef_, model.intercept_ = coef, intercept
+        with _one_thread(), warnings.catch_warnings():
+            if newton_steps:  # stopping early is the point, not a failure to converge
+                warnings.simplefilter("ignore", ConvergenceWarning)
+            model.fit(matrix, targets)
+        return model
 
     def scores(self, query: str) -> tuple[dict[str, float], dict[str, float]]:
         """(class probability, nearest-example cosine similarity) for every guide."""
+        table = self.table(query)
+        return (dict(zip(self.labels, table.probability.tolist(), strict=True)),
+                dict(zip(self.labels, table.nearest.tolist(), strict=True)))
+
+    def table(self, query: str) -> ScoreTable:
+        """scores() as arrays over the guides (no dictionaries of thousands of guides per turn)."""
         if not self.labels:
-            return {}, {}
+            return ScoreTable([], {}, np.zeros(0), np.zeros(0))
         vector = self._vectorizer.transform([query])
         if vector.nnz == 0:
-            zeros = dict.fromkeys(self.labels, 0.0)
-            return zeros, dict(zeros)
-        sims = np.asarray((self._examples @ vector.T).todense()).ravel()
+            zeros = np.zeros(len(self.labels))
+            return ScoreTable(self.labels, self._position, zeros, zeros)
+        sims = self._examples[:, vector.indices] @ vector.data
         nearest = np.maximum.reduceat(sims, self._starts)
-        if self._model is None:
+        if self._centroids is not None:
+            probs = _softmax(CENTROID_SHARPNESS * (self._centroids[:, vector.indices] @ vector.data))
+        elif self._model is None:
             probs = np.ones(1)
         elif len(self.labels) > 2:
             # predict_proba's softmax over only the query's own features: sklearn multiplies the
             # whole coefficient matrix (a copy of it per question, ~50 ms at 1,000 guides).
-            logits = self._model.coef_[:, vector.indices] @ vector.data + self._model.intercept_
-            logits -= logits.max()
-            exp = np.exp(logits)
-            probs = exp / exp.sum()
+            probs = _softmax(self._model.coef_[:, vector.indices] @ vector.data + self._model.intercept_)
         else:
             probs = self._model.predict_proba(vector)[0]
-        return (
-            dict(zip(self.labels, probs.tolist(), strict=True)),
-            dict(zip(self.labels, nearest.tolist(), strict=True)),
-        )
+        return ScoreTable(self.labels, self._position, probs, nearest)
+
+
+@dataclass(frozen=True)
+class ScoreTable:
+    """Each guide's class probability and nearest-example similarity for one question."""
+
+    labels: Sequence[str]
+    position: Mapping[str, int]
+    probability: npt.NDArray[np.float64]
+    nearest: npt.NDArray[np.float64]
+
+    def value(self, values: npt.NDArray[np.float64], label: str) -> float:
+        i = self.position.get(label)
+        return 0.0 if i is None else float(values[i])
+
+    def best(self, values: npt.NDArray[np.float64], n: int) -> list[str]:
+        """The n guides of highest positive value, ties to the earlier guide (as a stable sort)."""
+        if not len(values) or n <= 0:
+            return []
+        if len(values) > n:
+            threshold = max(np.partition(values, len(values) - n)[len(values) - n], np.nextafter(0, 1))
+            chosen = np.flatnonzero(values >= threshold)
+        else:
+            chosen = np.arange(len(values))
+        ordered = sorted(chosen.tolist(), key=lambda i: (-values[i], i))[:n]
+        return [self.labels[i] for i in ordered if values[i] > 0]
+
+    def rivals(self, values: npt.NDArray[np.float64]) -> _Rivals:
+        """_Rivals of one of the arrays, from its two best entries."""
+        if not len(values):
+            return _Rivals({})
+        first = int(np.argmax(values))
+        second = float(np.max(np.delete(values, first))) if len(values) > 1 else None
+        return _Rivals.of(self.labels[first], float(values[first]), second)
+
+
+def _softmax(logits: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    exp = np.exp(logits - logits.max())
+    return exp / exp.sum()
+
+
+def _row_sums(matrix: Any, starts: npt.NDArray[np.int64]) -> Any:
+    """Sum of each class's rows (rows sorted by class, classes starting at `starts`), sparse."""
+    ends = np.append(starts[1:], matrix.shape[0])
+    summing = sparse.csr_matrix(
+        (np.ones(matrix.shape[0]), np.arange(matrix.shape[0]),
+         np.concatenate([[0], ends]).astype(np.int64)),
+        shape=(len(starts), matrix.shape[0]))
+    return summing @ matrix
 
 
 @dataclass(frozen=True)
@@ -209,6 +278,14 @@ class _Rivals:
         self._first = top[0] if top else ("", 0.0)
         self._second = top[1][1] if len(top) > 1 else 0.0
 
+    @classmethod
+    def of(cls, label: str, value: float, second: float | None) -> _Rivals:
+        """From the best entry and the second best value (None: the table has one entry)."""
+        rivals = cls({})
+        rivals._first = (label, value)
+        rivals._second = 0.0 if second is None else second
+        return rivals
+
     def best_other(self, label: str) -> float:
         return self._second if label == self._first[0] else self._first[1]
 
@@ -229,12 +306,11 @@ def candidate_features(
 ) -> dict[str, list[float]]:
     """Feature vectors (FEATURE_NAMES order) of the candidate guides for one query; `segmenter` is
     the one the classifier, the statistics and the backend's hits were made with."""
-    probs, nearest = classifier.scores(query)
+    scores = classifier.table(query)
+    probs, nearest = scores.probability, scores.nearest
     candidates: dict[str, None] = dict.fromkeys(h.service_id for h in hits)
-    for table in (probs, nearest):
-        for label, _ in sorted(table.items(), key=lambda kv: -kv[1])[:extra]:
-            if table[label] > 0:
-                candidates[label] = None
+    for values in (probs, nearest):
+        candidates.update(dict.fromkeys(scores.best(values, extra)))
     # The backend may know a guide the engine has just removed (or not yet added): skip it.
     labels = [label for label in candidates if label in stats.tokens]
     top_bm25 = hits[0].score if hits else 0.0
@@ -257,12 +333,12 @@ def candidate_features(
     specific = {t for t in segmenter.tokenize(question_clauses(query) or query)
                 if len(t) >= 2 and t not in generic and is_cjk(t) and segmenter.is_word(t)
                 and stats.df.get(t, 0) < common}
-    rivals_p, rivals_near, rivals_bm25 = _Rivals(probs), _Rivals(nearest), _Rivals(bm25)
+    rivals_p, rivals_near, rivals_bm25 = scores.rivals(probs), scores.rivals(nearest), _Rivals(bm25)
     rivals_names = _Rivals(name_coverage)
     rows: dict[str, list[float]] = {}
     for label in labels:
-        p = probs.get(label, 0.0)
-        near = nearest.get(label, 0.0)
+        p = scores.value(probs, label)
+        near = scores.value(nearest, label)
         rows[label] = [
             p,
             p - rivals_p.best_other(label),

@@ -177,9 +177,15 @@ def strip_names(folded: str, names: Iterable[str]) -> str:
                     folded = folded.replace(part, " ")
     verbs = {run[i : i + 2] for run in runs for i in range(len(run) - 1)} - _KEEP_AFTER_HOW
     if verbs:
-        after_how = re.compile(rf"({_HOW})({'|'.join(sorted(verbs))})")
-        folded = after_how.sub(r"\1 ", folded)
+        folded = _after_how(tuple(sorted(verbs))).sub(r"\1 ", folded)
     return re.sub(r"\s+", " ", folded).strip()
+
+
+@functools.lru_cache(maxsize=4096)
+def _after_how(verbs: tuple[str, ...]) -> re.Pattern[str]:
+    """A "how" word followed by one of a guide's name words (re's own cache holds 512 patterns, fewer
+    than a large catalog's guides)."""
+    return re.compile(rf"({_HOW})({'|'.join(verbs)})")
 
 
 def mentions_name(text: str, names: Iterable[str]) -> bool:

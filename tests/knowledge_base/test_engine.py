@@ -6,8 +6,10 @@ import json
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from knowledge_base import rerank
 from knowledge_base.calibration import training_examples
 from knowledge_base.engine import (
     ANSWER_THRESHOLD,
@@ -16,7 +18,7 @@ from knowledge_base.engine import (
     KnowledgeBase,
     decide,
 )
-from knowledge_base.rerank import GuideClassifier
+from knowledge_base.rerank import GuideClassifier, ScoreTable
 from knowledge_base.schema import Guide
 from tests.knowledge_base.conftest import segmenter_for
 
@@ -189,6 +191,36 @@ def test_a_classifier_trained_from_the_previous_one_scores_like_a_cold_one(
     for question in ("办狗证", "护照怎么办", "身份证丢了", "结婚登记要带什么"):
         w, c = warm.scores(question)[0], cold.scores(question)[0]
         assert max(abs(w[k] - c[k]) for k in c) < 0.01, question
+
+
+def test_a_catalog_too_large_for_logistic_regression_still_names_the_right_guide(
+        fixture_guides: list[Guide], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past MAX_LOGISTIC_GUIDES the classifier is nearest-centroid: still a probability per guide,
+    highest for the guide a question names."""
+    segmenter = segmenter_for(fixture_guides)
+    logistic = GuideClassifier(training_examples(fixture_guides), segmenter)
+    monkeypatch.setattr(rerank, "MAX_LOGISTIC_GUIDES", 1)
+    centroid = GuideClassifier(training_examples(fixture_guides), segmenter)
+    assert centroid._model is None and logistic._model is not None
+    for question in ("办狗证", "护照怎么办", "身份证丢了", "结婚登记要带什么"):
+        probs, nearest = centroid.scores(question)
+        assert abs(sum(probs.values()) - 1.0) < 1e-9
+        logistic_probs, logistic_nearest = logistic.scores(question)
+        assert max(probs, key=probs.__getitem__) == max(logistic_probs, key=logistic_probs.__getitem__)
+        assert nearest == logistic_nearest
+
+
+def test_the_best_guides_of_a_score_table_break_ties_by_catalog_order() -> None:
+    labels = ["a", "b", "c", "d", "e"]
+    table = ScoreTable(labels, {k: i for i, k in enumerate(labels)}, np.array([0.2, 0.5, 0.2, 0.0, 0.5]),
+                       np.zeros(5))
+    assert table.best(table.probability, 3) == ["b", "e", "a"]
+    assert table.best(table.probability, 10) == ["b", "e", "a", "c"]  # never a zero
+    assert table.best(table.nearest, 2) == []
+    rivals = table.rivals(table.probability)
+    assert rivals.best_other("b") == 0.5 and rivals.best_other("a") == 0.5
+    single = ScoreTable(["a"], {"a": 0}, np.array([0.7]), np.zeros(1)).rivals(np.array([0.7]))
+    assert single.best_other("a") == 0.0 and single.best_other("z") == 0.7
 
 
 def test_a_word_the_guide_never_uses_counts_against_it_unless_its_parts_are_there() -> None:
