@@ -223,6 +223,8 @@ class GuideService:
         if service_hint and self.kb.get(service_hint) is not None:
             chosen = section_hint or ctx.pending_section or "overview"
             return self.answer(service_hint, chosen, 1.0, [])
+        # 食品精营许可证 → 食品经营许可证: a slip of the pinyin keyboard is read as the word meant.
+        text = self.kb.segmenter.respell(text)
         if self.kb.rules.marked_out_of_scope(text) is not None:
             return self.marked_out_of_scope()
         if role_play(text):

@@ -27,6 +27,7 @@ import yaml
 from opencc_purepy import OpenCC
 
 from knowledge_base.constants import LEXICON_DIR
+from knowledge_base.spelling import Homophones
 
 if TYPE_CHECKING:
     from knowledge_base.schema import Guide
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
 logging.getLogger("jieba").setLevel(logging.WARNING)
 
 DICT_WORD_FREQ = 2000
+_PIECE_MIN_FREQUENCY = 20
 """Frequency given to domain words: high enough that jieba keeps them whole."""
 
 _CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
@@ -176,6 +178,7 @@ class Segmenter:
         self._cache_lock = threading.Lock()
         # text -> (normalised text, tokens, content runs)
         self._cache: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {}
+        self._homophones: Homophones | None = None
 
     def add_words(self, words: Iterable[str]) -> None:
         """Keep these words whole when segmenting from now on (editors' synonym terms)."""
@@ -184,6 +187,28 @@ class Segmenter:
     def add_guides(self, guides: Iterable[Guide]) -> None:
         """Keep the guides' titles and aliases whole when segmenting from now on."""
         self._add(dictionary_words(guides))
+
+    def respell(self, text: str) -> str:
+        """The text with words of ours typed as a wrong character of the same sound put right
+        (精营许可证 → 经营许可证; knowledge_base.spelling)."""
+        homophones = self._homophones
+        if homophones is None:
+            homophones = self._homophones = self._build_homophones()
+        return _respelled(homophones, text)
+
+    def _build_homophones(self) -> Homophones:
+        """Our words (the dictionary's added words, the real words inside them) and how people ask
+        (generic_words: 电话, 咨询, 材料 …)."""
+        base, _ = _base_dictionary()
+        with self._lock:
+            ours = set(self._words) | lexicon().domain_words()
+        inside = {w[i : i + n] for w in ours for n in range(2, len(w)) for i in range(len(w) - n + 1)}
+        asked = {w for w in generic_words() if len(w) > 1}
+        # Pieces of our words that are words of the language in their own right (经营 of
+        # 食品经营许可证, 开户 of 单位公积金开户; not 人代 of 法人代表).
+        vocabulary = ours | {w for w in inside | asked if base.get(w, 0) >= _PIECE_MIN_FREQUENCY}
+        tokenizer = self._get()
+        return Homophones(vocabulary, base, lambda run: tokenizer.cut(run, HMM=False))
 
     def is_word(self, token: str) -> bool:
         """True if the token is a word of the segmentation dictionary (not a mere bigram)."""
@@ -224,6 +249,7 @@ class Segmenter:
             for word in sorted(new):
                 tokenizer.add_word(word, DICT_WORD_FREQ)
             self._words |= new
+            self._homophones = None
         # A new word can only change how a text that contains it (after normalisation) is
         # segmented, so only those tokenisations are forgotten: adding a guide re-tokenises its own
         # text, not every guide's (~1 s of a new guide's publish before).
@@ -280,6 +306,11 @@ class Segmenter:
             if _CJK_ONLY.match(run):
                 tokens.extend(_bigrams(run))
         return tuple(tokens), tuple(runs)
+
+
+@functools.lru_cache(maxsize=4096)
+def _respelled(homophones: Homophones, text: str) -> str:
+    return homophones.correct(text)
 
 
 @functools.lru_cache(maxsize=1)

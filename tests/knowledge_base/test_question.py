@@ -31,3 +31,10 @@ def test_english_clauses_count_too() -> None:
 def test_counting_words_in_the_story_are_not_questions() -> None:
     text = "我在一家外企上了十几年班，什么都干过，上个月被裁员了。失业金怎么领？"
     assert question_clauses(text) == "失业金怎么领"
+
+
+def test_a_clause_ending_in_a_question_mark_or_asking_a_or_not_a_is_asked() -> None:
+    text = "公司搬到了漕河泾，老板让我去把执照上的地址改掉。改注册地址到底收不收费？同事说要交钱，我有点担心"
+    assert question_clauses(text) == "改注册地址到底收不收费"
+    text = "我在上海交了五年社保，年薪三十万，我这种情况够不够人才引进落户的条件？家里人都很期待"
+    assert question_clauses(text) == "我这种情况够不够人才引进落户的条件"

@@ -203,6 +203,7 @@ def test_every_neighbour_is_placed_next_to_a_catalog_service() -> None:
     "我的公积金账户现在余额是多少？",
     "My passport application has been under review for three weeks. Why is it taking so long?",
     "I renewed my driving licence online. Can you track the EMS shipment for me?",
+    "我去年的社保有两个月断缴了，这是怎么回事？",
 ])
 def test_a_question_about_the_askers_own_case(question: str) -> None:
     assert case_status(question)
@@ -216,6 +217,10 @@ def test_a_question_about_the_askers_own_case(question: str) -> None:
     "我的驾照快到期了，要带什么材料换？",
     "我老公有居住证，社保也在交，麻烦帮忙看看能不能申请新能源牌照",
     "企业招用失业人员能申请的那个就业补贴是怎么回事？",
+    "我们去年搬来上海，孩子今年上幼儿园，入园报名是怎么回事？",  # what the service is
+    "我已经跟客户约好了，可公司还没注册下来，注册公司要准备什么材料？",  # not applied yet
+    "我去年开的店，到现在都没去税务报到，现在补办还来得及吗",
+    "我家孩子明年上小学，到底在哪个网站报名？",  # where: the channel
 ])
 def test_questions_about_a_service_are_not_about_a_case(question: str) -> None:
     assert not case_status(question)
