@@ -14,6 +14,7 @@ from contract.turn import ANSWER, ASK_HUMAN, CLARIFY, OUT_OF_SCOPE, Outcome, gui
 from knowledge_base.constants import SECTION_TITLES, SECTIONS
 from knowledge_base.engine import Candidate, KnowledgeBase, decide
 from knowledge_base.normalize import normalize
+from knowledge_base.question import question_clauses
 from knowledge_base.scope import case_status, commercial, elsewhere, errand, role_play, uncovered_objects
 from knowledge_base.sections import detect_section, fold, mentions_name, read_section, strip_names, warm_up
 
@@ -267,7 +268,11 @@ class GuideService:
             # (and rather than "no guide found" when a near guide is worth offering).
             sid = top.service_id
             # In a conversation about this guide, the documents and conditions it asks for are its own.
-            objects = uncovered_objects(text, self._text(sid, full=sid == ctx.service_id),
+            # A long message's story may name things the question does not ask about (律师说先报警…
+            # 办残疾人证的流程是什么): when its asking clauses name the guide, only they are looked at.
+            asking = question_clauses(text)
+            objects = uncovered_objects(asking if asking and self._names_fully(asking, sid) else text,
+                                        self._text(sid, full=sid == ctx.service_id),
                                         self._text(sid, full=True), self._names(sid),
                                         self._text(sid, samples=False), documents_asked=asked == "materials",
                                         prerequisites=self._prerequisites(sid))

@@ -34,7 +34,7 @@ from knowledge_base.calibration import (
 )
 from knowledge_base.calibration_cache import fit_calibrator_cached
 from knowledge_base.constants import GUIDES_DIR
-from knowledge_base.normalize import Segmenter
+from knowledge_base.normalize import Segmenter, fold_text
 from knowledge_base.question import question_clauses
 from knowledge_base.rerank import Calibrator, GuideClassifier, TokenStats, candidate_features
 from knowledge_base.rules import Rules
@@ -301,7 +301,21 @@ class KnowledgeBase:
             # The whole message matched nothing (the story drowned the question: "…回老家参加我哥的
             # 婚礼…请问补办身份证的流程是什么？") while its question alone is clear: the question's reading.
             return asked
+        elif (asked and asked[0].score > ranked[0].score and self._named(core, asked[0].service_id)
+              and not self._named(core, ranked[0].service_id)):
+            # The question names its guide whole and more surely than the story suggests another
+            # ("…我这种情况够不够人才引进落户的条件？…孩子明年上幼儿园…"): the guide asked about.
+            return asked
         return ranked
+
+    def _named(self, text: str, guide_id: str) -> bool:
+        """The text holds the guide's title or one of its aliases (three or more letters) whole."""
+        guide = self._guides.get(guide_id)
+        if guide is None:
+            return False
+        folded = fold_text(text)
+        names = (fold_text(n) for n in (guide.title, *guide.aliases))
+        return any(len(name) >= 3 and name in folded for name in names)
 
     def _rank(self, query: str, k: int) -> list[Candidate]:
         ranker = self._ranker

@@ -139,6 +139,22 @@ def test_a_service_named_by_its_own_name_is_answered_though_the_story_ranks_anot
     assert (reply.outcome, reply.service_id, reply.section) == ("answer", "marriage-register", "eligibility")
 
 
+@pytest.mark.parametrize(("question", "service_id", "section"), [
+    # The question names its guide whole; the story (孩子上幼儿园) ranks another.
+    ("我硕士毕业在上海工作四年了，社保一直按高基数交。我这种情况够不够人才引进落户的条件？"
+     "孩子明年上幼儿园，全家都盼着。", "talent-hukou", "eligibility"),
+    # The story names a benefit we do not cover (康复补贴); the question asks for our guide by name.
+    ("孩子确诊自闭症后，康复机构老师说办了证能领康复补贴。办残疾人证的流程是什么？",
+     "disability-card", "process"),
+    # A pinyin slip in the guide's own name (精营) is not another licence.
+    ("食品精营许可证有问题打哪个电话咨询", "ent-food-license", "contact"),
+])
+def test_a_long_message_is_answered_by_what_it_asks(service: GuideService, question: str, service_id: str,
+                                                    section: str) -> None:
+    reply = service.decide(question, Context())
+    assert (reply.outcome, reply.service_id, reply.section) == ("answer", service_id, section)
+
+
 def test_our_own_licence_is_still_answered(service: GuideService) -> None:
     reply = service.decide("食品经营许可证怎么办", Context())
     assert (reply.outcome, reply.service_id) == ("answer", "ent-food-license")
