@@ -201,7 +201,8 @@ class Segmenter:
         (generic_words: 电话, 咨询, 材料 …)."""
         base, _ = _base_dictionary()
         with self._lock:
-            ours = set(self._words) | lexicon().domain_words() | _neighbour_words()
+            neighbours = {t for t in neighbour_terms() if _CJK_ONLY.match(t) and len(t) > 1}
+            ours = set(self._words) | lexicon().domain_words() | neighbours
         inside = {w[i : i + n] for w in ours for n in range(2, len(w)) for i in range(len(w) - n + 1)}
         asked = {w for w in generic_words() if len(w) > 1}
         # Pieces of our words that are words of the language in their own right (经营 of
@@ -309,12 +310,11 @@ class Segmenter:
 
 
 @functools.lru_cache(maxsize=1)
-def _neighbour_words() -> frozenset[str]:
-    """The words naming services next to ours (neighbours.yaml): 增架 must read as 增驾 to be told
-    apart from our 换证."""
+def neighbour_terms() -> frozenset[str]:
+    """The words naming services next to ours (neighbours.yaml), folded: what the scope checks look
+    for, and what the slip correction must know (增架 reads as 增驾, not as our 换证)."""
     services = _read_yaml("neighbours.yaml").get("services") or []
-    terms = (_fold(str(t)) for s in services for t in s.get("terms") or [])
-    return frozenset(t for t in terms if _CJK_ONLY.match(t) and len(t) > 1)
+    return frozenset(t for t in (_fold(str(term)) for s in services for term in s.get("terms") or []) if t)
 
 
 @functools.lru_cache(maxsize=4096)

@@ -17,6 +17,7 @@ from typing import Final
 import yaml
 
 from knowledge_base.constants import LEXICON_DIR
+from knowledge_base.normalize import neighbour_terms
 from knowledge_base.sections import fold, latin_name, mentions_name, name_grams
 
 _SHANGHAI: Final = re.compile(r"上海|沪|本市|申城|shanghai")
@@ -326,9 +327,7 @@ def _prerequisites_asked(folded: str, prerequisites: str, own_text: str, own_nam
 
 @functools.lru_cache(maxsize=1)
 def _neighbour_terms() -> re.Pattern[str]:
-    data = yaml.safe_load((LEXICON_DIR / "neighbours.yaml").read_text(encoding="utf-8")) or {}
-    terms = sorted({fold(str(t)) for s in data.get("services") or [] for t in s.get("terms") or []},
-                   key=len, reverse=True)
+    terms = sorted({fold(t) for t in neighbour_terms()}, key=len, reverse=True)
     return re.compile("|".join(rf"(?<![a-z]){re.escape(t)}(?![a-z])" if t.isascii() else re.escape(t)
                                for t in terms if t))
 

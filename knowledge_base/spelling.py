@@ -50,10 +50,9 @@ class Homophones:
         language (jieba's dictionary), which tell a real word from a slip; `cut`: segmentation of a
         run of Chinese (our dictionary's, without guessing unknown words)."""
         self._cut = cut
-        self._words = frozenset(w for w in words if MIN_LEN <= len(w) <= MAX_LEN and _CJK_RUN.fullmatch(w))
         self._frequency = frequency
         by_sound: dict[tuple[str, ...], set[str]] = {}
-        for word in sorted(self._words):
+        for word in sorted({w for w in words if MIN_LEN <= len(w) <= MAX_LEN and _CJK_RUN.fullmatch(w)}):
             # Each character's usual reading, and the word's own (长护险's 长 read in context).
             for key in {sound(word), tuple(lazy_pinyin(word, style=Style.NORMAL))}:
                 by_sound.setdefault(key, set()).add(word)
