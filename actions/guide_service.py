@@ -43,8 +43,11 @@ _ABOUT_SOMEONE = re.compile(
     r"|退休|入学|评估)"
     r"|\b(can|could|may) (he|she|i|they|we|my \w+)( still)? (apply|get|qualify|claim)"
     r"|\b(is|am|are) (he|she|i|they|we|my \w+) (eligible|qualified)", re.IGNORECASE)
-# Something the person already holds or did, named as a detail: 有居住证, 持有上海居住证, 办了残疾证.
-_HELD = re.compile(r"(?:有|持有|持|办了|办好了|拿到了?|领了|交了)(?:上海|本市)?(?:的)?[^，,。？?！!\s]{2,8}")
+# Something the person already holds or did, named as a detail: 有居住证, 持有上海居住证, 办了残疾证; or
+# what they are (我是灵活就业, 交的是城乡居民医保): a detail, not the service asked about.
+_HELD = re.compile(r"(?:有|持有|持|办了|办好了|拿到了?|领了|交了"
+                   r"|(?:我|他|她|伊|阿拉|我们|老人|爷爷|奶奶|外婆|外公|爸|妈|老公|老婆)(?:是|属于)|(?:交|参加|参|买)的是)"
+                   r"(?:上海|本市)?(?:的)?[^，,。？?！!\s]{2,8}")
 # A switch asks the same thing about another service ("X呢？", "what about X?", "sorry, I meant
 # X"): the section under discussion carries over when the message asks none of its own.
 _SWITCH = re.compile(

@@ -268,6 +268,11 @@ def test_the_only_plausible_guide_named_in_part_is_answered_tentatively(
     # Another service the person already holds is a detail, not the question's subject.
     ("孩子户口在外地，我有居住证，他能在上海报名吗", Context("school-enroll", "materials"),
      "school-enroll", "eligibility"),
+    # What the person is (灵活就业, 城乡居民医保) is a detail too.
+    ("我老婆是灵活就业人员，社保是自己交的，也能申请吗", Context("birth-insurance", "overview"),
+     "birth-insurance", "eligibility"),
+    ("我爸交的是城乡居民医保，瘫痪在床好几年了，可以申请吗", Context("med-ltc", "materials"),
+     "med-ltc", "eligibility"),
     # A bare name asks what was asked, of that service.
     ("简易注销", Context("ent-cancel-general", "materials"), "ent-cancel-simple", "materials"),
 ])
