@@ -35,8 +35,10 @@ if TYPE_CHECKING:
 logging.getLogger("jieba").setLevel(logging.WARNING)
 
 DICT_WORD_FREQ = 2000
-_PIECE_MIN_FREQUENCY = 20
 """Frequency given to domain words: high enough that jieba keeps them whole."""
+_PIECE_MIN_FREQUENCY = 20
+"""A piece of one of our words that jieba counts at least this often is a word the slip correction
+knows (经营 of 食品经营许可证); rarer pieces are fragments (人代 of 法人代表)."""
 
 _CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _CJK_RUN = re.compile(f"[{_CJK}]+")
@@ -205,8 +207,6 @@ class Segmenter:
             ours = set(self._words) | lexicon().domain_words() | neighbours
         inside = {w[i : i + n] for w in ours for n in range(2, len(w)) for i in range(len(w) - n + 1)}
         asked = {w for w in generic_words() if len(w) > 1}
-        # Pieces of our words that are words of the language in their own right (经营 of
-        # 食品经营许可证, 开户 of 单位公积金开户; not 人代 of 法人代表).
         vocabulary = ours | {w for w in inside | asked if base.get(w, 0) >= _PIECE_MIN_FREQUENCY}
         tokenizer = self._get()
         return Homophones(vocabulary, base, lambda run: tokenizer.cut(run, HMM=False))

@@ -227,10 +227,10 @@ class ScoreTable:
     def rivals(self, values: npt.NDArray[np.float64]) -> _Rivals:
         """_Rivals of one of the arrays, from its two best entries."""
         if not len(values):
-            return _Rivals({})
+            return _Rivals("", 0.0, 0.0)
         first = int(np.argmax(values))
-        second = float(np.max(np.delete(values, first))) if len(values) > 1 else None
-        return _Rivals.of(self.labels[first], float(values[first]), second)
+        second = float(np.max(np.delete(values, first))) if len(values) > 1 else 0.0
+        return _Rivals(self.labels[first], float(values[first]), second)
 
 
 def _softmax(logits: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
@@ -269,25 +269,23 @@ class TokenStats:
         return math.log(1.0 + (n + 1) / (self.df.get(token, 0) + 0.5))
 
 
+@dataclass(frozen=True)
 class _Rivals:
     """The best value in a table other than a given label's, from the table's two best entries (one
     pass over thousands of guides, not one per candidate)."""
 
-    def __init__(self, table: Mapping[str, float]) -> None:
-        top = heapq.nlargest(2, table.items(), key=lambda kv: kv[1])
-        self._first = top[0] if top else ("", 0.0)
-        self._second = top[1][1] if len(top) > 1 else 0.0
+    label: str
+    best: float
+    second: float
 
     @classmethod
-    def of(cls, label: str, value: float, second: float | None) -> _Rivals:
-        """From the best entry and the second best value (None: the table has one entry)."""
-        rivals = cls({})
-        rivals._first = (label, value)
-        rivals._second = 0.0 if second is None else second
-        return rivals
+    def of(cls, table: Mapping[str, float]) -> _Rivals:
+        top = heapq.nlargest(2, table.items(), key=lambda kv: kv[1])
+        label, best = top[0] if top else ("", 0.0)
+        return cls(label, best, top[1][1] if len(top) > 1 else 0.0)
 
     def best_other(self, label: str) -> float:
-        return self._second if label == self._first[0] else self._first[1]
+        return self.second if label == self.label else self.best
 
 
 def _unnamed(word: str, tokens: frozenset[str]) -> bool:
@@ -333,8 +331,8 @@ def candidate_features(
     specific = {t for t in segmenter.tokenize(question_clauses(query) or query)
                 if len(t) >= 2 and t not in generic and is_cjk(t) and segmenter.is_word(t)
                 and stats.df.get(t, 0) < common}
-    rivals_p, rivals_near, rivals_bm25 = scores.rivals(probs), scores.rivals(nearest), _Rivals(bm25)
-    rivals_names = _Rivals(name_coverage)
+    rivals_p, rivals_near, rivals_bm25 = scores.rivals(probs), scores.rivals(nearest), _Rivals.of(bm25)
+    rivals_names = _Rivals.of(name_coverage)
     rows: dict[str, list[float]] = {}
     for label in labels:
         p = scores.value(probs, label)
