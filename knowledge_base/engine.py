@@ -181,6 +181,7 @@ class KnowledgeBase:
             total = len(guides)
             report_to("dictionary", 0, total)
             self.segmenter.add_guides(guides)
+            self.segmenter.homophones()
             report_to("index", 0, total)
             self.backend.index(guides)
             report_to("calibration", total, total)
@@ -207,6 +208,7 @@ class KnowledgeBase:
         one Newton step; its full fit replaces it in the background, see settle())."""
         with self._write_lock:
             self.segmenter.add_guides([guide])
+            self.segmenter.homophones()
             # Train on a copy first while rank() keeps using the current snapshot; then index and
             # swap, so answering never waits for the retrain.
             guides = {**self._guides, guide.id: guide}

@@ -193,10 +193,15 @@ class Segmenter:
     def respell(self, text: str) -> str:
         """The text with words of ours typed as a wrong character of the same sound put right
         (精营许可证 → 经营许可证; knowledge_base.spelling)."""
+        return _respelled(self.homophones(), text)
+
+    def homophones(self) -> Homophones:
+        """Our words by sound, built on first use after words were added (the knowledge base builds
+        it when it adds guides, so no user's question waits for it)."""
         homophones = self._homophones
         if homophones is None:
             homophones = self._homophones = self._build_homophones()
-        return _respelled(homophones, text)
+        return homophones
 
     def _build_homophones(self) -> Homophones:
         """Our words (the dictionary's added words, the real words inside them) and how people ask
