@@ -174,13 +174,14 @@ def _folded_guide(text: str) -> str:
 # Also corrections, revocations, insurers' claims and services next to ours: other benefits (临时救助,
 # 托育, 廉租房, 创业补贴), export tax refunds, moving a 户口 back, the 经营所得 return, high-voltage
 # connections, night-work permits, 专精特新 recognition, settling with a spouse (投靠); and what is
-# done to a thing already held (转让 and 续展 of a trademark, a 个转企, 冲还贷, 改名). Not 补缴, 激活,
+# done to a thing already held (转让 and 续展 of a trademark, a 个转企, 冲还贷, 改名, 注销 of a 个体户,
+# 增容 of a meter, 缓缴 of contributions, 转园 between kindergartens). Not 补缴, 激活,
 # 减免, 退还 or 恢复: people ask them of our own services (断缴了能补缴吗, 社保卡怎么激活) in words a
 # guide may not use.
 _PROCEDURES: Final = ("补领", "补办", "转学", "增驾", "转移", "迁移", "转出", "转入", "迁回", "更正", "撤销",
                       "吊销", "理赔", "救助", "临时救助", "托育", "托班", "廉租", "创业补贴", "创业担保",
                       "创业贷", "出口退", "免抵退", "经营所得", "高压", "夜间施工", "专精特新", "投靠",
-                      "转让", "续展", "个转企", "冲还贷", "改名")
+                      "转让", "续展", "个转企", "冲还贷", "改名", "注销", "增容", "缓缴", "转园")
 # Reports, complaints, appeals and enforcement (举报 a counterfeit, 报案 an identity theft, 申诉 a refusal,
 # 强制执行 an award) belong to the police, the courts, market supervision or the deciding office's
 # review unless the guide itself deals with them.
@@ -291,6 +292,7 @@ def uncovered_objects(question: str, guide_text: str, full_text: str | None = No
     objects += _neighbours_named(folded, own_text, names)
     if prerequisites:
         objects += _prerequisites_asked(folded, _folded_guide(prerequisites), own_text, own_names)
+    objects += _needed_for(folded, own_names)
     objects = list(dict.fromkeys(objects))
     return [o for o in objects if not any(o != other and o in other for other in objects)]  # 稳岗 in 稳岗返还
 
@@ -322,6 +324,27 @@ def _prerequisites_asked(folded: str, prerequisites: str, own_text: str, own_nam
         if (len(thing) >= _MIN_PREREQUISITE and thing not in _GENERAL_OBJECTS and thing not in own_text
                 and not any(thing in name or name in thing for name in own_names)):
             found.append(thing)
+    return found
+
+
+# "驾驶证换证要的体检，哪些医院可以做", "公积金贷款要的征信报告怎么打印", "入园前的体检去哪做": a thing
+# the service needs, asked how or where to get it, is the business of whoever issues it.
+_NEEDED: Final = re.compile(
+    r"(?:要|需要|所需|要用|要查|要交|要提供|要做|前)的([\u4e00-\u9fffa-z0-9]{2,10}?)[，, ]*"
+    r"(?:怎么|咋|如何|去哪|在哪|到哪|哪里|哪些|哪家|哪个|找哪|找谁|丢了|哪能|啥地方)")
+_NEEDED_GENERAL: Final = re.compile(r"材料|资料|手续|证件|东西|钱|费|条件|时间|流程|步骤|表|证明材料")
+
+
+def _needed_for(folded: str, own_names: list[str]) -> list[str]:
+    """What the question asks to get that the service needs (its 体检, 征信报告), not the service."""
+    found = []
+    for match in _NEEDED.finditer(folded):
+        thing = match.group(1)
+        if thing in _GENERAL_OBJECTS or _NEEDED_GENERAL.search(thing):
+            continue
+        if any(thing in name or name in thing for name in own_names):
+            continue
+        found.append(thing)
     return found
 
 
@@ -377,7 +400,9 @@ def _neighbours_named(folded: str, text: str, names: Iterable[str]) -> list[str]
 _COMMERCIAL: Final = re.compile(
     r"(推荐|介绍)(一?个|一下|一家|几个|几家|点)?[^，。？?!！]{0,8}(公司|中介|律师|会计|代理|机构|工作室|摄影|猎头|报关行"
     r"|货代|装修)"
-    r"|有哪些靠谱|哪家[^，。？?!！]{0,12}(好|靠谱|便宜|额度|利率|划算)|包过|能信吗|靠谱吗|技巧|抽成|入驻|帮我起个?名|起个好听"
+    r"|有哪些靠谱|哪家[^，。？?!！]{0,12}(好|靠谱|便宜|额度|利率|利息|划算|合算|最)|包过|能信吗|靠谱吗|技巧|抽成|入驻"
+    r"|帮我起个?名|起个好听|哪个[^，。？?!！]{0,12}(靠谱|好用)|最便宜|最实惠|最划算|利息高|加盟"
+    r"|\b(good|best) reputation\b|\breputable\b|\bhighly rated\b"
     r"|想几个[^，。？?!！]{0,8}名字|闪退|卸载|重装|网络异常|\bwhich (?:photo )?studio\b"
     r"|(推荐|介绍)(一?个|一下|几个|几家|点)?[^，。？?!！]{0,8}(酒店|宾馆|民宿|餐厅|饭店|学校|培训班|品牌)"
     r"|(哪个|什么|哪款|哪种)牌子|哪款[^，。？?!！]{0,8}(好|最|划算)|性价比|理财|收益(高|最高|多少)"
@@ -432,13 +457,15 @@ def role_play(question: str) -> bool:
 _CASE_PROBLEM: Final = re.compile(
     r"(还|一直|迟迟|到现在|仍然|还是|怎么还|咋还|哪能)[^，。？?!！]{0,8}(没|呒没|未|勿|不见)(有)?"
     r"(?!去|办|注册|申请|报名|报到|登记|交|提交|开始|弄|准备)[^，。？?!！]{0,8}"
-    r"(到账|到帐|收到|打进|打到|发|下来|寄到|通知|批|结果|消息|动静|出来|到)"
+    r"(到账|到帐|收到|打进|打到|打过来|打回来|发|下来|寄到|通知|批|结果|消息|动静|出来|到)"
     r"|没(到账|到帐|打进来)|呒没(打进来|发)|侪呒没|(打|退|寄|发)到哪|到哪里去了"
     r"|被(驳回|驳会|退回|拒)|退回了|(审核|核验|审批)(不|没)通过|没通过|没批下来|不予(批准|认定|受理)"
     r"|少了[0-9一二两三四五六七八九十百千几]|只剩|突然停|停发了|没发|余额(是|还有)?多少|哪项|扣分"
     r"|卡在|卡住|待审核|审核中|审批中|退税审核中|啥道理"
     r"|(?<!是)(怎么|咋)回事|(^|[，。？?!！ ])(这|那)?是(怎么|咋)回事"  # not "X是怎么回事": what X is
     r"|到哪一步|进行到哪|审核到哪|审到哪|审批到哪|走到哪|排到第几|第几位|第几号|出来没有|出来了吗"
+    r"|(定|批|出|审|下来|办好|通过)了没(有)?|(审|批|办)得(咋样|怎么样|如何)|(为啥|为什么|怎么|咋)没(中|拍中|批|通过|录取)"
+    r"|名单(里|上)(咋|怎么|为啥|为什么)?没有|(我|我们|阿拉)(的|额)(审核|审批|评定|评估|认定)?(结果|进度)"
     r"|录取了(伐|吗|没)|有没有录取|发没发|到底在哪(?![个些家])"
     r"|帮(我|我们|阿拉|忙|伊)?(查|看|找)(查|看|下|一下)?"
     r"(?![^，。？?!！]{0,8}(能不能|能否|是否|符不符合|够不够|可不可以|符合))"
@@ -447,7 +474,8 @@ _CASE_OWN: Final = re.compile(
     r"我的|我们的|阿拉(的|额)?|我(妈|爸|家|老婆|老公|儿子|女儿)(的|额)?|伊(的|额)"
     r"|已经|早就|上个?(月|号头|周|礼拜|星期)|前几天|去年|这个?(月|号头)|两个(月|号头)|[0-9]{4}年"
     r"|(一|两|三|几|好几|[0-9]+)个?多?(月|周|星期|礼拜|天)(了|前)"
-    r"|受理编号|申请号|编号|单号|[0-9]{8,}|(提交|申请|交|报名|递交)(了|后|之后)")
+    r"|受理编号|申请号|编号|单号|[0-9]{8,}|(提交|申请|交|报名|递交|寄出|发出)(了|后|之后)"
+    r"|(我们|阿拉|我)公司|我[^，。？?!！]{0,6}申请")
 # "…可以打哪个电话问": a person asking whom to call about it wants the guide's contacts; "一般要多久"
 # is the guide's time limit; what stands in one's name (名下, 产权) is 不动产登记信息查询's business.
 _CASE_GENERAL: Final = re.compile(r"(哪个|什么|咨询)电话|电话打到|电话(是)?多少|热线|一般|正常吗|多久"

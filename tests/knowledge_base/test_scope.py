@@ -81,6 +81,10 @@ def test_shanghai_questions_with_a_place_in_them(question: str) -> None:
     ("My driver's license is lost, how do I get a replacement?", "驾驶证期满换证 体检 换证", ["replacement"]),
     ("I lost my ID card, how do I get a new one?", "居民身份证 申领 换领 补领 挂失", []),
     ("I lost my job, how do I claim unemployment benefits?", "失业保险金 申领 条件", []),
+    # Closing, enlarging, deferring or moving what the guide sets up.
+    ("个体户不开了，个体工商户注销咋弄？", "个体工商户注册登记 经营者 营业执照", ["注销"]),
+    ("简易注销要准备哪些东西", "简易注销 全体投资人承诺书 公告", []),
+    ("居民电表增容哪能申请", "低压小微企业用电报装 接电", ["增容"]),
 ])
 def test_a_separate_procedure_the_guide_never_mentions_is_not_covered(
         question: str, guide_text: str, missing: list[str]) -> None:
@@ -151,6 +155,11 @@ def test_ordinary_questions_are_not_role_play(question: str) -> None:
     "申报高新技术企业找中介代理，一般收多少服务费？",
     "Which bank in Shanghai currently offers the lowest mortgage rate?",
     "Where to buy a second-hand bike cheaply",
+    "上海哪家银行办公积金组合贷放款最快？",
+    "退休金存哪家银行利息高一点？",
+    "刻一套公司章最便宜的店在哪？",
+    "失业了，哪个招聘APP找工作靠谱点？",
+    "Which bilingual private kindergartens in Pudong have a good reputation among expat parents?",
 ])
 def test_requests_to_recommend_a_private_provider(question: str) -> None:
     assert commercial(question)
@@ -204,6 +213,12 @@ def test_every_neighbour_is_placed_next_to_a_catalog_service() -> None:
     "My passport application has been under review for three weeks. Why is it taking so long?",
     "I renewed my driving licence online. Can you track the EMS shipment for me?",
     "我去年的社保有两个月断缴了，这是怎么回事？",
+    "我的仲裁案子立案一个月了，开庭时间定了没有？",
+    "今年高新认定公示名单里咋没有我们公司？",
+    "低保材料交上去一个多月了，审得咋样了？",
+    "我们公司的设立登记申请被驳回了，驳回意见看不懂，能帮我看看是哪里不对吗？",
+    "我这个月拍牌出价九万一为啥没中？",
+    "零星报销交了快两个月了，钱咋还没打过来？",
 ])
 def test_a_question_about_the_askers_own_case(question: str) -> None:
     assert case_status(question)
@@ -221,6 +236,8 @@ def test_a_question_about_the_askers_own_case(question: str) -> None:
     "我已经跟客户约好了，可公司还没注册下来，注册公司要准备什么材料？",  # not applied yet
     "我去年开的店，到现在都没去税务报到，现在补办还来得及吗",
     "我家孩子明年上小学，到底在哪个网站报名？",  # where: the channel
+    "我们公司刚注册，社保开户要带什么材料？",
+    "拍牌一直没中，有什么技巧吗？",  # no case of one's own
 ])
 def test_questions_about_a_service_are_not_about_a_case(question: str) -> None:
     assert not case_status(question)
@@ -252,3 +269,15 @@ def test_an_errand_no_office_does(question: str) -> None:
                                       "离我家最近的派出所能办身份证吗"])
 def test_a_place_or_translation_a_service_needs_is_no_errand(question: str) -> None:
     assert not errand(question)
+
+
+@pytest.mark.parametrize(("question", "missing"), [
+    ("公积金贷款要的个人征信报告怎么打印？", ["个人征信报告"]),
+    ("孩子入园前的体检去哪里做？", ["体检"]),
+    ("办居住证要的材料怎么准备", []),  # the service's own documents
+    ("申请公积金贷款前的手续怎么办", []),
+])
+def test_a_thing_the_service_needs_asked_how_to_get_is_not_the_service(
+        question: str, missing: list[str]) -> None:
+    names = ["个人住房公积金贷款", "公积金贷款", "幼儿园入园报名", "上海市居住证申领"]
+    assert uncovered_objects(question, "申请 审核 放款", names=names) == missing
