@@ -15,7 +15,15 @@ from knowledge_base.constants import SECTION_TITLES, SECTIONS
 from knowledge_base.engine import Candidate, KnowledgeBase, decide
 from knowledge_base.normalize import normalize
 from knowledge_base.question import question_clauses
-from knowledge_base.scope import case_status, commercial, elsewhere, errand, role_play, uncovered_objects
+from knowledge_base.scope import (
+    case_status,
+    commercial,
+    elsewhere,
+    errand,
+    household,
+    role_play,
+    uncovered_objects,
+)
 from knowledge_base.sections import detect_section, fold, mentions_name, read_section, strip_names, warm_up
 
 # When NLU judged the message out of scope, only a near-certain guide match is answered.
@@ -279,6 +287,8 @@ class GuideService:
                                         self._text(sid, full=True), self._names(sid),
                                         self._text(sid, samples=False), documents_asked=asked == "materials",
                                         prerequisites=self._prerequisites(sid))
+            if not objects and (home := household(text)) and self._for_enterprises(sid):
+                objects = [home]  # a household's electricity or gas, asked of a company's connection
             if objects:
                 other = self._named_by(objects, candidates[1:])
                 if other is not None:
@@ -362,6 +372,12 @@ class GuideService:
         same = [o for o in options if o.service_id != service_id
                 and (g := self.kb.get(o.service_id)) is not None and g.theme == current.theme]
         return same[0] if len(same) == 1 else None
+
+    def _for_enterprises(self, service_id: str) -> bool:
+        """The guide is for companies alone: it speaks of residents only as whom it is not for (非居民)."""
+        guide = self.kb.get(service_id)
+        return (guide is not None and guide.audience == "enterprise"
+                and "居民" not in self._text(service_id, full=True).replace("非居民", ""))
 
     def _names_title(self, text: str, service_id: str) -> bool:
         """The text names this service by its title (not merely by a shared alias word), other than as

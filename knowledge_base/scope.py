@@ -425,6 +425,20 @@ _ERRAND: Final = re.compile(
     r"|写(一)?(篇|份|首|段)[^，。？?!！]{0,6}(作文|文章|诗|代码|演讲稿|检讨|情书)")
 
 
+# A household's own supply, meter or appliance (居民电表增容, 家里的燃气开户, 我家充电桩报装): the
+# supplier's residential service, not an enterprise's connection.
+_HOUSEHOLD: Final = re.compile(
+    r"(居民|家用|民用|家里|我家|自家|屋里厢|屋里|住宅|农房)(的)?[^，。？?!！ ]{0,6}?"
+    r"(用电|用水|用气|电表|水表|燃气|煤气|天然气|空调|热水器|充电桩|光伏|跳闸|水管|水龙头|电路|电线|灶)")
+
+
+def household(question: str) -> str | None:
+    """The household supply or appliance the question is about, if any, named as a resident's
+    (居民电表 for "屋里厢电表容量勿够")."""
+    match = _HOUSEHOLD.search(fold(question))
+    return "居民" + match.group(3) if match else None
+
+
 def errand(question: str) -> bool:
     """True for an errand no government service answers (附近哪里有停车场, 帮我翻译一下)."""
     return bool(_ERRAND.search(fold(question)))

@@ -119,6 +119,15 @@ def test_a_licence_our_guides_do_not_deal_with_is_not_answered_with_a_neighbour(
     assert reply.buttons[0]["payload"] == guide_payload("ent-food-license")  # offered, not answered
 
 
+def test_a_households_supply_is_not_a_companys_connection(service: GuideService) -> None:
+    reply = service.decide("家里想从单相电改三相电，居民用电增容怎么申请？", Context())
+    assert reply.outcome == "out_of_scope" and reply.service_id is None
+    assert "居民用电" in reply.text
+    assert reply.buttons[0]["payload"] == guide_payload("utility-power")  # offered, not answered
+    shop = service.decide("开了个小饭店，燃气接入报装要多久？", Context())
+    assert (shop.outcome, shop.service_id, shop.section) == ("answer", "utility-gas", "time_limit")
+
+
 def test_a_persons_own_case_is_not_answered_with_the_guide(service: GuideService) -> None:
     reply = service.decide("上个月申请的租房提取公积金 钱一直没到帐 是不是被驳回了", Context())
     assert reply.outcome == "out_of_scope" and reply.service_id is None

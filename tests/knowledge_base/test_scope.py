@@ -6,7 +6,15 @@ import pytest
 import yaml
 
 from knowledge_base.constants import GUIDES_DIR, LEXICON_DIR
-from knowledge_base.scope import case_status, commercial, elsewhere, errand, role_play, uncovered_objects
+from knowledge_base.scope import (
+    case_status,
+    commercial,
+    elsewhere,
+    errand,
+    household,
+    role_play,
+    uncovered_objects,
+)
 
 
 @pytest.mark.parametrize(("question", "place"), [
@@ -281,3 +289,14 @@ def test_a_thing_the_service_needs_asked_how_to_get_is_not_the_service(
         question: str, missing: list[str]) -> None:
     names = ["个人住房公积金贷款", "公积金贷款", "幼儿园入园报名", "上海市居住证申领"]
     assert uncovered_objects(question, "申请 审核 放款", names=names) == missing
+
+
+@pytest.mark.parametrize(("question", "thing"), [
+    ("阿拉屋里厢要装空调，电表容量勿够，哪能申请？", "居民空调"),
+    ("居民用电增容怎么申请", "居民用电"),
+    ("我家车位想装个充电桩，怎么报装", "居民充电桩"),
+    ("小饭店接燃气要多久", None),
+    ("我想在家里开网店，要办营业执照吗", None),
+])
+def test_a_households_supply_or_appliance(question: str, thing: str | None) -> None:
+    assert household(question) == thing
