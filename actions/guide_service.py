@@ -160,6 +160,16 @@ class GuideService:
         return Reply(CLARIFY, None, None, choices[0].score if choices else 0.0, choices,
                         text, buttons)
 
+    def unsure(self, choice: Candidate, candidates: list[Candidate], section: str | None) -> Reply:
+        """One guide came near but not near enough: no "which one?" with a single option (most such
+        questions are about a service next to ours). Say so and offer it, and a person."""
+        text = ("抱歉，这个问题小申没有把握找到对应的办事指南，不想用不相干的指南误导您。"
+                f"如果您问的是【{choice.title}】，请点选下面的按钮；"
+                "也可以转人工客服（店小二），或拨打 12345 市民服务热线。")
+        buttons = [{"title": choice.title, "payload": guide_payload(choice.service_id, section)},
+                   {"title": "转人工客服", "payload": ASK_HUMAN}]
+        return Reply(OUT_OF_SCOPE, None, None, choice.score, candidates, text, buttons)
+
     def unavailable(self) -> Reply:
         """The reply when the knowledge base cannot be searched right now."""
         text = ("抱歉，办事指南查询暂时不可用。您可以稍后再问，或者转人工客服（店小二），"
@@ -334,6 +344,8 @@ class GuideService:
                 # after 居住证 means 居住证's 签注, not the 港澳 one: answered, with the way out.
                 return self.answer(picked.service_id, section or "overview", picked.score, candidates,
                                    tentative=True)
+            if len(verdict.candidates) == 1:
+                return self.unsure(verdict.candidates[0], candidates, section)
             return self.clarify(verdict.candidates, section)
         return self.out_of_scope(candidates)
 

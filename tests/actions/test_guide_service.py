@@ -119,6 +119,17 @@ def test_a_licence_our_guides_do_not_deal_with_is_not_answered_with_a_neighbour(
     assert reply.buttons[0]["payload"] == guide_payload("ent-food-license")  # offered, not answered
 
 
+def test_one_guide_not_near_enough_is_offered_not_asked_about(service: GuideService) -> None:
+    # No "which one do you mean?" with a single option: not sure, said so, the guide offered.
+    reply = service.decide("阿拉公司新招了一个人，社保要几日之内帮伊交上去？晚了要紧伐？", Context())
+    assert reply.outcome == "out_of_scope" and reply.service_id is None
+    assert "没有把握" in reply.text and "单位社会保险登记" in reply.text
+    assert [b["payload"] for b in reply.buttons] == [guide_payload("ent-social-register", "time_limit"),
+                                                     "/ask_human"]
+    # Two guides that really compete are still a question back.
+    assert service.decide("居住证怎么申请，流程是啥", Context()).outcome == "clarify"
+
+
 def test_a_households_supply_is_not_a_companys_connection(service: GuideService) -> None:
     reply = service.decide("家里想从单相电改三相电，居民用电增容怎么申请？", Context())
     assert reply.outcome == "out_of_scope" and reply.service_id is None
