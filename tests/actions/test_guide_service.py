@@ -126,6 +126,10 @@ def test_one_guide_not_near_enough_is_offered_not_asked_about(service: GuideServ
     assert "没有把握" in reply.text and "单位社会保险登记" in reply.text
     assert [b["payload"] for b in reply.buttons] == [guide_payload("ent-social-register", "time_limit"),
                                                      "/ask_human"]
+    # Named, but barely likely: 注销登记 of a car is not a company's deregistration.
+    scrapped = service.decide("老车要报废，注销登记咋弄？", Context())
+    assert scrapped.outcome == "out_of_scope" and scrapped.service_id is None
+    assert scrapped.buttons[0]["payload"] == guide_payload("ent-cancel-general")
     # Two guides that really compete are still a question back.
     assert service.decide("居住证怎么申请，流程是啥", Context()).outcome == "clarify"
 
