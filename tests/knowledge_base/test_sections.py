@@ -171,6 +171,8 @@ def test_time_and_other_sections_stay_themselves(question: str, section: str) ->
     ("新能源额度申请到上牌要走哪几步", "process"),
     ("公租房的事情问啥人", "contact"),
     ("换护照要几钿", "fee"),
+    ("单位开户要交开户费或者管理费吗", "fee"),
+    ("报名要报名费啥的不", "fee"),
     ("燃气开通要多少日脚", "time_limit"),
     ("报修打962777可以吗", "contact"),
     ("What do I need to bring to renew my passport?", "materials"),
