@@ -32,6 +32,10 @@ STRICT_ANSWER_MIN: Final = 0.85
 FOLLOW_UP_CONFIDENCE: Final = 0.8
 # A guide this likely is offered beside "not something I can answer" for a licence it does not cover.
 NEAR_GUIDE_MIN: Final = 0.1
+# A correction ("不对，是…") answers the guide that clearly leads what remains: this likely, and this
+# many times the next one.
+CORRECTION_MIN: Final = 0.1
+CORRECTION_LEAD: Final = 2.5
 NAMED_ANSWER_MIN: Final = 0.25
 """Below this the one plausible guide, though the question names it, is offered, not answered, unless
 the user is steering within a conversation: on the tuning sets all 11 such answers were wrong, 10 of
@@ -312,6 +316,12 @@ class GuideService:
                     return self.answer(other.service_id, asked_of or section or "overview", other.score,
                                        candidates, tentative=True)
                 return self.not_covered(objects, top, candidates)
+        if (correcting and ctx.service_id and top and verdict.outcome != ANSWER and not strict
+                and top.score >= CORRECTION_MIN
+                and (len(candidates) < 2 or candidates[1].score * CORRECTION_LEAD <= top.score)):
+            # "搞错了，我们公司还有欠的税没清完，走不了简易的" after 简易注销: the user has said what it is
+            # not, and one guide clearly leads what remains.
+            return self.answer(top.service_id, section or "overview", top.score, candidates, tentative=True)
         if verdict.outcome == ANSWER and top and (not strict or top.score >= STRICT_ANSWER_MIN):
             # In a conversation, a bare section question ("有效期多久", "how long does it take")
             # stays with the service under discussion unless it names the new service or the

@@ -93,6 +93,18 @@ def test_correction_switches_service(service: GuideService) -> None:
     assert decision.service_id == "hpf-withdraw-rent"
 
 
+@pytest.mark.parametrize(("current", "section", "correction", "meant"), [
+    # A situation that rules out the current guide and points to the one that clearly leads the rest.
+    ("ent-cancel-simple", "time_limit", "搞错了，我们公司还有欠的税没清完，应该走不了简易的",
+     "ent-cancel-general"),
+    ("property-query", "overview", "不是查询，是房子卖掉了要过户", "property-transfer"),
+])
+def test_a_correction_answers_the_guide_that_clearly_leads_what_remains(
+        service: GuideService, current: str, section: str, correction: str, meant: str) -> None:
+    decision = service.decide(correction, Context(service_id=current, section=section))
+    assert (decision.outcome, decision.service_id, decision.section) == ("answer", meant, section)
+
+
 def test_chatter_in_a_conversation_is_not_a_follow_up(service: GuideService) -> None:
     decision = service.decide("讲个笑话", Context(service_id="passport"))
     assert decision.outcome == "out_of_scope"
