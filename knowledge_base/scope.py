@@ -36,7 +36,8 @@ _SAME_THERE: Final = re.compile(r"^(?:市|省)?(?:的话)?(?:是不是|是否|�
 # Someone's home town as where the service is wanted (帮爸妈在老家申请低保, 老家的居民医保): that
 # place's, not Shanghai's; done there once (在老家办的身份证) it may still be renewed here.
 _HOMETOWN: Final = re.compile(
-    r"在老家(?:那边|当地)?(?:申请|办理|办|交|缴|领)(?![的过了])"
+    r"在老家(?:那边|当地)?(?:的)?(?:派出所|民政局|车管所|社保局|医保局|税务局)?(?:申请|办理|办|交|缴|领|换|补)"
+    r"(?![的过了])"
     r"|老家(?:那边|当地)?的(?:低保|居民医保|医保|社保|养老金|养老保险|公积金|补贴|津贴)")
 
 
@@ -103,6 +104,13 @@ def _abroad_place(folded: str) -> str | None:
 _DONE_THERE: Final = re.compile(
     r"^(?:市|省)?(?:那边|当地)?(?:的)?(?:派出所|民政局|车管所|社保局|医保局|税务局|公积金中心|政务服务中心)?"
     r"(?:办理|办|申请|申领|领取|领|续交|交|缴|换领|换证|换|补办|补领|期满换证|注册|登记)(?![的过了好完])")
+# Shanghai names its streets after provinces and cities (南京西路, 北京东路, 四川北路, 福州路): a place
+# followed by a street word is an address here, not the other place.
+_STREET_AFTER: Final = re.compile(r"^(?:东|西|南|北|中)?(?:路|大道|大街|街道|支路|新村|公园)")
+# "阜阳哪里能换": where in that place the service is done.
+_WHERE_THERE: Final = re.compile(
+    r"^(?:市|省)?(?:哪里|哪儿|哪个地方|什么地方|哪个派出所|哪个车管所|哪个区)(?:能|可以)?"
+    r"(?:办理|办|申请|申领|领|换|补|交|缴)")
 # Told of a place, then "在那边/当地…办": the service is wanted there (老家江西农村的低保 在那里申请).
 _THERE_LATER: Final = re.compile(
     r"在(?:那边|那里|那儿|当地)[^，。？?!！]{0,6}(?:办|申请|申领|领|交|缴|续交|换|补)"
@@ -118,7 +126,10 @@ def elsewhere(text: str) -> str | None:
     in_shanghai = bool(_SHANGHAI.search(folded))
     for match in _places().finditer(folded):
         before, after = folded[: match.start()], folded[match.end():]
-        if _LOCAL_THING.match(after) or _SAME_THERE.match(after) or _THERE_LATER.search(after):
+        if _STREET_AFTER.match(after):  # 南京西路, 四川北路: Shanghai's own streets
+            continue
+        if (_LOCAL_THING.match(after) or _SAME_THERE.match(after) or _THERE_LATER.search(after)
+                or _WHERE_THERE.match(after)):
             return match.group(0)
         if before.endswith("在") and _DONE_THERE.match(after):
             return match.group(0)

@@ -44,6 +44,10 @@ from knowledge_base.scope import (
     ("我爸妈在老家河南，城乡居民医保在那边怎么续交？", "河南"),
     ("我弟弟户口在山东，病历都在上海的医院，请问在山东办残疾人证要到哪里评定？", "山东"),
     ("我们去三亚旅游，顺便在当地民政局领结婚证可以吗？", "三亚"),
+    # Where in that place; the police station back home; a prefecture-level city.
+    ("人在阜阳老家，身份证过期了，阜阳哪里能换？", "阜阳"),
+    ("身份证过期了人在老家安徽 直接在老家派出所换可以吗", "老家"),
+    ("盐城的公积金怎么提取", "盐城"),
 ])
 def test_a_service_asked_about_another_place(question: str, place: str) -> None:
     assert elsewhere(question) == place
@@ -69,6 +73,11 @@ def test_a_service_asked_about_another_place(question: str, place: str) -> None:
     "我老家是安徽的，一直用老家的社保卡看病，外地户口可以申领上海的社保卡吗",
     "在老家办的身份证过期了，在上海能换吗",
     "我在北京办的护照，在上海能补吗",
+    # Shanghai's streets are named after provinces and cities.
+    "我在南京西路上班，居住证怎么办",
+    "公司注册在北京东路，变更地址要什么材料",
+    "四川北路的社区事务受理中心在哪",
+    "我是阜阳人，在上海工作，居住证怎么办",
 ])
 def test_shanghai_questions_with_a_place_in_them(question: str) -> None:
     assert elsewhere(question) is None
