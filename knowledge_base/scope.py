@@ -346,9 +346,18 @@ _NEEDED: Final = re.compile(
 _NEEDED_GENERAL: Final = re.compile(r"材料|资料|手续|证件|东西|钱|费|条件|时间|流程|步骤|表|证明材料")
 
 
+# "继承权公证哪能办", "证据保全公证去哪个公证处": a notarisation is the notary office's, whatever the service
+# it is for ("外方护照要公证认证吗" asks what the service needs, and is the service's).
+_NOTARISATION: Final = re.compile(
+    r"([\u4e00-\u9fff]{0,6}公证)(?:书|处)?[，, ]?[^，。？?!！ ]{0,6}?"
+    r"(?:怎么|咋|如何|哪能|去哪|在哪|到哪|哪个|哪里|哪家|找谁|要多久|多少钱|几钿)")
+
+
 def _needed_for(folded: str, own_names: list[str]) -> list[str]:
-    """What the question asks to get that the service needs (its 体检, 征信报告), not the service."""
-    found = []
+    """What the question asks to get that the service needs (its 体检, 征信报告, a 公证), not the service."""
+    found = [m.group(1) for m in _NOTARISATION.finditer(folded)
+             if not any("公证" in name for name in own_names)
+             and not re.search(r"要不要|需不需要|是否|需要|要公证", m.group(1))]  # whether one is needed
     for match in _NEEDED.finditer(folded):
         thing = match.group(1)
         if thing in _GENERAL_OBJECTS or _NEEDED_GENERAL.search(thing):

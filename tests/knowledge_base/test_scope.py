@@ -293,6 +293,9 @@ def test_a_place_or_translation_a_service_needs_is_no_errand(question: str) -> N
     ("孩子入园前的体检去哪里做？", ["体检"]),
     ("办居住证要的材料怎么准备", []),  # the service's own documents
     ("申请公积金贷款前的手续怎么办", []),
+    # A notarisation asked how or where to get: the notary's, not the service it is for.
+    ("阿拉爸爸走了，房子要继承，继承权公证哪能办？", ["继承权公证"]),
+    ("贷款合同要不要公证，去哪里办", []),  # whether one is needed: the service's own condition
 ])
 def test_a_thing_the_service_needs_asked_how_to_get_is_not_the_service(
         question: str, missing: list[str]) -> None:
