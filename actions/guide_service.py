@@ -343,10 +343,9 @@ class GuideService:
             return self.answer(ctx.service_id, detect_section(text, names) or section,
                                FOLLOW_UP_CONFIDENCE, candidates)
         steering = correcting or bool(ctx.service_id and ctx.section and switching)
-        named = top is not None and top.score >= NAMED_ANSWER_MIN and (
-            self._names_fully(text, top.service_id) or mentions_name(text, names))
         if verdict.outcome == CLARIFY and not strict and top and len(verdict.candidates) == 1 \
-                and (steering or named):
+                and (steering or (top.score >= NAMED_ANSWER_MIN and (
+                    self._names_fully(text, top.service_id) or mentions_name(text, names)))):
             # The only plausible guide, and the user steered to it ("不对，是社保卡", "what about
             # buying a house?") or named it in full: a question back with one option would only
             # cost a click.

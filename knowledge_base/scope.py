@@ -33,11 +33,12 @@ _THERE_AFTER: Final = re.compile(r"^(?:市|省)?(?:那边|那里|那儿|当地|�
 _SHANGHAI_WANTED: Final = re.compile(r"(?:上海|本市|沪)的|在(?:上海|本市)(?:申请|申领|办|领|交|缴)")
 # "…杭州是不是也一样": the same question asked of that place.
 _SAME_THERE: Final = re.compile(r"^(?:市|省)?(?:的话)?(?:是不是|是否|会不会)?也(?:一样|是这样|可以|能|行)")
+# The local offices a service is done at (在老家派出所换, 那边的民政局).
+_OFFICES: Final = "派出所|民政局|车管所|社保局|医保局|税务局"
 # Someone's home town as where the service is wanted (帮爸妈在老家申请低保, 老家的居民医保): that
 # place's, not Shanghai's; done there once (在老家办的身份证) it may still be renewed here.
 _HOMETOWN: Final = re.compile(
-    r"在老家(?:那边|当地)?(?:的)?(?:派出所|民政局|车管所|社保局|医保局|税务局)?(?:申请|办理|办|交|缴|领|换|补)"
-    r"(?![的过了])"
+    rf"在老家(?:那边|当地)?(?:的)?(?:{_OFFICES})?(?:申请|办理|办|交|缴|领|换|补)(?![的过了])"
     r"|老家(?:那边|当地)?的(?:低保|居民医保|医保|社保|养老金|养老保险|公积金|补贴|津贴)")
 
 
@@ -102,7 +103,7 @@ def _abroad_place(folded: str) -> str | None:
 # The service asked to be done in that place (在山东办残疾人证, 驾照在广州期满换证), even from someone in
 # Shanghai or from there; not something done there once (在北京办的身份证).
 _DONE_THERE: Final = re.compile(
-    r"^(?:市|省)?(?:那边|当地)?(?:的)?(?:派出所|民政局|车管所|社保局|医保局|税务局|公积金中心|政务服务中心)?"
+    rf"^(?:市|省)?(?:那边|当地)?(?:的)?(?:{_OFFICES}|公积金中心|政务服务中心)?"
     r"(?:办理|办|申请|申领|领取|领|续交|交|缴|换领|换证|换|补办|补领|期满换证|注册|登记)(?![的过了好完])")
 # Shanghai names its streets after provinces and cities (南京西路, 北京东路, 四川北路, 福州路): a place
 # followed by a street word is an address here, not the other place.
@@ -114,7 +115,7 @@ _WHERE_THERE: Final = re.compile(
 # Told of a place, then "在那边/当地…办": the service is wanted there (老家江西农村的低保 在那里申请).
 _THERE_LATER: Final = re.compile(
     r"在(?:那边|那里|那儿|当地)[^，。？?!！]{0,6}(?:办|申请|申领|领|交|缴|续交|换|补)"
-    r"|(?:当地|那边|那里)的?(?:派出所|民政局|车管所|社保局|医保局|税务局|政务服务中心)")
+    rf"|(?:当地|那边|那里)的?(?:{_OFFICES}|政务服务中心)")
 
 
 def elsewhere(text: str) -> str | None:
@@ -323,6 +324,11 @@ _GENERAL_OBJECTS: Final = frozenset({"材料", "手续", "流程", "证件", "�
 _MIN_PREREQUISITE: Final = 3
 
 
+def _overlaps_name(thing: str, own_names: list[str]) -> bool:
+    """The thing is one of the guide's names, or part of one, or holds one."""
+    return any(thing in name or name in thing for name in own_names)
+
+
 def _prerequisites_asked(folded: str, prerequisites: str, own_text: str, own_names: list[str]) -> list[str]:
     """What the question asks to get done that the guide names only among its documents and
     conditions: a procedure before ours, not ours (建设工程规划许可证 for 施工许可, 异地就医备案 for 零星
@@ -333,7 +339,7 @@ def _prerequisites_asked(folded: str, prerequisites: str, own_text: str, own_nam
         thing = next((clause[i:] for i in range(len(clause) - 1)
                       if clause[i] != "的" and clause[i:] in prerequisites), "")
         if (len(thing) >= _MIN_PREREQUISITE and thing not in _GENERAL_OBJECTS and thing not in own_text
-                and not any(thing in name or name in thing for name in own_names)):
+                and not _overlaps_name(thing, own_names)):
             found.append(thing)
     return found
 
@@ -351,20 +357,16 @@ _NEEDED_GENERAL: Final = re.compile(r"材料|资料|手续|证件|东西|钱|费
 _NOTARISATION: Final = re.compile(
     r"([\u4e00-\u9fff]{0,6}公证)(?:书|处)?[，, ]?[^，。？?!！ ]{0,6}?"
     r"(?:怎么|咋|如何|哪能|去哪|在哪|到哪|哪个|哪里|哪家|找谁|要多久|多少钱|几钿)")
+_WHETHER_NEEDED: Final = re.compile(r"要不要|需不需要|是否|需要|要公证")
 
 
 def _needed_for(folded: str, own_names: list[str]) -> list[str]:
     """What the question asks to get that the service needs (its 体检, 征信报告, a 公证), not the service."""
     found = [m.group(1) for m in _NOTARISATION.finditer(folded)
              if not any("公证" in name for name in own_names)
-             and not re.search(r"要不要|需不需要|是否|需要|要公证", m.group(1))]  # whether one is needed
-    for match in _NEEDED.finditer(folded):
-        thing = match.group(1)
-        if thing in _GENERAL_OBJECTS or _NEEDED_GENERAL.search(thing):
-            continue
-        if any(thing in name or name in thing for name in own_names):
-            continue
-        found.append(thing)
+             and not _WHETHER_NEEDED.search(m.group(1))]  # whether one is needed: the service's
+    found += [thing for match in _NEEDED.finditer(folded) if (thing := match.group(1)) not in _GENERAL_OBJECTS
+              and not _NEEDED_GENERAL.search(thing) and not _overlaps_name(thing, own_names)]
     return found
 
 
