@@ -11,7 +11,9 @@ Every write appends to the audit log in the same transaction; the log refuses UP
 (database triggers, migration 0002).
 
 The shipped guide files seed an empty database once (`seed`); from then on the database is the
-record and Redis only the live channel to the action servers (knowledge_base.overlay).
+record and Redis only the live channel to the action servers (knowledge_base.overlay). A new release
+of the files is taken in at start (`release`): a guide still carrying shipped text is updated to the
+new file, a guide an editor changed keeps its text and gets the file's version in the review queue.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from records.models import AuditRow, EventRow, GuideRow, GuideVersionRow
 
 DRAFTING: Final = ("draft", "submitted")  # versions still being worked on
 MAX_NOTE: Final = 500
+SHIPPED: Final = ("seed", "release")  # authors of versions taken from the shipped guide files
 
 
 def _utc(value: dt.datetime | None) -> dt.datetime | None:
@@ -133,8 +136,8 @@ class GuideInfo:
 
     @property
     def seeded(self) -> bool:
-        """Still the shipped text: version 1 from the guide files, never changed."""
-        return self.published_number == 1 and self.head_number == 1 and self.head.author == "seed"
+        """Still the shipped text: the newest version is the published one, taken from the files."""
+        return self.published_number == self.head_number and self.head.author in SHIPPED
 
     def review_due(self) -> dt.date | None:
         """When the published text must be reviewed again (its `reviewed` date + the interval)."""
@@ -145,6 +148,19 @@ class GuideInfo:
     def stale(self, today: dt.date) -> bool:
         due = self.review_due()
         return due is not None and due < today
+
+
+@dataclass(frozen=True)
+class ReleaseReport:
+    """What taking in a release of the guide files did, by guide id."""
+    updated: list[str] = field(default_factory=list)  # shipped text replaced by the new file
+    added: list[str] = field(default_factory=list)  # new in the files, published
+    offered: list[str] = field(default_factory=list)  # edited here: the file's version awaits review
+    missing: list[str] = field(default_factory=list)  # in the database, no longer in the files
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.updated or self.added or self.offered)
 
 
 def digest(infos: Sequence[GuideInfo], today: dt.date, *, soon_days: int = 30) -> dict[str, Any]:
@@ -287,6 +303,52 @@ class SqlGuideRepository:
                     progress(i, len(items))
             self._audit(s, by, "seed", "", {"guides": len(items)})
         return len(items)
+
+    def release(self, files: Iterable[Guide], *, by: str = "release") -> ReleaseReport:
+        """Take in a new release of the shipped guide files. A guide whose newest version is still
+        shipped text is published at the file's text; one an editor changed (or unpublished) keeps
+        its text, and the file's text, if it differs from the last one taken in, is submitted for
+        review, so a reviewer decides; a new file is published. Running it again changes nothing."""
+        try:
+            return self._release(list(files), by)
+        except IntegrityError:  # another gateway took the same release in at the same moment
+            return ReleaseReport()
+
+    def _release(self, files: list[Guide], by: str) -> ReleaseReport:
+        report = ReleaseReport()
+        with self.db.sessions.begin() as s:
+            now = self.clock()
+            rows = {r.id: r for r in s.scalars(select(GuideRow))}
+            shipped: dict[str, GuideVersionRow] = {}  # the newest version from the files, per guide
+            for v in s.scalars(select(GuideVersionRow).where(GuideVersionRow.author.in_(SHIPPED))
+                               .order_by(GuideVersionRow.number)):
+                shipped[v.guide_id] = v
+            for guide in files:
+                body, row = guide.model_dump(mode="json"), rows.get(guide.id)
+                note = f"新版指南文件：knowledge_base/guides/{guide.id}.yaml"
+                if row is None:
+                    self._publish_direct(s, self._new_row(s, guide.id), guide, by, note, now)
+                    report.added.append(guide.id)
+                    continue
+                last = shipped.get(guide.id)
+                if last is not None and last.body == body:
+                    continue  # this release's text is already in (published, edited or declined)
+                untouched = (last is not None and row.status == "published"
+                             and row.head_number == row.published_number == last.number)
+                if untouched:
+                    self._publish_direct(s, row, guide, by, note, now)
+                    report.updated.append(guide.id)
+                else:
+                    why = "与编辑修改不同，请审核：通过则采用文件版本，退回则保留现有版本"
+                    v = self._append(s, row, guide, "submitted", by, f"{note}（{why}）", now)
+                    report.offered.append(guide.id)
+                    self._audit(s, by, "release_offer", guide.id, {"number": v.number})
+            names = {g.id for g in files}
+            report.missing.extend(sorted(gid for gid in shipped if gid not in names))
+            if report.changed:
+                self._audit(s, by, "release", "", {"updated": report.updated, "added": report.added,
+                                                   "offered": report.offered})
+        return report
 
     def save_draft(self, guide: Guide, *, author: str, note: str | None, base: int | None) -> VersionInfo:
         """A new draft of `guide` written from version `base` (None: a brand-new guide)."""

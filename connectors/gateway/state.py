@@ -72,6 +72,7 @@ class AppState:
     wechat: WeChatService = field(init=False)
     _sync_task: asyncio.Task[None] | None = field(default=None, init=False)
     _warm_task: asyncio.Task[None] | None = field(default=None, init=False)
+    _release_taken: bool = field(default=False, init=False)  # this process's guide files are in
 
     @classmethod
     def create(cls, settings: Settings, *, redis: aioredis.Redis | None = None,
@@ -125,8 +126,10 @@ class AppState:
 
     async def seed_guides(self) -> int:
         """An empty database of record starts from what the chat answers with today: the shipped
-        files, with any edits an earlier version kept in the Redis overlay."""
+        files, with any edits an earlier version kept in the Redis overlay. A database that has
+        guides takes in this release of the files once (`SqlGuideRepository.release`)."""
         if await asyncio.to_thread(self.guides.count):
+            await self._take_release()
             return 0
         files = await asyncio.to_thread(seed_guides)  # parsed once per process
         guides = [g for _, g in sorted(files.items())]
@@ -142,7 +145,18 @@ class AppState:
 
         seeded = await asyncio.to_thread(self.guides.seed, guides, progress=progress)
         log.info("seeded %d guides of record from knowledge_base/guides", seeded)
+        self._release_taken = True
         return seeded
+
+    async def _take_release(self) -> None:
+        if self._release_taken:
+            return
+        files = await asyncio.to_thread(seed_guides)
+        report = await asyncio.to_thread(self.guides.release, [g for _, g in sorted(files.items())])
+        self._release_taken = True
+        log.info("guide files of this release: %d updated, %d added, %d offered for review (edited here)%s",
+                 len(report.updated), len(report.added), len(report.offered),
+                 f"; no longer shipped, kept: {', '.join(report.missing)}" if report.missing else "")
 
     async def sync_guides(self, *, by: str = "system") -> tuple[int, bool]:
         """Publish scheduled versions that are due, then mirror the published guides and the editors'

@@ -191,3 +191,41 @@ def test_the_weekly_digest_lists_overdue_and_soon_due_guides_by_owner(repo: SqlG
     assert report["stale"] == 1
     text = digest_text(report)
     assert "【市民政局】" in text and "已超期 10 天" in text
+
+
+def test_a_new_release_of_the_files_updates_the_guides_nobody_edited(repo: SqlGuideRepository) -> None:
+    newer = edited(ELDER, "- 身份证\n- 新版材料清单")
+    report = repo.release([newer, GUIDES["hpf-withdraw-rent"], GUIDES["birth-one-thing"]])
+    assert (report.updated, report.added, report.offered) == (["elder-allowance"], ["birth-one-thing"], [])
+    assert repo.published()["elder-allowance"] == newer  # citizens get the new release at once
+    assert repo.published()["birth-one-thing"] == GUIDES["birth-one-thing"]
+    info = repo.get("elder-allowance")
+    assert info.seeded and (info.published_number, info.head_number) == (2, 2)  # still "from the files"
+    assert repo.history("elder-allowance")[0].note.startswith("新版指南文件")
+    assert not repo.release([newer, GUIDES["hpf-withdraw-rent"], GUIDES["birth-one-thing"]]).changed
+    assert [e["action"] for e in repo.audit()] == ["seed", "release"]
+
+
+def test_a_new_release_never_overwrites_an_editors_change_but_asks_a_reviewer(
+        repo: SqlGuideRepository) -> None:
+    repo.publish_now(edited(ELDER, "- 编辑改过的材料"), by="rev", note="按窗口反馈修改", base=1)
+    newer = edited(ELDER, "- 文件里的新材料")
+    report = repo.release([newer])
+    assert report.offered == ["elder-allowance"] and not report.updated
+    assert repo.published()["elder-allowance"].sections.materials == "- 编辑改过的材料"
+    [offer] = repo.review_queue()
+    assert (offer.number, offer.author, offer.guide) == (3, "release", newer)
+    assert not repo.release([newer]).changed  # offered once, not at every start
+    repo.approve("elder-allowance", 3, reviewer="rev", comment="采用新版文件")
+    assert repo.published()["elder-allowance"] == newer
+
+
+def test_a_release_keeps_what_a_reviewer_declined_and_lists_guides_it_no_longer_ships(
+        repo: SqlGuideRepository) -> None:
+    repo.unpublish("elder-allowance", by="rev", note="政策暂停")
+    report = repo.release([edited(ELDER, "- 文件里的新材料")])
+    assert report.offered == ["elder-allowance"] and report.missing == ["hpf-withdraw-rent"]
+    repo.reject("elder-allowance", 2, reviewer="rev", comment="政策仍暂停")
+    assert "elder-allowance" not in repo.published()
+    assert "hpf-withdraw-rent" in repo.published()  # a guide no longer shipped is not taken away
+    assert not repo.release([edited(ELDER, "- 文件里的新材料")]).changed

@@ -47,7 +47,7 @@ class GuideSummary(BaseModel):
     theme: str
     reviewed: str
     source: str
-    origin: Literal["file", "edited"]  # file: still the shipped text (version 1, seeded)
+    origin: Literal["file", "edited"]  # file: still the shipped text (from the guide files)
     version: int  # the newest version number (send it back as If-Match / base)
     status: Literal["published", "unpublished", "new"]
     published_version: int | None
@@ -286,7 +286,7 @@ async def delete_guide(guide_id: str, state: StateDep, user: ReviewerUser, if_ma
 
 @router.post("/guides/{guide_id}/revert", response_model=WriteOut)
 async def revert_guide(guide_id: str, state: StateDep, user: ReviewerUser) -> WriteOut:
-    """Publish the shipped text of a guide again (its version 1 from the guide files)."""
+    """Publish the shipped text of a guide again (the text of its file in this release)."""
     await _check_live_channel(state)
     files = await asyncio.to_thread(seed_guides)
     info = await _info_or_none(state, guide_id)
