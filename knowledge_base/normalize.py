@@ -209,12 +209,16 @@ class Segmenter:
         base, _ = _base_dictionary()
         with self._lock:
             neighbours = {t for t in neighbour_terms() if _CJK_ONLY.match(t) and len(t) > 1}
-            ours = set(self._words) | lexicon().domain_words() | neighbours
-        inside = {w[i : i + n] for w in ours for n in range(2, len(w)) for i in range(len(w) - n + 1)}
-        asked = {w for w in generic_words() if len(w) > 1}
-        vocabulary = ours | {w for w in inside | asked if base.get(w, 0) >= _PIECE_MIN_FREQUENCY}
+            ours = set(self._words) | lexicon().domain_words()
+
+        def with_pieces(words: set[str]) -> set[str]:
+            inside = {w[i : i + n] for w in words for n in range(2, len(w)) for i in range(len(w) - n + 1)}
+            return words | {w for w in inside if base.get(w, 0) >= _PIECE_MIN_FREQUENCY}
+
+        asked = {w for w in generic_words() if len(w) > 1 and base.get(w, 0) >= _PIECE_MIN_FREQUENCY}
         tokenizer = self._get()
-        return Homophones(vocabulary, base, lambda run: tokenizer.cut(run, HMM=False))
+        return Homophones(with_pieces(ours) | asked, base, lambda run: tokenizer.cut(run, HMM=False),
+                          others=with_pieces(neighbours - ours))
 
     def is_word(self, token: str) -> bool:
         """True if the token is a word of the segmentation dictionary (not a mere bigram)."""

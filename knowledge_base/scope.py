@@ -18,6 +18,7 @@ import yaml
 
 from knowledge_base.constants import LEXICON_DIR
 from knowledge_base.normalize import neighbour_terms
+from knowledge_base.question import question_clauses
 from knowledge_base.sections import fold, latin_name, mentions_name, name_grams
 
 _SHANGHAI: Final = re.compile(r"上海|沪|本市|申城|shanghai")
@@ -35,6 +36,7 @@ _SHANGHAI_WANTED: Final = re.compile(r"(?:上海|本市|沪)的|在(?:上海|本
 _SAME_THERE: Final = re.compile(r"^(?:市|省)?(?:的话)?(?:是不是|是否|会不会)?也(?:一样|是这样|可以|能|行)")
 # The local offices a service is done at (在老家派出所换, 那边的民政局).
 _OFFICES: Final = "派出所|民政局|车管所|社保局|医保局|税务局"
+_OFFICE: Final = re.compile(_OFFICES)
 # Someone's home town as where the service is wanted (帮爸妈在老家申请低保, 老家的居民医保): that
 # place's, not Shanghai's; done there once (在老家办的身份证) it may still be renewed here.
 _HOMETOWN: Final = re.compile(
@@ -296,8 +298,9 @@ def uncovered_objects(question: str, guide_text: str, full_text: str | None = No
                 if not _near_each_other(full, m, h)
                 and not (m in full and h in own) and h not in named]
     objects += _another_of_its_kind(folded, narrow + broad, own_names)
+    acts = _asked_part(question, folded, own_names)
     objects += [p for p in (*_PROCEDURES, *_DISPUTES)
-                if p in folded and not any(w in text for w in _COVERED_BY.get(p, (p,)))]
+                if p in acts and not any(w in text for w in _COVERED_BY.get(p, (p,)))]
     objects += [m.group(0) for pattern, zh in _ENGLISH_PROCEDURES if (m := pattern.search(folded))
                 and not any(z in text for z in zh)]
     own_text = _folded_guide(neighbour_text) if neighbour_text is not None else text
@@ -307,6 +310,19 @@ def uncovered_objects(question: str, guide_text: str, full_text: str | None = No
     objects += _needed_for(folded, own_names)
     objects = list(dict.fromkeys(objects))
     return [o for o in objects if not any(o != other and o in other for other in objects)]  # 稳岗 in 稳岗返还
+
+
+def _asked_part(question: str, folded: str, own_names: list[str]) -> str:
+    """Where to look for another procedure or a dispute: a long message's asking clauses when they
+    name the guide themselves ("律师说先报警…重新刻章这个事具体应该怎么办": the police report is the story),
+    else all of it."""
+    core = question_clauses(question)
+    if core is None:
+        return folded
+    asked = fold(core)
+    if any(gram in asked for name in own_names if not latin_name(name) for gram in name_grams(name)):
+        return asked
+    return folded
 
 
 # How a question asks to get something done ("…怎么办", "…在哪办", "…要带什么"): the words just in front
@@ -388,6 +404,8 @@ def _names_guide_apart(folded: str, spans: list[tuple[int, int]], names: Iterabl
     def apart(start: int, end: int) -> bool:  # not within a word's reach of the neighbour's words
         return all(end + _NAME_GAP <= s0 or start >= s1 + _NAME_GAP for s0, s1 in spans)
 
+    # An office is where things are done, not the service (去民政局领证 names no 离婚登记).
+    folded = _OFFICE.sub(lambda m: " " * len(m.group(0)), folded)
     for name in {fold(n) for n in names}:
         if latin_name(name):
             continue

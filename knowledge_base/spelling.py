@@ -45,19 +45,27 @@ class Homophones:
     """Our words by sound, and the correction of a text's runs that sound like one of them."""
 
     def __init__(self, words: Iterable[str], frequency: Mapping[str, int],
-                 cut: Callable[[str], Iterable[str]]) -> None:
+                 cut: Callable[[str], Iterable[str]], others: Iterable[str] = ()) -> None:
         """`words`: our vocabulary (Chinese, 2+ characters); `frequency`: word counts of the
         language (jieba's dictionary), which tell a real word from a slip; `cut`: segmentation of a
-        run of Chinese (our dictionary's, without guessing unknown words)."""
+        run of Chinese (our dictionary's, without guessing unknown words); `others`: words of the
+        services next to ours, corrected to only where they share no sound with a word of ours (a
+        neighbour's 保管 must not make 报官 stop meaning 报关)."""
         self._cut = cut
         self._frequency = frequency
+        self._by_sound = self._unique(words)
+        for key, word in self._unique(others).items():
+            self._by_sound.setdefault(key, word)
+
+    @staticmethod
+    def _unique(words: Iterable[str]) -> dict[tuple[str, ...], str]:
         by_sound: dict[tuple[str, ...], set[str]] = {}
         for word in sorted({w for w in words if MIN_LEN <= len(w) <= MAX_LEN and _CJK_RUN.fullmatch(w)}):
             # Each character's usual reading, and the word's own (长护险's 长 read in context).
             for key in {sound(word), tuple(lazy_pinyin(word, style=Style.NORMAL))}:
                 by_sound.setdefault(key, set()).add(word)
-        # A sound shared by two of our words (公示 / 公式) says nothing about which was meant.
-        self._by_sound = {key: next(iter(ws)) for key, ws in by_sound.items() if len(ws) == 1}
+        # A sound shared by two words (公示 / 公式) says nothing about which was meant.
+        return {key: next(iter(ws)) for key, ws in by_sound.items() if len(ws) == 1}
 
     def correct(self, text: str) -> str:
         """The text with every slip replaced by the word it sounds like."""

@@ -6,6 +6,7 @@ import pytest
 
 from knowledge_base.normalize import Segmenter
 from knowledge_base.schema import Guide
+from knowledge_base.spelling import Homophones
 
 
 @pytest.fixture(scope="module")
@@ -44,3 +45,15 @@ def test_a_word_added_later_is_corrected_to_from_then_on() -> None:
     assert segmenter.respell("乐龄咔怎么办") == "乐龄咔怎么办"
     segmenter.add_words(["乐龄卡"])
     assert segmenter.respell("乐龄咔怎么办") == "乐龄卡怎么办"
+
+
+def test_a_word_of_ours_wins_a_sound_it_shares_with_a_neighbours_word() -> None:
+    """A neighbour service's 保管 (印章保管) must not make 报官 stop meaning our 报关; a sound two of our
+    own words share stays uncorrected, and a neighbour's word is corrected to where it is alone."""
+    def cut(run: str) -> list[str]:
+        return list(run)
+
+    ours = Homophones(["报关"], {}, cut, others=["保管", "网签"])
+    assert ours.correct("海关报官备案") == "海关报关备案"
+    assert ours.correct("商品房往签") == "商品房网签"
+    assert Homophones(["报关", "保管"], {}, cut).correct("海关报官备案") == "海关报官备案"
