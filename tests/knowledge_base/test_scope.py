@@ -38,6 +38,9 @@ from knowledge_base.scope import (
     ("想帮爸妈在老家申请低保，要我提供什么材料", "老家"),
     ("上海租房能提公积金，杭州是不是也一样", "杭州"),
     ("I have a UK driving licence. How do I convert it here?", "uk"),
+    # A place's own version named as one word with it, Shanghai beside it for comparison.
+    ("深圳的车牌竞价跟上海拍牌一样吗 怎么报名", "深圳"),
+    ("我们要从上海搬回北京，听说北京幼升小要看户口和房产是否一致，报名具体怎么弄？", "北京"),
     ("How do I register my trademark in the EU?", "eu"),
     # Asked to be done there, or "there" after the place, even from someone in Shanghai or from there.
     ("驾照在广洲期满换证 要去哪个车管所", "广州"),
@@ -78,6 +81,9 @@ def test_a_service_asked_about_another_place(question: str, place: str) -> None:
     "公司注册在北京东路，变更地址要什么材料",
     "四川北路的社区事务受理中心在哪",
     "我是阜阳人，在上海工作，居住证怎么办",
+    # Someone's place named beside Shanghai, but not as one word with the service.
+    "户口在北京，上海的居住证积分怎么算",
+    "我户口都在北京海淀，孩子在上海上小学怎么报名",
 ])
 def test_shanghai_questions_with_a_place_in_them(question: str) -> None:
     assert elsewhere(question) is None
