@@ -21,6 +21,7 @@ from knowledge_base.scope import (
     elsewhere,
     errand,
     household,
+    names_neighbour,
     role_play,
     uncovered_objects,
 )
@@ -61,6 +62,17 @@ _ABOUT_SOMEONE = re.compile(
     r"|\b(is|am|are) (he|she|i|they|we|my \w+) (eligible|qualified)", re.IGNORECASE)
 # Something the person already holds or did, named as a detail: 有居住证, 持有上海居住证, 办了残疾证; or
 # what they are (我是灵活就业, 交的是城乡居民医保): a detail, not the service asked about.
+# What a title says besides the thing itself when it is a family's basic guide: the city, applying.
+_FAMILY_FILLER: Final = re.compile(r"上海市|上海|本市|申领|申请|办理|[（）()“”、\s]")
+
+
+def _cjk_pieces(text: str, shortest: int = 2, longest: int = 8) -> list[str]:
+    """Every run of 2–8 Chinese characters inside the text."""
+    runs = re.findall(r"[\u4e00-\u9fff]+", text)
+    return [run[i : i + n] for run in runs for n in range(shortest, min(longest, len(run)) + 1)
+            for i in range(len(run) - n + 1)]
+
+
 _HELD = re.compile(r"(?:有|持有|持|办了|办好了|拿到了?|领了|交了"
                    r"|(?:我|他|她|伊|阿拉|我们|老人|爷爷|奶奶|外婆|外公|爸|妈|老公|老婆)(?:是|属于)|(?:交|参加|参|买)的是)"
                    r"(?:上海|本市)?(?:的)?[^，,。？?！!\s]{2,8}")
@@ -352,8 +364,9 @@ class GuideService:
             return self.answer(top.service_id, section or "overview", top.score, candidates,
                                tentative=True)
         if verdict.outcome == CLARIFY and not strict:
-            picked = self._named_among(text, verdict.candidates) or (
-                self._same_theme(ctx.service_id, verdict.candidates) if switching else None)
+            options = verdict.candidates
+            picked = self._named_among(text, options) or self._family_head(text, options) or (
+                self._same_theme(ctx.service_id, options) if switching else None)
             if picked is not None:
                 # "我想申请居住证积分" names 居住证积分 whole, which holds the 居住证 of its rival; "签注呢？"
                 # after 居住证 means 居住证's 签注, not the 港澳 one: answered, with the way out.
@@ -390,6 +403,23 @@ class GuideService:
         start, end, _, best = max(found, key=lambda f: (f[1] - f[0], -f[2]))
         overlapping = all(s0 < end and start < s1 for s0, s1, _, option in found if option is not best)
         return best if overlapping else None
+
+    def _family_head(self, text: str, options: list[Candidate]) -> Candidate | None:
+        """The family's basic guide, when the question names only what every option's title holds
+        (居住证 of 上海市居住证申领, 居住证积分申请, 居住证签注) and one title adds nothing but applying
+        for it: "居住证怎么申请" asks for the permit, not its points or its renewal."""
+        folded = fold(text)
+        titles = [fold(g.title) if (g := self.kb.get(o.service_id)) else "" for o in options]
+        shared = [n for n in _cjk_pieces(titles[0]) if n in folded and all(n in t for t in titles)]
+        if len(options) < 2 or not shared or names_neighbour(text):  # 居住证满七年了，居转户…
+            return None
+        head = max(shared, key=len)
+        rests = [_FAMILY_FILLER.sub("", t.replace(head, "")) for t in titles]
+        basic = [i for i, rest in enumerate(rests) if not rest]
+        others = "".join(r for i, r in enumerate(rests) if i not in basic)
+        if len(basic) != 1 or any(p in folded for p in _cjk_pieces(others, 2, 2)):
+            return None
+        return options[basic[0]]
 
     def _same_theme(self, service_id: str | None, options: list[Candidate]) -> Candidate | None:
         """The one option in the theme of the service under discussion, if exactly one is."""

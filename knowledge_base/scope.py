@@ -399,6 +399,11 @@ def _neighbour_terms() -> re.Pattern[str]:
                                for t in terms if t))
 
 
+def names_neighbour(text: str) -> bool:
+    """The text names a service next to ours (lexicon/neighbours.yaml), whatever guide is likeliest."""
+    return _neighbour_terms().search(fold(text)) is not None
+
+
 # Letters between the neighbour's words and the guide's name that still make them one phrase
 # (住房公积金缓缴); further apart, the name is the question's subject (新能源牌照需要充电桩吗).
 _NAME_GAP: Final = 3

@@ -143,7 +143,7 @@ def test_one_guide_not_near_enough_is_offered_not_asked_about(service: GuideServ
     assert scrapped.outcome == "out_of_scope" and scrapped.service_id is None
     assert scrapped.buttons[0]["payload"] == guide_payload("ent-cancel-general")
     # Two guides that really compete are still a question back.
-    assert service.decide("居住证怎么申请，流程是啥", Context()).outcome == "clarify"
+    assert service.decide("签注怎么办", Context()).outcome == "clarify"  # 港澳 or 居住证 签注
 
 
 def test_a_households_supply_is_not_a_companys_connection(service: GuideService) -> None:
@@ -324,6 +324,25 @@ def test_a_name_that_holds_its_rivals_name_settles_a_question_back(service: Guid
     chosen = service._named_among("我想申请居住证积分", options)
     assert chosen is not None and chosen.service_id == "residence-points"  # 居住证积分 holds 居住证
     assert service._named_among("香港公司注册怎么办", service.kb.rank("香港公司注册怎么办")[:2]) is None
+
+
+@pytest.mark.parametrize(("question", "service_id"), [
+    ("居住证怎么申请？", "residence-permit"),  # the family's basic guide: 居住证 + applying
+    ("居住证怎么办理", "residence-permit"),
+    ("居住证积分怎么申请", "residence-points"),  # what a rival adds is named
+])
+def test_a_name_every_option_shares_means_the_familys_basic_guide(service: GuideService, question: str,
+                                                                  service_id: str) -> None:
+    reply = service.decide(question, Context())
+    assert (reply.outcome, reply.service_id) == ("answer", service_id)
+
+
+def test_a_shared_name_beside_a_neighbour_is_still_asked_about(service: GuideService) -> None:
+    options = [c for c in service.kb.rank("居住证怎么办理") if c.service_id.startswith("residence")]
+    assert len(options) == 3
+    assert service._family_head("居住证满七年了，居转户的条件是啥", options) is None  # 居转户 is not ours
+    hpf = [c for c in service.kb.rank("公积金怎么提取") if c.service_id.startswith("hpf-withdraw")]
+    assert service._family_head("公积金怎么提取", hpf) is None  # 购买住房 / 租赁住房: neither is basic
 
 
 def test_a_guide_named_in_full(service: GuideService) -> None:
