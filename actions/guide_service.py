@@ -291,7 +291,9 @@ class GuideService:
         names = self._names(top.service_id) if top else []
         reading = read_section(text, names)
         asked = section_hint or reading.section
-        follow_up = bool(ctx.service_id) and asked is not None and not correcting and not strict
+        # "这个你能查吗" is no follow-up: a whether-question alone does not tie a message to the guide.
+        follow_up = (bool(ctx.service_id) and asked is not None and not correcting and not strict
+                     and (section_hint is not None or reading.source != "whether"))
         section = asked
         # A bare name ("简易注销" after "公司注销要准备什么材料") switches as "简易注销呢" would.
         switching = is_switch(text) or bool(ctx.service_id and names and only_names(text, names))

@@ -112,6 +112,12 @@ _CONDITION: Final = re.compile(
     r"(?:才|就)?(?:能|可以|好)(?:领|申请|办|拿|享受|报)"
     r"|\bhow (?:many|long)\b.{0,40}\b(?:contribut|paid|pay|work|live|resid)"
     r"|\b(?:at least|minimum)\b.{0,30}\b(?:years?|months?|age|old)\b")
+# With no other cue, whether one may, can or must do it ("宝宝能走出生一件事一起办吗", "也得去汇算吗",
+# "我能查别人房子的登记信息不", "are we required to register"): who qualifies or must, so eligibility.
+_WHETHER_ALLOWED: Final = re.compile(
+    r"(?:(?<!哪)能|可以|(?<![晓记觉懂值使])得|必须|还要|也要|也得|还能)[^，,。？?！!]{1,14}(?:吗|不|伐|么|嘛)[？?！!。\s]*$"
+    r"|\b(?:am i|are we|is it|are they) (?:required|eligible|allowed|obliged)\b"
+    r"|\bdo (?:i|we) (?:have|need) to\b")
 # Sections a condition does not override (a count can be part of a materials, fee or phone question).
 _BEYOND_CONDITION: Final = frozenset({"materials", "fee", "contact"})
 
@@ -253,6 +259,8 @@ def _read_section(text: str, names: Iterable[str]) -> SectionReading:
         return SectionReading(None if chosen == "overview" else chosen, source, cues, probs)
     if best != "overview" and probs[best] >= CLASSIFIER_MIN:
         return SectionReading(best, "classifier", cues, probs)
+    if _WHETHER_ALLOWED.search(folded):
+        return SectionReading("eligibility", "whether", cues, probs)
     return SectionReading(None, "none", cues, probs)
 
 

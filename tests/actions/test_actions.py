@@ -141,7 +141,7 @@ async def test_small_talk_without_a_service_in_context_stays_small_talk() -> Non
 
 
 async def test_an_ambiguous_question_asks_which_service() -> None:
-    slots, messages, turn = await run(ActionAnswerGuide(), tracker("公积金能取出来吗", "ask_guide", 0.7))
+    slots, messages, turn = await run(ActionAnswerGuide(), tracker("公积金取钱的事", "ask_guide", 0.7))
     assert (turn["outcome"], turn["service_id"], turn["section"]) == ("clarify", None, None)
     assert {"hpf-withdraw-rent", "hpf-withdraw-buy"} <= set(slots[c.SLOT_CANDIDATES])
     assert turn["candidates"] == slots[c.SLOT_CANDIDATES][:5]

@@ -108,6 +108,10 @@ def test_a_correction_answers_the_guide_that_clearly_leads_what_remains(
 def test_chatter_in_a_conversation_is_not_a_follow_up(service: GuideService) -> None:
     decision = service.decide("讲个笑话", Context(service_id="passport"))
     assert decision.outcome == "out_of_scope"
+    # A whether-question alone does not tie an aside to the guide under discussion.
+    aside = service.decide("我家狗要办养犬证，这个你能查吗",
+                           Context(service_id="property-query", section="overview"))
+    assert aside.outcome == "out_of_scope"
 
 
 def test_button_hints(service: GuideService) -> None:

@@ -156,6 +156,25 @@ def test_a_condition_whose_verb_is_part_of_a_service_name_is_still_eligibility()
     assert read_section("社保交多久能领失业金", ["失业保险金申领", "领失业金"]).section == "eligibility"
 
 
+@pytest.mark.parametrize(("question", "names"), [
+    ("爸妈都不是上海户口，宝宝能走出生一件事一起办吗", ["出生一件事"]),
+    ("年收入不到12万，要补税的话也得去汇算吗", ["汇算"]),
+    ("Are we required to register for the housing provident fund?", []),
+])
+def test_whether_one_may_or_must_is_eligibility(question: str, names: list[str]) -> None:
+    reading = read_section(question, names)
+    assert (reading.section, reading.source) == ("eligibility", "whether")
+
+
+@pytest.mark.parametrize(("question", "section"), [
+    ("侬晓得报关单位备案哪能弄伐", None),  # 哪能 is "how", not "can"
+    ("出生一件事能在网上办吗", "channel"),  # another section's cue comes first
+    ("补办身份证要带户口本吗", "materials"),
+])
+def test_a_whether_question_with_another_cue_keeps_it(question: str, section: str | None) -> None:
+    assert detect_section(question) == section
+
+
 @pytest.mark.parametrize(("question", "section"), [
     ("驾照到期前多久可以换", "time_limit"),
     ("交满15年的证明要带哪些材料", "materials"),
