@@ -433,6 +433,12 @@ _DONE_CLAUSE: Final = re.compile(
     r"|交好)了|(?:报|做|办|交|申请|弄)过了?)[^，,。；;！!？?]*")
 
 
+# A request right after a thing's name: the thing is what the question asks to get done.
+_ASKED_RIGHT_AFTER: Final = re.compile(
+    r"(?:的|要|该|应该|到底|具体)?(?:怎么|如何|咋|哪能)(?:样)?(?:去)?(?:办理|办|申请|申领|弄|做|预约|搞)"
+    r"|(?:的|要|该)?(?:在|去|到)哪(?:里|儿)?(?:办理|办|申请|预约|做)|(?:的)?(?:流程|手续)(?:是|怎么)")
+
+
 def _neighbours_named(folded: str, text: str, names: Iterable[str]) -> list[str]:
     """Services next to ours (lexicon/neighbours.yaml) the question names, when the guide's own
     sections and names never use the word and the question does not name the guide apart from them
@@ -440,6 +446,9 @@ def _neighbours_named(folded: str, text: str, names: Iterable[str]) -> list[str]
     matches = [m for m in _neighbour_terms().finditer(folded) if m.group(0) not in text]
     if not matches:
         return []
+    asked = [m.group(0) for m in matches if _ASKED_RIGHT_AFTER.match(folded, m.end())]
+    if asked:  # "企业厂房抵押给银行，抵押登记怎么办": the neighbour is what is asked, whatever else is named
+        return asked
     if _names_guide_apart(_DONE_CLAUSE.sub(lambda c: " " * len(c.group(0)), folded),
                           [(m.start(), m.end()) for m in matches], names):
         return []

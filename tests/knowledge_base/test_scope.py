@@ -225,6 +225,11 @@ def test_ordinary_questions_ask_no_recommendation(question: str) -> None:
     # The guide named only as done already: background to the neighbour asked about.
     ("海关AEO高级认证怎么申请？我们已经做过报关单位备案了。", ["报关单位备案"], "报关单位备案 海关 备案",
      ["aeo"]),
+    # The neighbour asked to be done right after its name, though the guide is named elsewhere.
+    ("单位降低缴存比例怎么申请，单位住房公积金缴存登记的比例范围是多少", ["单位住房公积金缴存登记"],
+     "单位住房公积金缴存登记 缴存比例 5%至7%", ["降低缴存比例"]),
+    ("单位住房公积金缴存登记的比例范围是多少，和降低缴存比例有关系吗", ["单位住房公积金缴存登记"],
+     "单位住房公积金缴存登记 缴存比例 5%至7%", []),
     # An office named is where things are done, not the guide: 去民政局 names no 结婚登记.
     ("打算去民政局协议离婚，想问离婚登记是怎么个流程？", ["结婚登记", "去民政局领证"],
      "结婚登记 婚姻登记处 流程", ["离婚登记", "协议离婚"]),
