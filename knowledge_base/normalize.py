@@ -218,7 +218,7 @@ class Segmenter:
         asked = {w for w in generic_words() if len(w) > 1 and base.get(w, 0) >= _PIECE_MIN_FREQUENCY}
         tokenizer = self._get()
         return Homophones(with_pieces(ours) | asked, base, lambda run: tokenizer.cut(run, HMM=False),
-                          others=with_pieces(neighbours - ours))
+                          others=neighbours - ours)
 
     def is_word(self, token: str) -> bool:
         """True if the token is a word of the segmentation dictionary (not a mere bigram)."""
