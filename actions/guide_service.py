@@ -62,17 +62,6 @@ _ABOUT_SOMEONE = re.compile(
     r"|\b(is|am|are) (he|she|i|they|we|my \w+) (eligible|qualified)", re.IGNORECASE)
 # Something the person already holds or did, named as a detail: 有居住证, 持有上海居住证, 办了残疾证; or
 # what they are (我是灵活就业, 交的是城乡居民医保): a detail, not the service asked about.
-# What a title says besides the thing itself when it is a family's basic guide: the city, applying.
-_FAMILY_FILLER: Final = re.compile(r"上海市|上海|本市|申领|申请|办理|[（）()“”、\s]")
-
-
-def _cjk_pieces(text: str, shortest: int = 2, longest: int = 8) -> list[str]:
-    """Every run of 2–8 Chinese characters inside the text."""
-    runs = re.findall(r"[\u4e00-\u9fff]+", text)
-    return [run[i : i + n] for run in runs for n in range(shortest, min(longest, len(run)) + 1)
-            for i in range(len(run) - n + 1)]
-
-
 _HELD = re.compile(r"(?:有|持有|持|办了|办好了|拿到了?|领了|交了"
                    r"|(?:我|他|她|伊|阿拉|我们|老人|爷爷|奶奶|外婆|外公|爸|妈|老公|老婆)(?:是|属于)|(?:交|参加|参|买)的是)"
                    r"(?:上海|本市)?(?:的)?[^，,。？?！!\s]{2,8}")
@@ -82,6 +71,15 @@ _SWITCH = re.compile(
     r"(呢\W*$|^\W*(and |so |ok,? )?(what|how) about|i meant|actually|^\W*sorry"
     r"|^\W*(and|also|plus) (the |for )"
     r"|我是想问|我是问|那\S{1,12}的话)", re.IGNORECASE)
+# What a title says besides the thing itself when it is a family's basic guide: the city, applying.
+_FAMILY_FILLER: Final = re.compile(r"上海市|上海|本市|申领|申请|办理|[（）()“”、\s]")
+
+
+def _cjk_pieces(text: str, shortest: int = 2, longest: int = 8) -> list[str]:
+    """Every run of 2–8 Chinese characters inside the text."""
+    runs = re.findall(r"[\u4e00-\u9fff]+", text)
+    return [run[i : i + n] for run in runs for n in range(shortest, min(longest, len(run)) + 1)
+            for i in range(len(run) - n + 1)]
 
 
 # What may be left of a message that only names a service: filler and punctuation.
@@ -410,10 +408,12 @@ class GuideService:
         """The family's basic guide, when the question names only what every option's title holds
         (居住证 of 上海市居住证申领, 居住证积分申请, 居住证签注) and one title adds nothing but applying
         for it: "居住证怎么申请" asks for the permit, not its points or its renewal."""
+        if len(options) < 2 or names_neighbour(text):  # 居住证满七年了，居转户…
+            return None
         folded = fold(text)
         titles = [fold(g.title) if (g := self.kb.get(o.service_id)) else "" for o in options]
         shared = [n for n in _cjk_pieces(titles[0]) if n in folded and all(n in t for t in titles)]
-        if len(options) < 2 or not shared or names_neighbour(text):  # 居住证满七年了，居转户…
+        if not shared:
             return None
         head = max(shared, key=len)
         rests = [_FAMILY_FILLER.sub("", t.replace(head, "")) for t in titles]

@@ -338,6 +338,12 @@ _REQUEST: Final = re.compile(
     r"|(在|去|到)哪(里|儿|个地方)?(办理|办|开|做|领|弄|申请|交|预约)|要(带|准备)什么|需要什么材料"
     r"|(的|办理|申请)?(流程|手续)")
 _CLAUSE_END: Final = re.compile(r"[\s，。,.!?？！:：；;]")
+# A request to get a thing done right after its name (抵押登记怎么办, 婚检在哪做): the thing is what is
+# asked. Narrower than _REQUEST: not what to bring or fetch (…要带什么, 怎么领), where the named thing is
+# often the document a guide of ours asks for.
+_ASKED_RIGHT_AFTER: Final = re.compile(
+    r"(?:的|要|该|应该|到底|具体)?(?:怎么|如何|咋|哪能)(?:样)?(?:去)?(?:办理|办|申请|申领|弄|做|预约|搞)"
+    r"|(?:的|要|该)?(?:在|去|到)哪(?:里|儿)?(?:办理|办|申请|预约|做)|(?:的)?(?:流程|手续)(?:是|怎么)")
 _REQUEST_FILLER: Final = re.compile(
     r"(的|要|需要|该|应该|到底|又|可以|能|得|是|去|再|呢|一般|具体|先|这个|那个)+$")
 # Words too general to be a procedure of their own (…的材料怎么准备, 证明怎么开).
@@ -431,12 +437,6 @@ def _names_guide_apart(folded: str, spans: list[tuple[int, int]], names: Iterabl
 _DONE_CLAUSE: Final = re.compile(
     r"[^，,。；;！!？?]*(?:早就|已经|早已|都|就)?(?:(?:办好|办完|办下来|拿到|领到|弄好|搞定|做好|做完|报完|报好"
     r"|交好)了|(?:报|做|办|交|申请|弄)过了?)[^，,。；;！!？?]*")
-
-
-# A request right after a thing's name: the thing is what the question asks to get done.
-_ASKED_RIGHT_AFTER: Final = re.compile(
-    r"(?:的|要|该|应该|到底|具体)?(?:怎么|如何|咋|哪能)(?:样)?(?:去)?(?:办理|办|申请|申领|弄|做|预约|搞)"
-    r"|(?:的|要|该)?(?:在|去|到)哪(?:里|儿)?(?:办理|办|申请|预约|做)|(?:的)?(?:流程|手续)(?:是|怎么)")
 
 
 def _neighbours_named(folded: str, text: str, names: Iterable[str]) -> list[str]:
