@@ -30,13 +30,13 @@ _ORIGIN_AFTER: Final = re.compile(r"^(?:市|省)?(?:户口|户籍|籍|人(?!才)
 # A trip told after the place (人在深圳出差回不来): the service may still be Shanghai's.
 _TRIP_AFTER: Final = re.compile(r"^(?:市|省)?(?:出差|旅游|旅行|玩|度假|培训|开会|探亲)")
 # "重庆那边的低保": the place where the service is wanted, even when the asker lives in Shanghai.
+_THERE_AFTER: Final = re.compile(r"^(?:市|省)?(?:那边|那里|那儿|当地|本地)")
 # A place's own version of a service, named as one word with it (深圳的车牌竞价, 北京幼升小, 杭州的公积金
 # 提取): that place's, even when Shanghai is named beside it for comparison.
 _PLACE_SERVICE: Final = re.compile(
     r"^(?:市|省)?的?(?:车牌|拍牌|牌照|摇号|竞价|幼升小|小升初|中考|高考|入学|入园|居住证|积分|落户|公积金|社保"
     r"|医保|个税|低保|公租房|廉租房|驾照|驾驶证|营业执照|开公司|注册公司|公司注册|房产证|过户|结婚登记|护照"
     r"|港澳通行证|身份证|户口政策|人才引进|养老金|退休|失业金|生育津贴|长护险)")
-_THERE_AFTER: Final = re.compile(r"^(?:市|省)?(?:那边|那里|那儿|当地|本地)")
 _SHANGHAI_WANTED: Final = re.compile(r"(?:上海|本市|沪)的|在(?:上海|本市)(?:申请|申领|办|领|交|缴)")
 # "…杭州是不是也一样": the same question asked of that place.
 _SAME_THERE: Final = re.compile(r"^(?:市|省)?(?:的话)?(?:是不是|是否|会不会)?也(?:一样|是这样|可以|能|行)")
@@ -326,9 +326,7 @@ def _asked_part(question: str, folded: str, own_names: list[str]) -> str:
     if core is None:
         return folded
     asked = fold(core)
-    if any(gram in asked for name in own_names if not latin_name(name) for gram in name_grams(name)):
-        return asked
-    return folded
+    return asked if mentions_name(asked, [n for n in own_names if not latin_name(n)]) else folded
 
 
 # How a question asks to get something done ("…怎么办", "…在哪办", "…要带什么"): the words just in front
